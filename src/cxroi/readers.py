@@ -113,9 +113,17 @@ def _read_text(
         null_values=[""],
         quoted_strings_can_be_null=True,
     )
-    parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=True)
     try:
-        return pcsv.read_csv(path, read_options=read, convert_options=convert, parse_options=parse)
+        try:
+            # Parallel parsing needs newlines_in_values=False; a quoted value with a line
+            # break makes that fail, and the file is read again the slower way.
+            parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=False)
+            return pcsv.read_csv(path, read_options=read, convert_options=convert, parse_options=parse)
+        except pa.ArrowInvalid as e:
+            if "UTF8" in str(e) or "utf8" in str(e).lower():
+                raise
+            parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=True)
+            return pcsv.read_csv(path, read_options=read, convert_options=convert, parse_options=parse)
     except pa.ArrowInvalid as e:
         msg = str(e)
         if "UTF8" in msg or "utf8" in msg.lower():

@@ -209,7 +209,8 @@ class Workspace:
     def _check(self, duck: Any, tspec, staged: Staged, skip_bad: bool, rejected_path):
         """Create ``_typed`` (cast rows with ``_ok``) and ``_bad`` (line, reason); raise or
         write the rejected file. Returns (plan, rows, n_bad, rejected path or None)."""
-        p = _ing.plan(duck, tspec, staged, self._stored_columns(tspec.name))
+        utc = self.settings.timezone in ("UTC", "Etc/UTC")
+        p = _ing.plan(duck, tspec, staged, self._stored_columns(tspec.name), utc=utc)
         key = _ing.quote(p.key)
         duck.execute(
             f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {', '.join(p.select)}, "

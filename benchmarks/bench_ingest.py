@@ -66,6 +66,7 @@ def main() -> None:
             parse_dates=["ts"],
         )  # fmt: skip
         con = duckdb.connect(str(tmp / "pandas.duckdb"))
+        con.register("frame", frame)
         con.execute("CREATE TABLE transactions AS SELECT * FROM frame")
         con.close()
         t_pandas = time.perf_counter() - t0
@@ -82,7 +83,9 @@ def main() -> None:
 
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(f"cxroi ingest: {t_cxroi:.2f} s = {n / t_cxroi:,.0f} rows/s (target >= 1,000,000)")
-        print(f"cxroi re-ingest (upsert of every row): {t_reload:.2f} s = {n / t_reload:,.0f} rows/s")
+        print(
+            f"cxroi re-ingest (upsert of every row): {t_reload:.2f} s = {n / t_reload:,.0f} rows/s"
+        )
         print(f"pandas read_csv + DuckDB insert: {t_pandas:.2f} s = {n / t_pandas:,.0f} rows/s")
         print(f"raw DuckDB read_csv insert (no checks): {t_raw:.2f} s = {n / t_raw:,.0f} rows/s")
         print(f"speed vs pandas: {t_pandas / t_cxroi:.2f}x")

@@ -76,7 +76,10 @@ def test_skip_bad_from_the_command_line(tmp_path):
     ("args", "expected"),
     [
         (["tables", "-w", "nowhere"], "error: nowhere is not a cxroi workspace"),
-        (["ingest", "transactions", "x.csv", "--map", "oops"], "error: --map 'oops': expected NAME=VALUE"),
+        (
+            ["ingest", "transactions", "x.csv", "--map", "oops"],
+            "error: --map 'oops': expected NAME=VALUE",
+        ),
     ],
 )
 def test_usage_errors_are_one_line(tmp_path, monkeypatch, args, expected):

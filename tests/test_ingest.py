@@ -125,7 +125,9 @@ def test_bad_value_named_with_line_column_value_reason(ws, tmp_path, table, head
 
 def test_duplicate_key_in_one_file_names_both_lines(ws, tmp_path):
     rows = transactions_rows(5) + [["T2", "C9", "2024-02-02", 3.0]]
-    with pytest.raises(IngestError, match=r"line 7: transaction_id 'T2' is a duplicate key \(first on line 4\)"):
+    with pytest.raises(
+        IngestError, match=r"line 7: transaction_id 'T2' is a duplicate key \(first on line 4\)"
+    ):
         ws.ingest("transactions", write_csv(tmp_path / "d.csv", TX_HEADER, rows))
 
 
@@ -134,8 +136,14 @@ def test_duplicate_key_in_one_file_names_both_lines(ws, tmp_path):
     [
         (b"", "the file is empty"),
         (b"transaction_id,customer_id,ts,amount\n", "has a header but no rows"),
-        (b"transaction_id,ts,amount\nT1,2024-01-01,5\n", "missing required column(s) for transactions: customer_id"),
-        (b"transaction_id,customer_id,ts,amount\nT1,C\xe9,2024-01-01,5\n", "line 2: not valid UTF-8 (byte 0xe9"),
+        (
+            b"transaction_id,ts,amount\nT1,2024-01-01,5\n",
+            "missing required column(s) for transactions: customer_id",
+        ),
+        (
+            b"transaction_id,customer_id,ts,amount\nT1,C\xe9,2024-01-01,5\n",
+            "line 2: not valid UTF-8 (byte 0xe9",
+        ),
     ],
 )
 def test_bad_files_get_clear_errors(ws, tmp_path, content, expected):
@@ -155,10 +163,14 @@ def test_wrong_encoding_loads_when_encoding_given(ws, tmp_path):
 
 
 def test_mapping_renames_and_unknown_source_column_is_an_error(ws, tmp_path):
-    path = write_csv(tmp_path / "m.csv", ["id", "cust", "when", "total"], [["T1", "C1", "2024-01-01", 5]])
+    path = write_csv(
+        tmp_path / "m.csv", ["id", "cust", "when", "total"], [["T1", "C1", "2024-01-01", 5]]
+    )
     mapping = {"id": "transaction_id", "cust": "customer_id", "when": "ts", "total": "amount"}
     assert ws.ingest("transactions", path, mapping=mapping).inserted == 1
-    with pytest.raises(IngestError, match=r"unknown column\(s\) in mapping: nope; the input has: id"):
+    with pytest.raises(
+        IngestError, match=r"unknown column\(s\) in mapping: nope; the input has: id"
+    ):
         ws.ingest("transactions", path, mapping={"nope": "amount"})
 
 
@@ -214,10 +226,14 @@ def test_every_format_loads_the_same_rows(ws, tmp_path, fmt):
     elif fmt == "parquet":
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
     elif fmt == "jsonl":
-        path.write_text("\n".join(json.dumps({**r, "ts": str(r["ts"])}) for r in frame.to_dict("records")))
+        path.write_text(
+            "\n".join(json.dumps({**r, "ts": str(r["ts"])}) for r in frame.to_dict("records"))
+        )
     elif fmt == "xlsx":
         frame.to_excel(path, index=False)
-    source = {"frame": frame, "arrow": pa.Table.from_pandas(frame, preserve_index=False)}.get(fmt, path)
+    source = {"frame": frame, "arrow": pa.Table.from_pandas(frame, preserve_index=False)}.get(
+        fmt, path
+    )
     r = ws.ingest("transactions", source)
     assert r.inserted == 3
     got = ws.table("transactions").order_by("transaction_id").execute()
@@ -227,8 +243,22 @@ def test_every_format_loads_the_same_rows(ws, tmp_path, fmt):
 
 def test_dates_accept_a_timestamp_and_null_end_date(ws, tmp_path):
     header = ["contract_id", "customer_id", "start_date", "value", "end_date"]
-    rows = [["K1", "C1", "2024-01-05 13:00:00", "10", ""], ["K2", "C2", "2024-02-01", "10", "2024-06-30"]]
+    rows = [
+        ["K1", "C1", "2024-01-05 13:00:00", "10", ""],
+        ["K2", "C2", "2024-02-01", "10", "2024-06-30"],
+    ]
     ws.ingest("contracts", write_csv(tmp_path / "k.csv", header, rows))
     got = ws.table("contracts").order_by("contract_id").execute()
     assert [d.date() for d in got["start_date"]] == [dt.date(2024, 1, 5), dt.date(2024, 2, 1)]
     assert got["end_date"].isna().tolist() == [True, False]
+
+
+def test_quoted_line_breaks_in_comments_are_read(ws, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        'response_id,ts,nps,comment\nR1,2024-01-01,9,"great\nreally great"\nR2,2024-01-02,3,meh\n'
+    )
+    ws.ingest("responses", path)
+    got = ws.table("responses").order_by("response_id").execute()
+    assert got["comment"].tolist() == ["great\nreally great", "meh"]
+    assert got["nps"].tolist() == [9, 3]

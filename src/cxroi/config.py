@@ -74,7 +74,9 @@ def load_settings(folder: Path) -> Settings:
     """Read ``folder/cxroi.toml``; raise :class:`WorkspaceError` naming the bad key."""
     path = folder / CONFIG_FILE
     if not path.exists():
-        raise WorkspaceError(f"{folder} is not a cxroi workspace (no {CONFIG_FILE}); run `cxroi init`")
+        raise WorkspaceError(
+            f"{folder} is not a cxroi workspace (no {CONFIG_FILE}); run `cxroi init`"
+        )
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:

@@ -131,8 +131,7 @@ def _cast_expr(col: str, target: str, source: pa.DataType, *, utc: bool = False)
                 # TIMESTAMPTZ, which is several times slower.
                 tail = f"substr({c}, 17)"
                 offset = (
-                    f"right({c}, 1) IN ('Z', 'z') OR contains({tail}, '+') "
-                    f"OR contains({tail}, '-')"
+                    f"right({c}, 1) IN ('Z', 'z') OR contains({tail}, '+') OR contains({tail}, '-')"
                 )
                 return (
                     f"CASE WHEN length({c}) <= 19 OR NOT ({offset}) THEN TRY_CAST({c} AS TIMESTAMP)"
@@ -174,9 +173,7 @@ def _checks(column: Column, sql_type: str, cast: str, raw: str) -> list[tuple[st
             out.append((f"{num} < {column.min}", f"is below the minimum {column.min:g}"))
     if column.allowed:
         allowed = ", ".join(_lit(a) for a in column.allowed)
-        out.append(
-            (f"{cast} NOT IN ({allowed})", f"is not one of {', '.join(column.allowed)}")
-        )
+        out.append((f"{cast} NOT IN ({allowed})", f"is not one of {', '.join(column.allowed)}"))
     return out
 
 

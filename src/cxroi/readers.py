@@ -118,12 +118,16 @@ def _read_text(
             # Parallel parsing needs newlines_in_values=False; a quoted value with a line
             # break makes that fail, and the file is read again the slower way.
             parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=False)
-            return pcsv.read_csv(path, read_options=read, convert_options=convert, parse_options=parse)
+            return pcsv.read_csv(
+                path, read_options=read, convert_options=convert, parse_options=parse
+            )
         except pa.ArrowInvalid as e:
             if "UTF8" in str(e) or "utf8" in str(e).lower():
                 raise
             parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=True)
-            return pcsv.read_csv(path, read_options=read, convert_options=convert, parse_options=parse)
+            return pcsv.read_csv(
+                path, read_options=read, convert_options=convert, parse_options=parse
+            )
     except pa.ArrowInvalid as e:
         msg = str(e)
         if "UTF8" in msg or "utf8" in msg.lower():

@@ -299,7 +299,9 @@ class Workspace:
         with self._staging(duck, staged):
             p, rows, n_bad, out = self._check(duck, tspec, staged, skip_bad, rejected_path)
             cols = ", ".join(_ing.quote(c) for c in p.columns)
-            good: pa.Table = duck.execute(f"SELECT {cols} FROM _typed WHERE _ok").fetch_arrow_table()
+            good: pa.Table = duck.execute(
+                f"SELECT {cols} FROM _typed WHERE _ok"
+            ).fetch_arrow_table()
         note("writing", 0.6)
         if p.new_columns:
             raise IngestError(

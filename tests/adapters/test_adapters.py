@@ -17,8 +17,11 @@ def _nps(scores) -> float:
 
 @pytest.mark.parametrize(
     ("name", "tool"),
-    [("qualtrics_nps.csv", "qualtrics"), ("surveymonkey_nps.csv", "surveymonkey"),
-     ("zendesk_tickets.csv", "helpdesk")],  # fmt: skip
+    [
+        ("qualtrics_nps.csv", "qualtrics"),
+        ("surveymonkey_nps.csv", "surveymonkey"),
+        ("zendesk_tickets.csv", "helpdesk"),
+    ],  # fmt: skip
 )
 def test_exports_are_detected(fixtures, name, tool):
     assert detect(fixtures / name) == tool
@@ -83,7 +86,9 @@ def test_helpdesk_export_lands_as_tickets(ws, fixtures):
 
 
 def test_export_loaded_into_the_wrong_table(ws, fixtures):
-    with pytest.raises(IngestError, match="looks like a qualtrics export, which loads into responses"):
+    with pytest.raises(
+        IngestError, match="looks like a qualtrics export, which loads into responses"
+    ):
         ws.ingest("tickets", fixtures / "qualtrics_nps.csv")
 
 

@@ -73,7 +73,9 @@ def adapt(
             return None
         adapter = found
     elif adapter not in ADAPTERS:
-        raise IngestError(f"unknown adapter {adapter!r}; choose auto, none or {', '.join(ADAPTERS)}")
+        raise IngestError(
+            f"unknown adapter {adapter!r}; choose auto, none or {', '.join(ADAPTERS)}"
+        )
     if _TABLE[adapter] != table:
         raise IngestError(
             f"{path.name}: looks like a {adapter} export, which loads into "

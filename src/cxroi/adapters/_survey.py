@@ -39,7 +39,7 @@ SATISFACTION_LABELS = {
 
 
 def slug(text: str) -> str:
-    """A lower-case identifier for an attribute name: ``"Staff friendliness"`` → ``staff_friendliness``."""
+    """A lower-case identifier: ``"Staff friendliness"`` → ``staff_friendliness``."""
     return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
 
 
@@ -142,7 +142,9 @@ def build_responses(
     out = out.astype({c: object for c in out.columns if c != LINE})
     table = pa.Table.from_pandas(out, preserve_index=False)
     table = table.cast(
-        pa.schema([pa.field(f.name, pa.string() if f.name != LINE else pa.int64()) for f in table.schema])
+        pa.schema(
+            [pa.field(f.name, pa.string() if f.name != LINE else pa.int64()) for f in table.schema]
+        )
     )
     return Staged(table, label, unit="line", path=path)
 

@@ -71,8 +71,12 @@ def looks_like(rows: list[list[str]]) -> bool:
     if "ticket_id" in headers and "opened_at" in headers:
         return False
     found = _match(headers, {})
-    return "ticket_id" in found and "opened_at" in found and any(
-        "ticket" in _norm(h) or _norm(h) in ("via", "requester", "solved at") for h in headers
+    return (
+        "ticket_id" in found
+        and "opened_at" in found
+        and any(
+            "ticket" in _norm(h) or _norm(h) in ("via", "requester", "solved at") for h in headers
+        )
     )
 
 
@@ -107,7 +111,9 @@ def read(path: Path, *, questions: dict[str, str], encoding: str = "utf-8") -> S
     out[LINE] = frame[LINE].to_numpy()
     table = pa.Table.from_pandas(out, preserve_index=False)
     table = table.cast(
-        pa.schema([pa.field(f.name, pa.int64() if f.name == LINE else pa.string()) for f in table.schema])
+        pa.schema(
+            [pa.field(f.name, pa.int64() if f.name == LINE else pa.string()) for f in table.schema]
+        )
     )
     return Staged(table, path.name, unit="line", path=path)
 

@@ -10,6 +10,7 @@ Survey-preview rows (``Status`` = "Survey Preview" or 1) are left out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -47,10 +48,8 @@ def read(path: Path, *, questions: dict[str, str], encoding: str = "utf-8"):
     if when is None:
         raise IngestError(f"{path.name}: no RecordedDate or EndDate column")
     zone = "UTC"
-    try:
+    with contextlib.suppress(json.JSONDecodeError):
         zone = json.loads(meta.get(when, "{}")).get("timeZone", "UTC")
-    except json.JSONDecodeError:
-        pass
     ts = _in_utc(frame[when], zone)
     qtexts = {n: t for n, t in zip(names, texts, strict=False) if n not in _META}
     text_cols = [n for n in qtexts if "_TEXT" in meta.get(n, "") or n.endswith("_TEXT")]

@@ -1,0 +1,149 @@
+"""The per-customer A -> C -> B ledger: one row per customer, built in the engine.
+
+Each row joins what the company did for the customer (A: tickets, first-response and
+resolution times, cost to serve), what the customer thinks (C: latest and mean NPS, the NPS
+group) and what the customer did (B: spend, purchases, churn and exposure), plus every
+attribute of the customers table (plan, region, ...). All aggregation runs as one Ibis
+expression; only the per-customer result is executed.
+
+Exposure is counted from ``entry`` (the later of the customer's start and the first day the
+data cover, so customers who signed up before the data begin are left-truncated rather than
+credited with unobserved survival) to ``exit`` (the last contract end for a churned customer,
+else the end of the data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from cxroi.errors import CxroiError
+
+__all__ = ["DAYS_PER_YEAR", "customer_ledger", "data_window", "ledger_frame", "nps_group"]
+
+DAYS_PER_YEAR = 365.25
+
+
+def nps_group(score: Any) -> Any:
+    """Ibis expression: ``promoter`` (9-10), ``passive`` (7-8), ``detractor`` (0-6), else null."""
+    return ibis.cases((score >= 9, "promoter"), (score >= 7, "passive"), (score >= 0, "detractor"))
+
+
+def _hours(later: Any, earlier: Any) -> Any:
+    return (later.epoch_seconds() - earlier.epoch_seconds()) / 3600.0
+
+
+def data_window(ws: Any) -> tuple[dt.date, dt.date]:
+    """First and last day covered by transactions, responses, tickets and events."""
+    firsts, lasts = [], []
+    for name, col in (
+        ("transactions", "ts"),
+        ("responses", "ts"),
+        ("tickets", "opened_at"),
+        ("events", "ts"),
+    ):
+        t = ws.table(name)
+        row = t.aggregate(lo=t[col].min(), hi=t[col].max()).to_pandas().iloc[0]
+        if pd.notna(row["lo"]):
+            firsts.append(pd.Timestamp(row["lo"]).date())
+            lasts.append(pd.Timestamp(row["hi"]).date())
+    if not firsts:
+        raise CxroiError("the workspace holds no transactions, responses, tickets or events yet")
+    return min(firsts), max(lasts)
+
+
+def customer_ledger(
+    ws: Any,
+    *,
+    as_of: dt.date | None = None,
+    survey: str | None = None,
+) -> ibis.Table:
+    """The per-customer ledger as an Ibis expression (nothing is executed but the window).
+
+    Parameters
+    ----------
+    ws
+        A :class:`cxroi.store.Workspace` (anything with ``table(name)``).
+    as_of
+        End of the data; default the last day any table covers.
+    survey
+        Only responses of this survey give the customer's NPS (e.g. the relationship survey);
+        default all responses with an NPS.
+
+    Returns
+    -------
+    ibis.Table
+        One row per customer of the customers table: its columns, then ``entry``, ``exit``,
+        ``exposure_years``, ``tenure_years`` (at entry), ``churned``, ``spend``,
+        ``purchases``, ``nps_latest``, ``nps_mean``, ``responses``, ``nps_group``,
+        ``tickets``, ``support_cost``, ``first_response_hours`` and ``resolution_hours``
+        (medians over the customer's tickets).
+    """
+    start_day, last_day = data_window(ws)
+    end = as_of or last_day
+    cust = ws.table("customers")
+    tx = ws.table("transactions")
+    ct = ws.table("contracts")
+    rs = ws.table("responses")
+    tk = ws.table("tickets")
+
+    tx_agg = tx.group_by("customer_id").aggregate(
+        spend=tx.amount.sum(), purchases=tx.count(), first_purchase=tx.ts.min()
+    )
+    ct_agg = ct.group_by("customer_id").aggregate(
+        contracts=ct.count(),
+        active_contracts=ct.end_date.isnull().cast("int64").sum(),
+        contract_start=ct.start_date.min(),
+        last_end=ct.end_date.max(),
+    )
+    rr = rs.filter(rs.customer_id.notnull() & rs.nps.notnull())
+    if survey is not None:
+        if "survey" not in rs.columns:
+            raise CxroiError("responses have no 'survey' column to filter on")
+        rr = rr.filter(rr.survey == survey)
+    rs_agg = rr.group_by("customer_id").aggregate(
+        nps_latest=rr.nps.argmax(rr.ts), nps_mean=rr.nps.mean(), responses=rr.count()
+    )
+    tk_agg = tk.group_by("customer_id").aggregate(
+        tickets=tk.count(),
+        support_cost=tk.cost.sum(),
+        first_response_hours=_hours(tk.first_response_at, tk.opened_at).median(),
+        resolution_hours=_hours(tk.resolved_at, tk.opened_at).median(),
+    )
+    led = cust
+    for agg in (tx_agg, ct_agg, rs_agg, tk_agg):
+        led = led.left_join(agg, "customer_id").drop("customer_id_right")
+    start = ibis.coalesce(
+        *([led.signup_date] if "signup_date" in led.columns else []),
+        led.contract_start,
+        led.first_purchase.date(),
+    )
+    led = led.mutate(_start=start)
+    churned = (led.contracts.fill_null(0) > 0) & (led.active_contracts.fill_null(0) == 0)
+    entry = ibis.greatest(led._start.fill_null(start_day), ibis.literal(start_day))
+    exit_ = ibis.ifelse(churned, ibis.least(led.last_end, ibis.literal(end)), ibis.literal(end))
+    led = led.mutate(entry=entry, exit=exit_, churned=churned.cast("int64"))
+    days = led.exit.delta(led.entry, unit="day").cast("float64")
+    led = led.mutate(
+        exposure_years=ibis.greatest(days, 1.0) / DAYS_PER_YEAR,
+        tenure_years=led.entry.delta(led._start.fill_null(start_day), unit="day").cast("float64")
+        / DAYS_PER_YEAR,
+        spend=led.spend.fill_null(0.0),
+        purchases=led.purchases.fill_null(0),
+        responses=led.responses.fill_null(0),
+        tickets=led.tickets.fill_null(0),
+        support_cost=led.support_cost.fill_null(0.0),
+        nps_group=nps_group(led.nps_latest),
+    )
+    return led.drop("_start", "first_purchase", "contract_start", "last_end", "active_contracts")
+
+
+def ledger_frame(ws: Any, **options: Any) -> pd.DataFrame:
+    """Execute :func:`customer_ledger` (one row per customer) into pandas."""
+    df = customer_ledger(ws, **options).to_pandas()
+    if df.empty:
+        raise CxroiError("the workspace holds no customers yet; ingest the customers table")
+    return df

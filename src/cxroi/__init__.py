@@ -9,6 +9,7 @@ from __future__ import annotations
 from cxroi.errors import CxroiError, CxroiWarning, IngestError, WorkspaceError
 from cxroi.ingest import IngestResult
 from cxroi.schema import TABLES
+from cxroi.scorecard import scorecard
 from cxroi.store import Workspace
 
 __version__ = "0.1.0"
@@ -22,4 +23,5 @@ __all__ = [
     "Workspace",
     "WorkspaceError",
     "__version__",
+    "scorecard",
 ]

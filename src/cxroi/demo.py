@@ -16,7 +16,13 @@ from cxroi.ingest import IngestResult
 from cxroi.schema import TABLES
 from cxroi.store import Workspace
 
-__all__ = ["DEMO_DATA", "build_demo"]
+__all__ = ["DEMO_DATA", "HEADLINE", "build_demo", "demo_scorecard"]
+
+HEADLINE = (
+    "nps", "csat", "ces", "revenue", "active_customers", "churn_rate",
+    "avg_transaction", "support_cost_per_ticket", "clv_simple",
+)  # fmt: skip
+"""The metrics of the demo's first scorecard."""
 
 DEMO_DATA = "demo-data"
 """Folder inside the workspace where the generated Parquet files and ground truth go."""
@@ -61,3 +67,16 @@ def build_demo(
         note(f"ingesting {name}")
         results[name] = ws.ingest(name, data / f"{name}.parquet")
     return ws, results, truth
+
+
+def demo_scorecard(ws: Workspace):
+    """The headline metrics of the last month with data, also saved to ``reports/``.
+
+    Returns the scorecard rows (long form) and writes them to ``reports/scorecard.csv``.
+    """
+    card = ws.scorecard(metrics=HEADLINE)
+    last = card["period"].max()
+    card = card[card["period"] == last].drop(columns=["period_start"])
+    (ws.path / "reports").mkdir(exist_ok=True)
+    card.to_csv(ws.path / "reports" / "scorecard.csv", index=False)
+    return card.reset_index(drop=True)

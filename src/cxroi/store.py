@@ -125,6 +125,12 @@ class Workspace:
         spec(name)  # clear error for an unknown name
         return self.con.table(name)
 
+    def scorecard(self, **options: Any):
+        """Every CX and money metric by period and group; see :func:`cxroi.scorecard.scorecard`."""
+        from cxroi.scorecard import scorecard
+
+        return scorecard(self, **options)
+
     def counts(self) -> dict[str, int]:
         """Rows in every canonical table."""
         return {name: int(self.con.table(name).count().execute()) for name in TABLES}

@@ -1,0 +1,555 @@
+"""Sentiment of comments on −1…1: a lexicon model (VADER) and a score-aware model.
+
+Two models share one interface (``fit`` / ``predict``):
+
+- :class:`LexiconSentiment` — VADER's compound score (Hutto & Gilbert, 2014). Needs no training.
+  Common emojis are first spelt out as words VADER knows; texts longer than 1,000 characters
+  are scored sentence-block by sentence-block and averaged by length (VADER is sentence-level
+  and slows down quadratically on very long texts).
+- :class:`ScoredSentiment` — a model trained on the workspace's own comments and the scores
+  their authors gave (NPS, CSAT, CES or any signed rating). Scores are made binary (e.g.
+  promoters vs detractors; passives are left out), features are TF-IDF word 1-2-grams plus
+  the lexicon score, and an L2-regularised logistic regression (``C`` by cross-validated AUC)
+  gives :math:`P(\\text{positive} \\mid \\text{text})`. Its sentiment is
+
+  .. math::  s = 2\\,P(\\text{positive} \\mid \\text{text}) - 1 \\in [-1, 1].
+
+  ``fit`` holds out ``test_size`` of the labelled comments (stratified, fixed seed), reports
+  the held-out ROC AUC of this model and of the lexicon model on the same comments, then
+  refits on all of them.
+
+:func:`score_sentiment` chooses automatically: the score-aware model when at least
+``min_scored`` labelled comments exist (with ``min_class`` of each class) and it beats the
+lexicon model on the held-out comments, the lexicon model otherwise.
+
+Missing, empty or whitespace-only comments get ``NaN`` sentiment (no text, no sentiment).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from cxroi.errors import CxroiError
+from cxroi.text._parallel import map_chunks
+
+__all__ = [
+    "LexiconSentiment",
+    "ScoredSentiment",
+    "SentimentResult",
+    "binarise",
+    "clean_texts",
+    "score_sentiment",
+    "sentiment_table",
+]
+
+# Emojis VADER's own emoji table describes in words it has no valence for.
+_EMOJI_WORDS = {
+    "😡": " angry ",
+    "🤬": " furious ",
+    "😠": " angry ",
+    "😤": " annoyed ",
+    "😞": " disappointed ",
+    "😢": " sad ",
+    "😭": " miserable ",
+    "😩": " frustrated ",
+    "😒": " unhappy ",
+    "🙁": " sad ",
+    "☹": " sad ",
+    "👎": " bad ",
+    "💩": " awful ",
+    "🤮": " disgusting ",
+    "😀": " happy ",
+    "😃": " happy ",
+    "😄": " happy ",
+    "😁": " happy ",
+    "😊": " happy ",
+    "🙂": " good ",
+    "😍": " love ",
+    "🥰": " love ",
+    "❤": " love ",
+    "💯": " perfect ",
+    "👍": " good ",
+    "👏": " great ",
+    "🎉": " great ",
+    "⭐": " great ",
+    "🌟": " great ",
+    "🔥": " great ",
+    "😂": " funny ",
+}
+_EMOJI_RE = re.compile("|".join(map(re.escape, _EMOJI_WORDS)))
+_SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+")
+LONG_TEXT = 1_000
+"""Texts longer than this many characters are scored in blocks (see module docstring)."""
+
+_ANALYZER: list[Any] = []
+
+
+def _analyzer() -> Any:
+    if not _ANALYZER:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        _ANALYZER.append(SentimentIntensityAnalyzer())
+    return _ANALYZER[0]
+
+
+def clean_texts(texts: Sequence[Any] | pd.Series | np.ndarray) -> list[str | None]:
+    """Texts as a list of ``str`` or ``None`` (for missing, NaN or whitespace-only values)."""
+    out: list[str | None] = []
+    for t in texts:
+        if t is None or (isinstance(t, float) and math.isnan(t)) or t is pd.NA:
+            out.append(None)
+        elif isinstance(t, str):
+            out.append(t if t.strip() else None)
+        else:
+            raise CxroiError(f"comments must be text; got {type(t).__name__} value {t!r}")
+    return out
+
+
+def _blocks(text: str) -> list[str]:
+    """Split a long text into blocks of at most about LONG_TEXT characters."""
+    blocks: list[str] = []
+    cur = ""
+    for sent in _SENTENCE_END.split(text):
+        while len(sent) > LONG_TEXT:  # one huge "sentence": cut at a space
+            cut = sent.rfind(" ", 0, LONG_TEXT)
+            cut = cut if cut > 0 else LONG_TEXT
+            blocks.append(sent[:cut])
+            sent = sent[cut:].lstrip()
+        if cur and len(cur) + len(sent) + 1 > LONG_TEXT:
+            blocks.append(cur)
+            cur = sent
+        else:
+            cur = f"{cur} {sent}" if cur else sent
+    if cur:
+        blocks.append(cur)
+    return blocks
+
+
+def _vader(text: str | None) -> float:
+    if text is None:
+        return math.nan
+    a = _analyzer()
+    if _EMOJI_RE.search(text):
+        text = _EMOJI_RE.sub(lambda m: _EMOJI_WORDS[m.group(0)], text)
+    if len(text) <= LONG_TEXT:
+        return float(a.polarity_scores(text)["compound"])
+    blocks = _blocks(text)
+    weights = np.array([len(b) for b in blocks], dtype=float)
+    values = np.array([a.polarity_scores(b)["compound"] for b in blocks])
+    return float(np.dot(weights, values) / weights.sum())
+
+
+def _vader_chunk(chunk: Sequence[str | None]) -> np.ndarray:
+    return np.fromiter((_vader(t) for t in chunk), dtype=float, count=len(chunk))
+
+
+class LexiconSentiment:
+    """VADER compound sentiment in −1…1; needs no training.
+
+    Parameters
+    ----------
+    n_jobs
+        Worker processes for large inputs (``-1``: every core).
+    chunk_size
+        Comments per work unit.
+
+    Examples
+    --------
+    >>> LexiconSentiment().predict(["great service", "awful delay", None]).round(2).tolist()
+    [0.62, -0.46, nan]
+    """
+
+    name = "lexicon"
+
+    def __init__(self, *, n_jobs: int | None = 1, chunk_size: int = 10_000) -> None:
+        self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+
+    def fit(self, texts: Any = None, scores: Any = None) -> LexiconSentiment:
+        """Nothing to learn; returns ``self``."""
+        return self
+
+    def predict(self, texts: Sequence[Any]) -> np.ndarray:
+        """Sentiment per text in −1…1; ``NaN`` for missing or empty text."""
+        clean = clean_texts(texts)
+        parts = map_chunks(_vader_chunk, clean, n_jobs=self.n_jobs, chunk_size=self.chunk_size)
+        return np.concatenate(parts) if parts else np.empty(0)
+
+
+# (positive if >= hi, negative if <= lo) per scale; in between is left out.
+SCALES: dict[str, tuple[float, float, float, float]] = {
+    # name: (min, max, negative if <=, positive if >=)
+    "nps": (0, 10, 6, 9),
+    "csat": (1, 5, 2, 4),
+    "ces": (1, 7, 3, 5),
+    "stars": (1, 5, 2, 4),
+    "binary": (0, 1, 0, 1),
+}
+
+
+def _infer_scale(values: np.ndarray) -> str:
+    v = values[~np.isnan(values)]
+    if v.size == 0:
+        raise CxroiError("the score column has no values")
+    if v.min() < 0:
+        return "signed"
+    if set(np.unique(v)) <= {0.0, 1.0}:
+        return "binary"
+    if v.max() <= 5 and v.min() >= 1:
+        return "csat"
+    if v.max() <= 10:
+        return "nps"
+    raise CxroiError(
+        f"cannot tell the scale of scores from {v.min()} to {v.max()}; "
+        "give it (nps, csat, ces, stars, binary, signed)"
+    )
+
+
+def binarise(scores: Any, *, scale: str = "auto") -> np.ndarray:
+    """Scores as 1 (positive), 0 (negative) or ``NaN`` (missing or middle of the scale).
+
+    Parameters
+    ----------
+    scores
+        Numeric scores.
+    scale
+        ``"nps"`` (9-10 vs 0-6), ``"csat"``/``"stars"`` (4-5 vs 1-2), ``"ces"`` (5-7 vs 1-3),
+        ``"binary"`` (1 vs 0), ``"signed"`` (> 0 vs < 0), or ``"auto"`` (guessed from the
+        range: negatives → signed, only 0/1 → binary, 1-5 → csat, 0-10 → nps).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float array of 1.0, 0.0 and NaN.
+    """
+    try:
+        v = pd.to_numeric(pd.Series(scores, dtype=object), errors="raise").to_numpy(float)
+    except (ValueError, TypeError) as e:
+        raise CxroiError(f"scores must be numbers: {e}") from None
+    if scale == "auto":
+        scale = _infer_scale(v)
+    out = np.full(v.shape, np.nan)
+    if scale == "signed":
+        out[v > 0] = 1.0
+        out[v < 0] = 0.0
+        return out
+    if scale not in SCALES:
+        raise CxroiError(f"unknown score scale {scale!r}; choose {[*SCALES, 'signed', 'auto']}")
+    lo_v, hi_v, neg, pos = SCALES[scale]
+    bad = ~np.isnan(v) & ((v < lo_v) | (v > hi_v))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CxroiError(f"score {v[i]} in row {i + 1} is outside the {scale} scale {lo_v}-{hi_v}")
+    out[v >= pos] = 1.0
+    out[v <= neg] = 0.0
+    return out
+
+
+def _tfidf_chunk(chunk: Sequence[str | None], *, vectorizer: Any) -> sparse.csr_matrix:
+    return vectorizer.transform([t or "" for t in chunk])
+
+
+def _scored_chunk(
+    chunk: Sequence[str | None], *, vectorizer: Any, model: Any, lexicon_weight: float
+) -> np.ndarray:
+    lex = _vader_chunk(chunk)
+    x = sparse.hstack(
+        [_tfidf_chunk(chunk, vectorizer=vectorizer), np.nan_to_num(lex)[:, None] * lexicon_weight],
+        format="csr",
+    )
+    s = 2.0 * model.predict_proba(x)[:, 1] - 1.0
+    s[np.isnan(lex)] = np.nan
+    return s
+
+
+class ScoredSentiment:
+    """Score-aware sentiment: TF-IDF + lexicon score → regularised logistic regression.
+
+    Parameters
+    ----------
+    scale
+        How scores become positive/negative; see :func:`binarise`.
+    test_size
+        Share of labelled comments held out to report quality.
+    random_state
+        Seed of the held-out split and of cross-validation.
+    Cs
+        Inverse regularisation strengths tried (3-fold cross-validated ROC AUC).
+    lexicon_weight
+        Scale of the lexicon feature beside TF-IDF (0 leaves it out).
+    max_train
+        Largest number of labelled comments used for training (a seeded sample above that).
+    n_jobs
+        Worker processes for ``predict`` on large inputs.
+
+    Attributes
+    ----------
+    auc_, lexicon_auc_ : float
+        Held-out ROC AUC of this model and of VADER on the same held-out comments.
+    n_train_, n_test_ : int
+        Labelled comments used for training and held out.
+    C_ : float
+        Chosen regularisation.
+    """
+
+    name = "scored"
+
+    def __init__(
+        self,
+        *,
+        scale: str = "auto",
+        test_size: float = 0.3,
+        random_state: int = 0,
+        Cs: Sequence[float] = (0.25, 1.0, 4.0, 16.0),
+        lexicon_weight: float = 1.0,
+        max_train: int = 200_000,
+        n_jobs: int | None = 1,
+    ) -> None:
+        self.scale = scale
+        self.test_size = test_size
+        self.random_state = random_state
+        self.Cs = Cs
+        self.lexicon_weight = lexicon_weight
+        self.max_train = max_train
+        self.n_jobs = n_jobs
+
+    def _features(self, texts: list[str | None], lex: np.ndarray) -> sparse.csr_matrix:
+        x = self.vectorizer_.transform([t or "" for t in texts])
+        return sparse.hstack([x, np.nan_to_num(lex)[:, None] * self.lexicon_weight], format="csr")
+
+    def _train(
+        self, texts: list[str | None], y: np.ndarray, lex: np.ndarray, *, search: bool = True
+    ) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+        self.vectorizer_ = TfidfVectorizer(
+            ngram_range=(1, 2), min_df=1, sublinear_tf=True, max_features=200_000
+        )
+        self.vectorizer_.fit([t or "" for t in texts])
+        x = self._features(texts, lex)
+        if search:  # choose C once, on the training part; the final refit reuses it
+            cv = StratifiedKFold(3, shuffle=True, random_state=self.random_state)
+            grid = GridSearchCV(
+                LogisticRegression(solver="liblinear"),
+                {"C": list(self.Cs)},
+                scoring="roc_auc",
+                cv=cv,
+            )
+            self.C_ = float(grid.fit(x, y).best_params_["C"])
+        self.model_ = LogisticRegression(solver="liblinear", C=self.C_).fit(x, y)
+
+    def fit(self, texts: Sequence[Any], scores: Any) -> ScoredSentiment:
+        """Train on comments with a score; report held-out AUC; refit on all labelled comments.
+
+        Raises
+        ------
+        CxroiError
+            When lengths differ or fewer than 20 labelled comments of each class exist.
+        """
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import train_test_split
+
+        clean = clean_texts(texts)
+        y_all = binarise(scores, scale=self.scale)
+        if len(clean) != len(y_all):
+            raise CxroiError(f"{len(clean)} comments but {len(y_all)} scores")
+        keep = np.flatnonzero(~np.isnan(y_all) & np.array([t is not None for t in clean]))
+        rng = np.random.default_rng(self.random_state)
+        if keep.size > self.max_train:
+            keep = np.sort(rng.choice(keep, self.max_train, replace=False))
+        y = y_all[keep].astype(int)
+        counts = np.bincount(y, minlength=2)
+        if counts.min() < 20:
+            raise CxroiError(
+                f"too few scored comments to train sentiment: {counts[1]} positive and "
+                f"{counts[0]} negative (need 20 of each)"
+            )
+        texts_k = [clean[i] for i in keep]
+        lex = _vader_chunk(texts_k) if self.lexicon_weight else np.zeros(len(keep))
+        idx = np.arange(len(keep))
+        tr, te = train_test_split(
+            idx, test_size=self.test_size, random_state=self.random_state, stratify=y
+        )
+        self._train([texts_k[i] for i in tr], y[tr], lex[tr])
+        p = self.model_.predict_proba(self._features([texts_k[i] for i in te], lex[te]))[:, 1]
+        self.auc_ = float(roc_auc_score(y[te], p))
+        lex_te = lex[te] if self.lexicon_weight else _vader_chunk([texts_k[i] for i in te])
+        self.lexicon_auc_ = float(roc_auc_score(y[te], lex_te))
+        self.n_train_, self.n_test_ = int(len(tr)), int(len(te))
+        self.n_positive_, self.n_negative_ = int(counts[1]), int(counts[0])
+        self._train(texts_k, y, lex, search=False)  # final model on every labelled comment
+        return self
+
+    def predict(self, texts: Sequence[Any]) -> np.ndarray:
+        """Sentiment per text in −1…1 (``2p − 1``); ``NaN`` for missing or empty text."""
+        if not hasattr(self, "model_"):
+            raise CxroiError("ScoredSentiment is not fitted; call fit(texts, scores) first")
+        clean = clean_texts(texts)
+        state = {
+            "vectorizer": self.vectorizer_,
+            "model": self.model_,
+            "lexicon_weight": self.lexicon_weight,
+        }
+        parts = map_chunks(_scored_chunk, clean, n_jobs=self.n_jobs, state=state)
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Held-out quality of this model and of the lexicon model."""
+        if not hasattr(self, "auc_"):
+            raise CxroiError("ScoredSentiment is not fitted")
+        return pd.DataFrame(
+            {
+                "model": ["scored", "lexicon"],
+                "auc": [self.auc_, self.lexicon_auc_],
+                "n_train": [self.n_train_, 0],
+                "n_test": [self.n_test_, self.n_test_],
+            }
+        )
+
+
+@dataclass
+class SentimentResult:
+    """Sentiment per comment and the model that produced it.
+
+    ``quality`` holds the held-out AUCs and sizes when a score-aware model was trained, and
+    ``reason`` says why the lexicon model was used when it was.
+    """
+
+    values: np.ndarray
+    model: str
+    quality: dict[str, float | int] = field(default_factory=dict)
+    reason: str = ""
+
+
+def score_sentiment(
+    texts: Sequence[Any],
+    scores: Any = None,
+    *,
+    scale: str = "auto",
+    min_scored: int = 200,
+    min_class: int = 20,
+    random_state: int = 0,
+    n_jobs: int | None = 1,
+) -> SentimentResult:
+    """Sentiment of every comment, with the best model the data allows.
+
+    Parameters
+    ----------
+    texts
+        Comments (missing/empty allowed).
+    scores
+        Scores aligned with ``texts`` (missing allowed), or ``None`` for lexicon only.
+    scale
+        Score scale for :func:`binarise`.
+    min_scored
+        Labelled (non-middle) scored comments needed to train the score-aware model.
+    min_class
+        Labelled comments needed in each class.
+    random_state
+        Seed of the held-out split.
+    n_jobs
+        Worker processes.
+
+    Returns
+    -------
+    SentimentResult
+        ``model`` is ``"scored"`` when the score-aware model was trained and beat the lexicon
+        model on held-out comments, else ``"lexicon"``.
+    """
+    lexicon = LexiconSentiment(n_jobs=n_jobs)
+    if scores is None:
+        return SentimentResult(lexicon.predict(texts), "lexicon", reason="no scores given")
+    clean = clean_texts(texts)
+    y = binarise(scores, scale=scale)
+    if len(y) != len(clean):
+        raise CxroiError(f"{len(clean)} comments but {len(y)} scores")
+    has_text = np.array([t is not None for t in clean], dtype=bool)
+    labelled = ~np.isnan(y) & has_text
+    n_pos = int((y[labelled] == 1).sum())
+    n_neg = int((y[labelled] == 0).sum())
+    if labelled.sum() < min_scored or min(n_pos, n_neg) < min_class:
+        reason = (
+            f"only {int(labelled.sum())} scored comments ({n_pos} positive, {n_neg} negative); "
+            f"the score-aware model needs {min_scored} with {min_class} of each class"
+        )
+        return SentimentResult(lexicon.predict(clean), "lexicon", reason=reason)
+    model = ScoredSentiment(scale=scale, random_state=random_state, n_jobs=n_jobs)
+    model.fit(clean, scores)
+    quality = {
+        "auc": model.auc_,
+        "lexicon_auc": model.lexicon_auc_,
+        "n_train": model.n_train_,
+        "n_test": model.n_test_,
+    }
+    if model.auc_ < model.lexicon_auc_:
+        reason = f"held-out AUC {model.auc_:.3f} below the lexicon's {model.lexicon_auc_:.3f}"
+        return SentimentResult(lexicon.predict(clean), "lexicon", quality, reason)
+    return SentimentResult(model.predict(clean), "scored", quality)
+
+
+def sentiment_table(
+    path: str | Any,
+    *,
+    text_column: str,
+    score_column: str | None = None,
+    scale: str = "auto",
+    redact: bool = True,
+    n_jobs: int | None = 1,
+) -> pd.DataFrame:
+    """Sentiment of every row of a CSV file (or a DataFrame), in input order.
+
+    Parameters
+    ----------
+    path
+        CSV file path, or a DataFrame.
+    text_column
+        Column holding the text.
+    score_column
+        Optional score column; when given, the score-aware model is trained on the rows with
+        a score (and a text) and predicts every row, if there are enough of them.
+    scale
+        Score scale (see :func:`binarise`).
+    redact
+        Replace personal data in the text column (:mod:`cxroi.text.redact`) before scoring
+        and in the output.
+    n_jobs
+        Worker processes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The input columns (text redacted) plus ``sentiment`` and ``model``; held-out quality is in
+        ``DataFrame.attrs["quality"]``.
+    """
+    if isinstance(path, pd.DataFrame):
+        df = path.copy()
+    else:
+        try:
+            df = pd.read_csv(path, dtype={text_column: "object"}, keep_default_na=True)
+        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+            raise CxroiError(f"cannot read {path}: {e}") from None
+    for col in (text_column, score_column):
+        if col is not None and col not in df.columns:
+            raise CxroiError(f"no column {col!r} in {path}; columns: {', '.join(df.columns)}")
+    if redact:
+        from cxroi.text.redact import Redactor
+
+        df[text_column] = Redactor().many(clean_texts(df[text_column].tolist()))
+    scores = None if score_column is None else df[score_column]
+    res = score_sentiment(df[text_column].tolist(), scores, scale=scale, n_jobs=n_jobs)
+    df["sentiment"] = res.values
+    df["model"] = res.model
+    df.attrs["quality"] = res.quality
+    df.attrs["reason"] = res.reason
+    return df

@@ -1,0 +1,64 @@
+"""Alerts: quiet on a stable series, loud where the simulator launched an initiative."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxroi.monitor import alerts, series
+
+
+def _stable(months: int = 24, n: int = 400, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range("2024-01-01", periods=months, freq="MS").repeat(n) + pd.Timedelta("1D")
+    return pd.DataFrame(
+        {
+            "response_id": [f"r{i}" for i in range(months * n)],
+            "ts": ts,
+            "nps": rng.choice([0, 6, 7, 8, 9, 10], months * n),
+            "csat": rng.choice([1, 2, 3, 4, 5], months * n),
+        }
+    )
+
+
+def test_stable_series_rarely_raises_a_band_alert():
+    # 10 stable companies x 2 metrics x 21 judged months = 420 points; a 3-sigma band should
+    # flag about 0.3 % of them (~1); a band as narrow as a 95 % interval would flag ~20.
+    n_alerts = sum(
+        (
+            alerts({"responses": _stable(seed=s)}, metrics=["nps", "csat"])["rule"]
+            == "outside-band"
+        ).sum()
+        for s in range(10)
+    )
+    assert n_alerts <= 4
+
+
+def test_a_jump_is_caught_and_the_last_change_tested():
+    r = _stable()
+    last = r["ts"] >= "2025-12-01"
+    r.loc[last, "nps"] = 10  # everyone a promoter in the last month
+    a = alerts({"responses": r}, metrics=["nps"], recent=1)
+    rules = set(a.loc[a["period"] == "2025-12", "rule"])
+    assert {"outside-band", "change"} <= rules
+
+
+def test_series_has_a_band():
+    s = series({"responses": _stable()}, "nps")
+    assert len(s) == 24 and s["upper"].iloc[10] > s["centre"].iloc[10] > s["lower"].iloc[10]
+
+
+@pytest.fixture(scope="module")
+def company():
+    from cxroi.simulate import generate
+
+    return generate(customers=4_000, months=24, seed=2)
+
+
+def test_simulated_initiative_in_south_is_flagged(company):
+    # Ground truth: "Fair price promise" targets region south from 2025-02 (+24 NPS points).
+    launch = next(i for i in company.truth["initiatives"] if i["target"] == "region == 'south'")
+    a = alerts(company.tables, metrics=["nps"], by="region", window=None)
+    south = a[(a["region"] == "south") & (a["period"] >= launch["start_date"][:7])]
+    assert (south["value"] > south["centre"]).any()

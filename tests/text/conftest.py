@@ -1,0 +1,25 @@
+"""A small simulated company with known comment themes, built once for the text tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cxroi.simulate import Company, generate
+from cxroi.store import Workspace
+
+
+@pytest.fixture(scope="session")
+def company() -> Company:
+    return generate(customers=4_000, months=12, seed=5, start="2024-01-01")
+
+
+@pytest.fixture(scope="session")
+def sim_ws(company: Company, tmp_path_factory: pytest.TempPathFactory):
+    """A workspace holding the simulated company (read-only for tests)."""
+    path: Path = tmp_path_factory.mktemp("text") / "ws"
+    with Workspace.init(path) as w:
+        for name, table in company.tables.items():
+            w.ingest(name, table)
+        yield w

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxroi.errors import CxroiError
+from cxroi.models.ledger import ledger_frame
+from cxroi.text.impact import comment_frame, emerging_themes, parse_period, theme_impact
+
+
+@pytest.fixture(scope="module")
+def table(sim_ws):
+    return theme_impact(sim_ws, refit=True)
+
+
+def _nps(s: pd.Series) -> float:
+    return 100 * ((s >= 9).mean() - (s <= 6).mean())
+
+
+def test_impact_table_matches_pandas_recomputation(sim_ws, table):
+    frame, assignment, _ = comment_frame(sim_ws)
+    m = pd.DataFrame(assignment.confidence > 0, columns=assignment.names)
+    led = ledger_frame(sim_ws).set_index("customer_id")
+    for _, row in table.iterrows():
+        w = m[row["theme"]].to_numpy()
+        assert row["n"] == w.sum()
+        assert row["share"] == pytest.approx(w.mean())
+        assert row["sentiment"] == pytest.approx(frame.loc[w, "sentiment"].mean())
+        assert row["nps_with"] == pytest.approx(_nps(frame.loc[w, "nps"].dropna()))
+        assert row["nps_without"] == pytest.approx(_nps(frame.loc[~w, "nps"].dropna()))
+        assert row["nps_with_low"] < row["nps_with"] < row["nps_with_high"]
+        cust = frame.assign(w=w).groupby("customer_id")["w"].max()
+        lw, lo = led.loc[cust.index[cust]], led.loc[cust.index[~cust]]
+        churn_w = 1 - np.exp(-lw["churned"].sum() / lw["exposure_years"].sum())
+        churn_o = 1 - np.exp(-lo["churned"].sum() / lo["exposure_years"].sum())
+        spend_w = lw["spend"].sum() / lw["exposure_years"].sum()
+        assert row["churn_with"] == pytest.approx(churn_w)
+        assert row["churn_without"] == pytest.approx(churn_o)
+        assert row["revenue_at_risk"] == pytest.approx((churn_w - churn_o) * len(lw) * spend_w)
+        assert row["revenue_at_risk_low"] <= row["revenue_at_risk"] <= row["revenue_at_risk_high"]
+
+
+def test_impact_is_the_joint_regression_coefficient(sim_ws, table):
+    frame, assignment, _ = comment_frame(sim_ws)
+    ok = frame["nps"].notna().to_numpy()
+    x = np.column_stack([np.ones(ok.sum()), (assignment.confidence[ok] > 0).astype(float)])
+    nps = frame.loc[ok, "nps"].to_numpy()
+    y = 100.0 * ((nps >= 9).astype(float) - (nps <= 6).astype(float))
+    beta = np.linalg.lstsq(x, y, rcond=None)[0][1:]
+    got = table.set_index("theme").loc[assignment.names, "impact"].to_numpy()
+    np.testing.assert_allclose(got, beta, rtol=1e-6, atol=1e-8)
+
+
+def test_model_is_persisted_and_reused(sim_ws, table):
+    assert (sim_ws.path / "models" / "themes.json").exists()
+    again = theme_impact(sim_ws)
+    pd.testing.assert_frame_equal(again[["theme", "n"]], table[["theme", "n"]])
+
+
+def test_by_and_period(sim_ws, table):
+    by = theme_impact(sim_ws, by="plan")
+    assert set(by["plan"]) == set(ledger_frame(sim_ws)["plan"].dropna())
+    q = theme_impact(sim_ws, period="2024-Q2")
+    assert q["n"].sum() < table["n"].sum()
+    assert (q["n"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("2024", "2024-01-01", "2025-01-01"),
+        ("2024-03", "2024-03-01", "2024-04-01"),
+        ("2024-Q2", "2024-04-01", "2024-07-01"),
+        ("2024-01-05..2024-01-10", "2024-01-05", "2024-01-11"),
+    ],
+)
+def test_parse_period(text, start, end):
+    assert parse_period(text) == (pd.Timestamp(start), pd.Timestamp(end))
+
+
+def test_bad_period_is_a_clear_error():
+    with pytest.raises(CxroiError, match="not understood"):
+        parse_period("last tuesday")
+
+
+def test_emerging_themes_flag_only_significant_rises(sim_ws):
+    out = emerging_themes(sim_ws)
+    assert out["period"].nunique() == 1
+    assert (out["p_adjusted"] >= out["p_value"] - 1e-12).all()
+    assert (out.loc[out["emerging"], "change"] > 0).all()
+    assert not (out["emerging"] & (out["p_adjusted"] >= 0.05)).any()

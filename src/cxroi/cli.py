@@ -96,7 +96,8 @@ def emit(data: Any, fmt: Format | str, *, title: str | None = None) -> None:
         table.add_column(str(col), justify="right" if numeric else "left")
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
-    Console().print(table)
+    # On a terminal, fit its width; in a pipe or file, print whole rows (never truncate cells).
+    Console(width=None if sys.stdout.isatty() else 10_000).print(table)
 
 
 def _cell(v: Any) -> str:

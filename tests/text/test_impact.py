@@ -90,3 +90,30 @@ def test_emerging_themes_flag_only_significant_rises(sim_ws):
     assert (out["p_adjusted"] >= out["p_value"] - 1e-12).all()
     assert (out.loc[out["emerging"], "change"] > 0).all()
     assert not (out["emerging"] & (out["p_adjusted"] >= 0.05)).any()
+
+
+def test_a_planted_rise_is_found_and_only_it(company, tmp_path):
+    """Copy 400 true app-usability comments into one extra month: that theme alone emerges."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cxroi.store import Workspace
+
+    truth = company.comment_themes.to_pandas()
+    app_ids = truth.loc[truth["theme"] == "app_usability", "response_id"]
+    single = truth.groupby("response_id")["theme"].nunique()
+    app_only = [r for r in app_ids.unique() if single[r] == 1][:400]
+    responses = company.tables["responses"]
+    picked = responses.filter(pc.is_in(responses["response_id"], pa.array(app_only)))
+    surge = picked.to_pandas()
+    surge["response_id"] = "SURGE" + surge["response_id"]
+    surge["ts"] = pd.Timestamp("2025-01-15 12:00")
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest("customers", company.tables["customers"])
+        ws.ingest("responses", responses)
+        ws.ingest("responses", surge)
+        out = emerging_themes(ws, refit=True).set_index("theme")
+    assert out["period"].iloc[0] == "2025-01"
+    emerging = out.index[out["emerging"]].tolist()
+    assert len(emerging) == 1
+    assert "app" in out.loc[emerging[0], "label"]

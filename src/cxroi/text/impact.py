@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
 from cxroi.errors import CxroiError
 from cxroi.metrics._intervals import z_value
@@ -377,10 +378,7 @@ def emerging_themes(
     k_a, n_a = m[~is_last].sum(0), int((~is_last).sum())
     d = proportion_diff_from_counts(k_a, n_a, k_b, n_b)
     p = np.asarray(d["p_value"], dtype=float)
-    order = np.argsort(p)
-    ranked = p[order] * len(p) / (np.arange(len(p)) + 1)
-    adj = np.empty_like(p)
-    adj[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    adj = multipletests(p, method="fdr_bh")[1]
     out = pd.DataFrame(
         {
             "theme": assignment.names,

@@ -71,6 +71,19 @@ def _two_sided_p(z: np.ndarray) -> np.ndarray:
     return 2 * stats.norm.sf(np.abs(z))
 
 
+def _diff(d, se, crit, stat, p, **sides) -> dict[str, np.ndarray]:
+    """The result of a two-sample test: difference, its interval ``d ± crit·se``, statistic, p."""
+    return {
+        **sides,
+        "diff": d,
+        "se": se,
+        "ci_low": d - crit * se,
+        "ci_high": d + crit * se,
+        "statistic": stat,
+        "p_value": p,
+    }
+
+
 def z_diff(
     a: object, se_a: object, b: object, se_b: object, *, level: float = 0.95
 ) -> dict[str, np.ndarray]:
@@ -81,14 +94,7 @@ def z_diff(
         d = b - a
         se = np.sqrt(sa**2 + sb**2)
         stat = np.where(se > 0, d / se, np.nan)
-    return {
-        "diff": d,
-        "se": se,
-        "ci_low": d - z * se,
-        "ci_high": d + z * se,
-        "statistic": stat,
-        "p_value": _two_sided_p(stat),
-    }
+    return _diff(d, se, z, stat, _two_sided_p(stat))
 
 
 def nps_diff_from_counts(
@@ -127,18 +133,7 @@ def proportion_diff_from_counts(
         stat = np.where(se0 > 0, (pb - pa) / se0, np.nan)
         se = np.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
     d = pb - pa
-    return {
-        "a": pa,
-        "b": pb,
-        "diff": d,
-        "se": se,
-        "ci_low": d - z * se,
-        "ci_high": d + z * se,
-        "statistic": stat,
-        "p_value": _two_sided_p(stat),
-        "n_a": na,
-        "n_b": nb,
-    }
+    return _diff(d, se, z, stat, _two_sided_p(stat), a=pa, b=pb, n_a=na, n_b=nb)
 
 
 def mean_diff_from_moments(
@@ -155,18 +150,7 @@ def mean_diff_from_moments(
         df = se**4 / (sa**4 / (na - 1) + sb**4 / (nb - 1))
         t = stats.t.ppf(0.5 + level / 2, df)
         p = 2 * stats.t.sf(np.abs(stat), df)
-    return {
-        "a": ma,
-        "b": mb,
-        "diff": d,
-        "se": se,
-        "ci_low": d - t * se,
-        "ci_high": d + t * se,
-        "statistic": stat,
-        "p_value": p,
-        "n_a": na,
-        "n_b": nb,
-    }
+    return _diff(d, se, t, stat, p, a=ma, b=mb, n_a=na, n_b=nb)
 
 
 def _result(metric: str, r: dict[str, np.ndarray], level: float, scale: float = 1.0) -> DiffResult:

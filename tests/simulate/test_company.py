@@ -156,6 +156,7 @@ def test_truth_is_json_with_the_documented_keys(company: Company):
         "spend_multiplier",
         "frequency_multiplier",
         "theme_effects_on_nps",
+        "driver_shares",
         "initiatives",
         "archetypes",
         "customer_archetype",

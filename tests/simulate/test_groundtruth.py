@@ -238,3 +238,26 @@ def test_theme_is_not_one_keyword(frames, commented, theme):
     share = pd.Series([w for ws in words for w in ws]).value_counts() / len(words)
     assert len(ids) > 200
     assert share.iloc[0] < 0.6, share.head()
+
+
+def test_expected_rating_moments_match_draws_of_the_rating_mechanism():
+    # The recorded population shares rest on closed-form moments of clip(round(a + b q + N)),
+    # 1, 10); compare them with 400k draws of the mechanism for qualities from the floor to
+    # the ceiling of the scale.
+    from cxroi.simulate import params as P
+    from cxroi.simulate.perception import PerceptionTally
+
+    q = np.array([[-4.0, -1.0, 0.0, 0.3, 1.5, 3.0]])
+    tally = PerceptionTally()
+    tally.add_driver_moments(q, np.array([7]))
+    e1 = tally.counts["drv_s1"][:-1]
+    e2 = np.diag(tally.counts["drv_s2"])[:-1]
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, P.RATING_NOISE_SD, (400_000, q.shape[1]))
+    draws = np.clip(np.rint(P.RATING_A + P.RATING_B * q + noise), *P.RATING_SCALE)
+    np.testing.assert_allclose(e1, draws.mean(axis=0), atol=0.01)
+    np.testing.assert_allclose(e2, (draws**2).mean(axis=0), atol=0.1)
+    # cross moments of independent noises are products of the means; NPS enters as given
+    s2 = tally.counts["drv_s2"]
+    assert s2[0, 1] == pytest.approx(e1[0] * e1[1])
+    assert s2[2, -1] == pytest.approx(e1[2] * 7)

@@ -43,7 +43,7 @@ from cxroi.simulate.perception import (
     CASE_OWNERS,
     RESPONSE_TOUCHPOINTS,
     SURVEYS,
-    ThemeTally,
+    PerceptionTally,
     cases,
     responses,
 )
@@ -86,7 +86,7 @@ class _Block:
     tables: dict[str, pa.Table]
     extra: dict[str, pa.Table]
     tallies: list[EffectTally]
-    themes: ThemeTally
+    themes: PerceptionTally
     stats: _Stats
 
 
@@ -113,7 +113,7 @@ def _simulate_block(seed: int, b: int, off: int, n: int, cal: Calendar) -> _Bloc
     tickets = tickets.subset(tickets.opened < end[tickets.i])
     lo, hi = windows(block, cal, churn.end_s)
     tx = transactions(rng, block, cal, lo, hi, group)
-    themes = ThemeTally()
+    themes = PerceptionTally()
     resp = responses(rng, block, cal, latent, lo, hi, end, tickets, tx, tallies, themes)
     cs = cases(rng, resp, cal)
     ev = events(rng, block, cal, latent, lo, hi, end, tickets, tx)
@@ -314,7 +314,8 @@ def _truth(
         "block": BLOCK,
     }
     truth["initiatives"] = [t.truth(months, cal) for t in acc.tallies]
-    truth["theme_effects_on_nps"] = acc.themes.truth()
+    truth["theme_effects_on_nps"] = acc.themes.theme_truth()
+    truth["driver_shares"] = acc.themes.driver_truth()
     truth["marginals"] = {
         "nps": 100.0 * (st["resp_prom"] - st["resp_det"]) / n,
         "csat_top2": st["csat_top2"] / n,

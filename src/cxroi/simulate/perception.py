@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from scipy.special import ndtr
 
 from cxroi.simulate import comments as text
 from cxroi.simulate import params as P
@@ -13,7 +15,7 @@ from cxroi.simulate.customers import DAY, Calendar, CustomerBlock
 from cxroi.simulate.initiatives import EffectTally, Latent, nps_score
 from cxroi.simulate.support import HOUR, Tickets, expand_months
 
-__all__ = ["SURVEYS", "ThemeTally", "cases", "responses"]
+__all__ = ["SURVEYS", "PerceptionTally", "cases", "responses"]
 
 SURVEYS: tuple[str, ...] = ("relationship", "transactional")
 RESPONSE_TOUCHPOINTS: tuple[str, ...] = (
@@ -41,19 +43,20 @@ SLOW_SUPPORT_QUALITY_DROP = 1.5  # how a slow ticket colours support_wait commen
 
 
 @dataclass
-class ThemeTally:
-    """NPS counts per theme among commented responses, summed over blocks."""
+class PerceptionTally:
+    """Sums over blocks behind two parts of the truth: the NPS of commented responses per
+    theme, and the expected moments of the relationship survey's ratings and NPS."""
 
     counts: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, key: str, values: np.ndarray) -> None:
         self.counts[key] = self.counts.get(key, 0) + values
 
-    def merge(self, other: ThemeTally) -> None:
+    def merge(self, other: PerceptionTally) -> None:
         for k, v in other.counts.items():
             self.add(k, v)
 
-    def truth(self) -> dict[str, dict[str, float]]:
+    def theme_truth(self) -> dict[str, dict[str, float]]:
         c = self.counts
         out = {}
         for t, name in enumerate(text.THEME_NAMES):
@@ -71,8 +74,57 @@ class ThemeTally:
             }
         return out
 
+    def add_driver_moments(self, q: np.ndarray, nps: np.ndarray) -> None:
+        """Add the expected first and second moments of ``(rating_1..K, nps)`` of these
+        relationship responses given their latent qualities ``q`` (rows x K).
 
-def _tally_group(tally: ThemeTally, prefix: str, mask: np.ndarray, score: np.ndarray) -> None:
+        A rating is ``clip(round(a + b q + N(0, sd)), lo, hi)``; with
+        :math:`P_j = P(r > j) = \\Phi((a + b q - j - 1/2) / sd)`,
+        :math:`E[r] = lo + \\sum_{j=lo}^{hi-1} P_j` and
+        :math:`E[r^2] = lo^2 + \\sum_j (2j + 1) P_j`. The ratings' noises are independent of
+        each other and of the relationship NPS (a function of the latent satisfaction), so the
+        cross moments are products of the expectations.
+        """
+        lo, hi = P.RATING_SCALE
+        steps = np.arange(lo, hi, dtype=np.float64)
+        mu = P.RATING_A + P.RATING_B * q
+        above = ndtr((mu[:, :, None] - steps - 0.5) / P.RATING_NOISE_SD)
+        e1 = lo + above.sum(axis=2)
+        e2 = lo * lo + above @ (2 * steps + 1)
+        m = np.column_stack([e1, nps.astype(np.float64)])
+        s2 = m.T @ m
+        k = q.shape[1]
+        s2[np.arange(k), np.arange(k)] += (e2 - e1 * e1).sum(axis=0)
+        self.add("drv_n", np.array(float(nps.size)))
+        self.add("drv_s1", m.sum(axis=0))
+        self.add("drv_s2", s2)
+
+    def driver_truth(self) -> dict[str, Any]:
+        """Relative weights (Johnson 2000) of the ratings on relationship NPS in the expected
+        correlation matrix of this company's relationship responses."""
+        n = float(self.counts["drv_n"])
+        mean = self.counts["drv_s1"] / n
+        cov = self.counts["drv_s2"] / n - np.outer(mean, mean)
+        sd = np.sqrt(np.diag(cov))
+        corr = cov / np.outer(sd, sd)
+        val, vec = np.linalg.eigh(corr[:-1, :-1])
+        lam = (vec * np.sqrt(val)) @ vec.T
+        beta = np.linalg.solve(lam, corr[:-1, -1])
+        eps = (lam * lam) @ (beta * beta)
+        names = [f"rating_{d}" for d in P.DIMENSIONS]
+        return {
+            "shares": dict(zip(names, (eps / eps.sum()).tolist(), strict=True)),
+            "r2": float(eps.sum()),
+            "n_responses": int(n),
+            "definition": "Johnson's relative weights of the six ratings on the relationship "
+            "NPS score, as shares of R^2, in the correlation matrix the ratings and NPS have in "
+            "expectation over their response noise, given every relationship response's latent "
+            "qualities and satisfaction (archetypes, initiatives and slow-response dips "
+            "included); an estimate from the responses table should cover it",
+        }
+
+
+def _tally_group(tally: PerceptionTally, prefix: str, mask: np.ndarray, score: np.ndarray) -> None:
     tally.add(f"{prefix}_n", mask.sum(axis=0))
     tally.add(f"{prefix}_prom", (mask & (score[:, None] >= 9)).sum(axis=0))
     tally.add(f"{prefix}_det", (mask & (score[:, None] <= 6)).sum(axis=0))
@@ -89,7 +141,7 @@ def responses(
     tickets: Tickets,
     tx: dict,
     tallies: list[EffectTally],
-    themes: ThemeTally,
+    themes: PerceptionTally,
 ) -> dict:
     """Survey responses from four sources: monthly relationship survey, after purchases, after
     support tickets and after onboarding.
@@ -149,6 +201,7 @@ def responses(
         *P.RATING_SCALE,
     )
     rating = np.where(relationship[:, None], rating, NULL).astype(np.int64)
+    themes.add_driver_moments(q[relationship], nps[relationship])
 
     treated = latent.treated(i, m) & relationship[:, None]
     for t in tallies:

@@ -285,9 +285,22 @@ def value(
 @app.command()
 def lever(
     workspace: WorkspaceOpt = Path("."),
-    measure: Annotated[str, typer.Option(help="Ticket measure.")] = "first_response_hours",
+    measure: Annotated[
+        str,
+        typer.Option(
+            help="first_response_hours, resolution_hours or a numeric column of tickets or "
+            "events (events.COL to say which)."
+        ),
+    ] = "first_response_hours",
     outcome: Annotated[str, typer.Option(help="churn, spend or nps.")] = "churn",
     threshold: Annotated[float | None, typer.Option(help="Compare above vs below it.")] = None,
+    adjust: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--adjust",
+            help="Customer column to adjust for (repeat; default plan, region, tenure_years).",
+        ),
+    ] = None,
     survey: Annotated[str | None, typer.Option(help="NPS from this survey only.")] = None,
     format: FormatOpt = Format.table,
 ) -> None:
@@ -296,7 +309,9 @@ def lever(
     from cxroi.store import Workspace
 
     with Workspace.open(workspace) as ws:
-        out = lever_effect(ws, measure, outcome=outcome, threshold=threshold, survey=survey)
+        out = lever_effect(
+            ws, measure, outcome=outcome, threshold=threshold, confounders=adjust, survey=survey
+        )
     emit(out, format, title=f"Lever: {measure} -> {outcome}")
 
 

@@ -353,14 +353,37 @@ _DERIVED = {
 }
 
 
-def _ticket_measure(tk: Any, measure: str) -> Any:
-    if measure in _DERIVED:
-        later, earlier = _DERIVED[measure]
-        return (tk[later].epoch_seconds() - tk[earlier].epoch_seconds()) / 3600.0
-    if measure in tk.columns and tk[measure].type().is_numeric():
-        return tk[measure].cast("float64")
-    numeric = [c for c, t in tk.schema().items() if t.is_numeric()]
-    raise CxroiError(f"unknown measure {measure!r}; choose {', '.join([*_DERIVED, *numeric])}")
+def _measure_rows(ws: Any, measure: str) -> tuple[Any, str, str]:
+    """``customer_id, _t, _x`` rows of an operational measure, its source noun and name.
+
+    ``first_response_hours`` and ``resolution_hours`` come from ticket timestamps; any other
+    numeric column of tickets or events (``tickets.COL`` or ``events.COL`` to say which) is
+    taken as it is, dated by the ticket's ``opened_at`` or the event's ``ts``.
+    """
+    table, _, column = measure.rpartition(".")
+    sources = {"tickets": "opened_at", "events": "ts"}
+    if table and table not in sources:
+        raise CxroiError(f"measure {measure!r}: the table must be tickets or events")
+    choices = []
+    for name, when in sources.items():
+        if table and name != table:
+            continue
+        t = ws.table(name)
+        if name == "tickets" and column in _DERIVED:
+            later, earlier = _DERIVED[column]
+            x = (t[later].epoch_seconds() - t[earlier].epoch_seconds()) / 3600.0
+        elif column in t.columns and t[column].type().is_numeric():
+            x = t[column].cast("float64")
+        else:
+            numeric = [c for c, ty in t.schema().items() if ty.is_numeric()]
+            choices += [*(_DERIVED if name == "tickets" else ()), *numeric]
+            continue
+        rows = t.select(customer_id=t.customer_id, _t=t[when], _x=x)
+        return rows.filter(rows._x.notnull()), name[:-1], column
+    raise CxroiError(
+        f"unknown measure {measure!r}; choose {', '.join(dict.fromkeys(choices)) or 'nothing'}"
+        " (a numeric column of tickets or events)"
+    )
 
 
 def _design(df: pd.DataFrame, confounders: Sequence[str]) -> pd.DataFrame:
@@ -448,27 +471,33 @@ def _churn_panel(
     confounders: Sequence[str] | None = None,
 ):
     """Customer-month panel: at risk in month m, event, lagged measure, NPS group so far."""
-    tk = ws.table("tickets")
-    tk = tk.mutate(_x=_ticket_measure(tk, measure), _m=tk.opened_at.truncate("M"))
-    tk_m = (
-        tk.group_by(["customer_id", "_m"]).aggregate(x_max=tk._x.max(), n_t=tk.count()).to_pandas()
+    rows, noun, name = _measure_rows(ws, measure)
+    rows = rows.mutate(_m=rows._t.truncate("M"))
+    by_month = (
+        rows.group_by(["customer_id", "_m"])
+        .aggregate(x_max=rows._x.max(), n_t=rows.count())
+        .to_pandas()
     )
-    std = ("plan", "region", "tenure_years", "tickets", "exposure_years")
+    std = ("plan", "region", "tenure_years", "exposure_years")
     panel, led, origin = _month_panel(ws, survey, ())
     conf = _default_confounders(led.columns, confounders)
     extra = list(dict.fromkeys([c for c in std if c in led.columns] + conf))
     panel = panel.merge(led[["customer_id", *extra]], on="customer_id", how="left")
-    tk_m["month"] = _month_index(tk_m["_m"], origin) + 1  # acts on the next month
+    by_month["month"] = _month_index(by_month["_m"], origin) + 1  # acts on the next month
     panel = panel.merge(
-        tk_m[["customer_id", "month", "x_max", "n_t"]], on=["customer_id", "month"], how="left"
+        by_month[["customer_id", "month", "x_max", "n_t"]],
+        on=["customer_id", "month"],
+        how="left",
     )
-    panel["ticket_prev"] = panel["n_t"].notna().astype(float)
+    panel["measured_prev"] = panel["n_t"].notna().astype(float)
     if threshold is not None:
         panel["treat"] = (panel["x_max"] > threshold).astype(float)
     else:
         panel["treat"] = panel["x_max"].fillna(0.0)
-    if "tickets" in panel:
-        panel["tickets_per_year"] = panel["tickets"] / panel["exposure_years"]
+    total = by_month.groupby("customer_id")["n_t"].sum()
+    rate = panel["customer_id"].map(total).fillna(0.0) / panel["exposure_years"]
+    panel[f"{noun}s_per_year"] = rate.replace([np.inf, -np.inf], 0.0)
+    panel.attrs.update(noun=noun, name=name)
     return panel, led, conf
 
 
@@ -487,8 +516,9 @@ def lever(
 
     ``churn``: Cox proportional hazards on the customer-month panel (counting-process form,
     lifelines ``CoxPHFitter`` with ``entry_col``): the hazard of churning in month :math:`m`
-    against the measure's worst ticket in month :math:`m-1` (a flag ``> threshold``, or hours),
-    adjusted for having had a ticket, the NPS group so far, ticket rate and the confounders.
+    against the measure's worst ticket (or event) in month :math:`m-1` (a flag
+    ``> threshold``, or the value), adjusted for having had a measured ticket, the NPS group so
+    far, the customer's rate of measured tickets and the confounders.
     ``spend`` / ``nps``: per-customer regression (OLS, HC1 errors) of spend per year / latest
     NPS on the customer's median measure and the confounders; with a ``threshold``, also the
     doubly robust (AIPW) difference between customers above and below it.
@@ -498,7 +528,8 @@ def lever(
     ws
         The workspace.
     measure
-        ``first_response_hours``, ``resolution_hours`` or a numeric ticket column.
+        ``first_response_hours``, ``resolution_hours`` or any numeric column of tickets or
+        events (say ``events.delay_days``, or just ``delay_days``: tickets are searched first).
     outcome
         ``churn``, ``spend`` or ``nps``.
     threshold
@@ -545,11 +576,11 @@ def _lever_churn(ws, measure, threshold, confounders, change, survey, ci) -> pd.
     panel, led, conf = _churn_panel(ws, measure, threshold, survey, confounders)
     if panel["event"].sum() < 10:
         raise CxroiError(f"too few churn events ({int(panel['event'].sum())}) for a Cox model")
+    noun, name = panel.attrs["noun"], panel.attrs["name"]
     x = pd.concat(
         [
-            panel[["treat", "ticket_prev"]],
+            panel[["treat", "measured_prev", f"{noun}s_per_year"]],
             _design(panel, ["nps_group", *conf]),
-            panel[["tickets_per_year"]] if "tickets_per_year" in panel else None,
         ],
         axis=1,
     )
@@ -562,25 +593,27 @@ def _lever_churn(ws, measure, threshold, confounders, change, survey, ci) -> pd.
     se = float(cph.standard_errors_["treat"])
     z = _z(ci)
     p = float(cph.summary.loc["treat", "p"])
-    adj = ", ".join(["having a ticket", "NPS group so far", "ticket rate", *conf])
+    article = "an" if noun[0] in "aeiou" else "a"
+    adj = ", ".join([f"having {article} {noun}", "NPS group so far", f"{noun} rate", *conf])
+    what = name.replace("_", " ")
     if threshold is not None:
         hr, lo, hi = math.exp(beta), math.exp(beta - z * se), math.exp(beta + z * se)
-        effect = f"hazard ratio, {measure} > {threshold:g} in the previous month"
+        effect = f"hazard ratio, {name} > {threshold:g} in the previous month"
         reading = (
-            f"A ticket with {measure.replace('_', ' ')} over {threshold:g} is associated with a "
+            f"{article.capitalize()} {noun} with {what} over {threshold:g} is associated with a "
             f"churn hazard {hr:.2f} times as high the next month ({ci:.0%} CI {lo:.2f}-{hi:.2f}),"
             f" adjusted for {adj}."
         )
     else:
-        a, b = _change(panel.loc[panel.ticket_prev == 1, "treat"], change)
+        a, b = _change(panel.loc[panel.measured_prev == 1, "treat"], change)
         d = b - a
         hr, lo, hi = (
             math.exp(beta * d),
             *sorted((math.exp((beta - z * se) * d), math.exp((beta + z * se) * d))),
         )
-        effect = f"hazard ratio, {measure} {a:.3g} -> {b:.3g}"
+        effect = f"hazard ratio, {name} {a:.3g} -> {b:.3g}"
         reading = (
-            f"Cutting {measure.replace('_', ' ')} from {a:.3g} to {b:.3g} is associated with a "
+            f"Cutting {what} from {a:.3g} to {b:.3g} is associated with a "
             f"churn hazard {hr:.2f} times as high ({ci:.0%} CI {lo:.2f}-{hi:.2f}), "
             f"adjusted for {adj}."
         )
@@ -608,9 +641,8 @@ def _lever_customer(ws, measure, outcome, threshold, confounders, change, survey
     import statsmodels.api as sm
 
     led = ledger_frame(ws, survey=survey)
-    tk = ws.table("tickets")
-    tk = tk.mutate(_x=_ticket_measure(tk, measure))
-    per = tk.group_by("customer_id").aggregate(treat=tk._x.median()).to_pandas()
+    rows, noun, measure = _measure_rows(ws, measure)
+    per = rows.group_by("customer_id").aggregate(treat=rows._x.median()).to_pandas()
     df = led.merge(per, on="customer_id", how="inner")
     if outcome == "spend":
         df["y"] = df["spend"] / df["exposure_years"]
@@ -621,7 +653,7 @@ def _lever_customer(ws, measure, outcome, threshold, confounders, change, survey
     df = df[df["y"].notna() & df["treat"].notna()]
     conf = _default_confounders(led.columns, confounders)
     if len(df) < 10 + len(conf):
-        raise CxroiError(f"too few customers with tickets and an outcome: {len(df)}")
+        raise CxroiError(f"too few customers with {noun}s and an outcome: {len(df)}")
     xc = _design(df, conf)
     z = _z(ci)
     adj = ", ".join(conf) or "nothing"

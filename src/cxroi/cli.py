@@ -323,18 +323,24 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     format: FormatOpt = Format.table,
 ) -> None:
-    """Generate a synthetic company with known ground truth, ingest it, show a first scorecard."""
-    from cxroi.demo import build_demo, demo_scorecard
+    """Generate a synthetic company with known ground truth, ingest it, analyse it and write
+    reports/report.md."""
+    from cxroi.demo import build_demo, demo_report, demo_scorecard
 
-    ws, results, _ = build_demo(
-        workspace, customers=customers, months=months, seed=seed,
-        progress=lambda msg: typer.echo(msg, err=True),
-    )  # fmt: skip
+    def note(msg: str) -> None:
+        typer.echo(msg, err=True)
+
+    ws, results, truth = build_demo(
+        workspace, customers=customers, months=months, seed=seed, progress=note
+    )
     with ws:
         rows = [{"table": n, "rows": r.rows} for n, r in results.items()]
         emit(rows, format, title=f"demo company in {ws.path}")
         card = demo_scorecard(ws)
-    emit(card, format, title="First scorecard: the last month")
+        emit(card, format, title="First scorecard: the last month")
+        note("analysing: drivers, value of perception, levers, themes")
+        report = demo_report(ws, truth, card)
+    note(f"report written to {report}")
 
 
 # -- lifetime value and churn (issue 5) ----------------------------------------------------------

@@ -220,10 +220,17 @@ def tables(workspace: WorkspaceOpt = Path("."), format: FormatOpt = Format.table
 @app.command()
 def drivers(
     workspace: WorkspaceOpt = Path("."),
-    target: Annotated[str, typer.Option(help="Response column to explain.")] = "nps",
+    target: Annotated[
+        str, typer.Option(help="Column to explain: nps, csat, ces, churned, spend, ...")
+    ] = "nps",
     driver: Annotated[
         list[str] | None,
-        typer.Option("--drivers", "-d", help="Driver column (repeat); default all rating_*."),
+        typer.Option(
+            "--drivers",
+            "-d",
+            help="Driver (repeat): a responses column, a customer-ledger column "
+            "(first_response_hours, tickets, ...) or theme:NAME; default all rating_*.",
+        ),
     ] = None,
     by: Annotated[str | None, typer.Option(help="Group column (responses or customers).")] = None,
     method: Annotated[str, typer.Option(help="relative_weights or shapley.")] = "relative_weights",

@@ -298,6 +298,62 @@ def test_driver_shares_rank_true_drivers_in_true_order(company):
     assert (out["share_ci_low"].to_numpy()[:-2] > out["share_ci_high"].to_numpy()[2:]).all()
 
 
+def _ols_r2(frame: pd.DataFrame, target: str, drivers: list[str]) -> float:
+    import statsmodels.api as sm
+
+    x = sm.add_constant(frame[drivers].astype(float))
+    return float(sm.OLS(frame[target].astype(float), x).fit().rsquared)
+
+
+def test_ledger_columns_as_drivers_match_a_hand_join(company):
+    # operational measures of the customer (median first response, ticket count) beside the
+    # ratings: the weights sum to the R^2 of OLS on responses joined to the ledger by hand
+    ws, _ = company
+    drivers = ["rating_delivery", "rating_support", "first_response_hours", "tickets"]
+    out = response_drivers(
+        ws, drivers=drivers, survey="relationship", dropna=True, n_boot=0
+    ).set_index("driver")
+    rs = ws.table("responses").to_pandas()
+    rs = rs[rs["survey"] == "relationship"]
+    led = ledger_frame(ws, survey="relationship")
+    frame = rs.merge(led, on="customer_id", how="left").dropna(subset=["nps", *drivers])
+    assert out["n"].iloc[0] == len(frame)
+    assert out["weight"].sum() == pytest.approx(_ols_r2(frame, "nps", drivers), rel=1e-9)
+    assert out.loc["first_response_hours", "sign"] == (
+        "+" if frame["nps"].corr(frame["first_response_hours"]) > 0 else "-"
+    )
+
+
+def test_drivers_of_churn_follow_the_true_driver_order(company):
+    # churn depends on the NPS group, which depends on the ratings' latent qualities: the
+    # drivers of the likelihood to churn rank delivery first and price second, with a "-" sign
+    ws, truth = company
+    out = response_drivers(ws, target="churned", survey="relationship", dropna=True, n_boot=0)
+    top = sorted(truth["driver_weights"], key=truth["driver_weights"].get, reverse=True)
+    assert list(out["driver"][:2]) == top[:2]
+    assert set(out["sign"][:3]) == {"-"}
+
+
+def test_theme_mentions_as_drivers(company):
+    from cxroi.text.impact import workspace_theme_model
+
+    ws, _ = company
+    model = workspace_theme_model(ws)
+    names = list(model.transform(["x"]).names)
+    drivers = [f"theme:{n}" for n in names]
+    out = response_drivers(ws, drivers=drivers, n_boot=0)
+    rs = ws.table("responses").to_pandas()
+    rs = rs[rs["comment"].notna()].reset_index(drop=True)
+    mentions = model.transform(list(rs["comment"])).confidence > 0
+    frame = pd.DataFrame(mentions.astype(float), columns=drivers).assign(nps=rs["nps"])
+    assert out["n"].iloc[0] == len(frame)
+    assert out["weight"].sum() == pytest.approx(_ols_r2(frame, "nps", drivers), rel=1e-9)
+    with pytest.raises(CxroiError, match=r"no theme 'nope'; themes: "):
+        response_drivers(ws, drivers=["theme:nope"], n_boot=0)
+    with pytest.raises(CxroiError, match=r"not found in responses or the customer ledger: zzz"):
+        response_drivers(ws, drivers=["rating_app", "zzz"], n_boot=0)
+
+
 def test_slow_response_hazard_ratio_covers_truth(company):
     ws, truth = company
     res = lever(

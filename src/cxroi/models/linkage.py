@@ -748,6 +748,9 @@ def _aipw(y: np.ndarray, t: np.ndarray, x: np.ndarray) -> tuple[float, float]:
 # --------------------------------------------------------------------------- workspace drivers
 
 
+THEME_PREFIX = "theme:"
+
+
 def response_drivers(
     ws: Any,
     *,
@@ -761,19 +764,29 @@ def response_drivers(
 ) -> pd.DataFrame:
     """Key driver analysis of survey responses in a workspace.
 
+    The target, the drivers and the group column may be
+
+    - columns of the responses (``nps``, ``csat``, ``rating_*``, ``touchpoint``, ...);
+    - columns of the customer ledger (:func:`cxroi.models.ledger.customer_ledger`): customer
+      attributes (``plan``, ``region``, ...), operational measures (``first_response_hours``,
+      ``resolution_hours``, ``tickets``, ``support_cost``) and behaviour (``churned`` as the
+      target gives the drivers of the likelihood to churn, ``spend``), joined to each response
+      by its customer;
+    - ``theme:NAME``: 1 when the response's comment mentions the theme, else 0, from the
+      workspace's theme model (``cxroi themes``); only commented responses are analysed then.
+
     Parameters
     ----------
     ws
         The workspace.
     target
-        Response column to explain (``nps``, ``csat``, ``ces`` or any numeric column).
+        Column to explain (default ``nps``).
     drivers
         Driver columns; default every ``rating_*`` column of the responses.
     by
-        Optional group column: a responses column (``touchpoint``, ``survey``) or a customers
-        column (``plan``, ``region``, ...).
+        Optional group column.
     survey
-        Only responses of this survey.
+        Only responses of this survey (it also picks the NPS of the ledger's NPS columns).
     dropna
         Drop responses missing the target or a driver (else a missing value is an error).
 
@@ -783,6 +796,7 @@ def response_drivers(
         :func:`cxroi.models.drivers.key_drivers`.
     """
     from cxroi.models.drivers import key_drivers
+    from cxroi.models.ledger import customer_ledger
 
     rs = ws.table("responses")
     if survey is not None:
@@ -792,24 +806,44 @@ def response_drivers(
         if not drivers:
             raise CxroiError("responses have no rating_* columns; name the drivers")
     drivers = list(drivers)
-    if by is not None and by not in rs.columns:
-        cust = ws.table("customers")
-        if by not in cust.columns:
-            raise CxroiError(f"group column {by!r} is in neither responses nor customers")
-        rs = rs.left_join(cust.select("customer_id", by), "customer_id")
-    cols = [c for c in [target, *drivers, by] if c is not None and c in rs.columns]
-    data = rs.select(*cols) if by is not None else rs
-    if by is None:
-        return key_drivers(
-            data, target, drivers, method=method, dropna=dropna, min_n=ws.settings.min_n, **options
-        )
+    wanted = list(dict.fromkeys(c for c in [target, *drivers, by] if c is not None))
+    themes = [c for c in wanted if c.startswith(THEME_PREFIX)]
+    outside = [c for c in wanted if c not in rs.columns and c not in themes]
+    if outside:
+        led = customer_ledger(ws, survey=survey)
+        unknown = [c for c in outside if c not in led.columns]
+        if unknown:
+            raise CxroiError(
+                f"column(s) not found in responses or the customer ledger: {', '.join(unknown)}"
+                f"; the ledger has {', '.join(c for c in led.columns if c != 'customer_id')}"
+            )
+        rs = rs.left_join(led.select("customer_id", *outside), "customer_id")
+    cols = [c for c in wanted if c not in themes]
+    data: Any = rs.select(*cols)
+    if themes:
+        data = _with_theme_mentions(ws, rs, cols, themes)
+    elif by is not None:
+        data = data.to_pandas()
     return key_drivers(
-        data.to_pandas(),
-        target,
-        drivers,
-        by=by,
-        method=method,
-        dropna=dropna,
-        min_n=ws.settings.min_n,
+        data, target, drivers, by=by, method=method, dropna=dropna, min_n=ws.settings.min_n,
         **options,
-    )
+    )  # fmt: skip
+
+
+def _with_theme_mentions(ws: Any, rs: Any, cols: list[str], themes: list[str]) -> pd.DataFrame:
+    """Commented responses' ``cols`` plus a 0/1 column per ``theme:NAME``."""
+    from cxroi.text.impact import workspace_theme_model
+
+    model = workspace_theme_model(ws)
+    rs = rs.filter(rs.comment.notnull())
+    frame = rs.select(*cols, "comment").to_pandas()
+    if frame.empty:
+        raise CxroiError("theme drivers need commented responses; none are in scope")
+    assignment = model.transform(list(frame.pop("comment")))
+    names = list(assignment.names)
+    for col in themes:
+        name = col[len(THEME_PREFIX) :]
+        if name not in names:
+            raise CxroiError(f"no theme {name!r}; themes: {', '.join(names)}")
+        frame[col] = (assignment.confidence[:, names.index(name)] > 0).astype(float)
+    return frame

@@ -229,7 +229,8 @@ def drivers(
             "--drivers",
             "-d",
             help="Driver (repeat): a responses column, a customer-ledger column "
-            "(first_response_hours, tickets, ...) or theme:NAME; default all rating_*.",
+            "(first_response_hours, tickets, ...), touchpoint:NAME[:nps|csat|ces] or "
+            "theme:NAME; default all rating_*.",
         ),
     ] = None,
     by: Annotated[str | None, typer.Option(help="Group column (responses or customers).")] = None,

@@ -324,6 +324,30 @@ def test_ledger_columns_as_drivers_match_a_hand_join(company):
     )
 
 
+def test_touchpoint_scores_as_drivers_match_a_hand_join(company):
+    # each relationship response gets its customer's mean CSAT at delivery and mean CES at
+    # support chat (from transactional surveys); weights sum to the OLS R^2 of the hand join
+    ws, _ = company
+    drivers = ["rating_delivery", "touchpoint:delivery", "touchpoint:support_chat:ces"]
+    out = response_drivers(ws, drivers=drivers, survey="relationship", dropna=True, n_boot=0)
+    rs = ws.table("responses").to_pandas()
+    rel = rs[rs["survey"] == "relationship"]
+    deliv = rs[rs["touchpoint"] == "delivery"].groupby("customer_id")["csat"].mean()
+    chat = rs[rs["touchpoint"] == "support_chat"].groupby("customer_id")["ces"].mean()
+    frame = rel.assign(
+        **{
+            "touchpoint:delivery": rel["customer_id"].map(deliv),
+            "touchpoint:support_chat:ces": rel["customer_id"].map(chat),
+        }
+    ).dropna(subset=["nps", *drivers])
+    assert out["n"].iloc[0] == len(frame) > 100
+    assert out["weight"].sum() == pytest.approx(_ols_r2(frame, "nps", drivers), rel=1e-9)
+    with pytest.raises(CxroiError, match=r"no touchpoint 'moon'; touchpoints: delivery"):
+        response_drivers(ws, drivers=["touchpoint:moon"], n_boot=0)
+    with pytest.raises(CxroiError, match=r"the score must be nps, csat or ces, not 'stars'"):
+        response_drivers(ws, drivers=["touchpoint:delivery:stars"], n_boot=0)
+
+
 def test_drivers_of_churn_follow_the_true_driver_order(company):
     # churn depends on the NPS group, which depends on the ratings' latent qualities: the
     # drivers of the likelihood to churn rank delivery first and price second, with a "-" sign

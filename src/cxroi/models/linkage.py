@@ -749,6 +749,7 @@ def _aipw(y: np.ndarray, t: np.ndarray, x: np.ndarray) -> tuple[float, float]:
 
 
 THEME_PREFIX = "theme:"
+TOUCHPOINT_PREFIX = "touchpoint:"
 
 
 def response_drivers(
@@ -772,6 +773,8 @@ def response_drivers(
       ``resolution_hours``, ``tickets``, ``support_cost``) and behaviour (``churned`` as the
       target gives the drivers of the likelihood to churn, ``spend``), joined to each response
       by its customer;
+    - ``touchpoint:NAME`` (or ``touchpoint:NAME:SCORE``): the customer's mean CSAT (or
+      ``nps``/``ces``) over all responses given at touchpoint NAME, whichever survey asked;
     - ``theme:NAME``: 1 when the response's comment mentions the theme, else 0, from the
       workspace's theme model (``cxroi themes``); only commented responses are analysed then.
 
@@ -808,6 +811,8 @@ def response_drivers(
     drivers = list(drivers)
     wanted = list(dict.fromkeys(c for c in [target, *drivers, by] if c is not None))
     themes = [c for c in wanted if c.startswith(THEME_PREFIX)]
+    for col in (c for c in wanted if c.startswith(TOUCHPOINT_PREFIX)):
+        rs = rs.left_join(_touchpoint_score(ws, col), "customer_id").drop("customer_id_right")
     outside = [c for c in wanted if c not in rs.columns and c not in themes]
     if outside:
         led = customer_ledger(ws, survey=survey)
@@ -828,6 +833,22 @@ def response_drivers(
         data, target, drivers, by=by, method=method, dropna=dropna, min_n=ws.settings.min_n,
         **options,
     )  # fmt: skip
+
+
+def _touchpoint_score(ws: Any, col: str) -> Any:
+    """Per customer: mean score at one touchpoint, as column ``col`` (``touchpoint:NAME[:S]``)."""
+    name, _, score = col[len(TOUCHPOINT_PREFIX) :].partition(":")
+    score = score or "csat"
+    if score not in ("nps", "csat", "ces"):
+        raise CxroiError(f"{col!r}: the score must be nps, csat or ces, not {score!r}")
+    all_rs = ws.table("responses")
+    known = all_rs.select("touchpoint").distinct().to_pandas()["touchpoint"].dropna()
+    if name not in set(known):
+        raise CxroiError(
+            f"{col!r}: no touchpoint {name!r}; touchpoints: {', '.join(sorted(known))}"
+        )
+    at = all_rs.filter((all_rs.touchpoint == name) & all_rs[score].notnull())
+    return at.group_by("customer_id").aggregate(**{col: at[score].cast("float64").mean()})
 
 
 def _with_theme_mentions(ws: Any, rs: Any, cols: list[str], themes: list[str]) -> pd.DataFrame:

@@ -268,6 +268,14 @@ def test_lever_measure_must_be_a_numeric_ticket_or_event_column(deliveries):
         lever(deliveries, "events.touchpoint", outcome="spend")
     with pytest.raises(CxroiError, match=r"the table must be tickets or events"):
         lever(deliveries, "orders.delay_days", outcome="spend")
+    with pytest.raises(CxroiError, match=r"delay_days is the same in every month after a "
+                       r"measured event \(all on one side of 100\)"):  # fmt: skip
+        lever(deliveries, "delay_days", outcome="churn", threshold=100)
+
+
+def test_lever_measure_without_values_is_named(tiny):
+    with pytest.raises(CxroiError, match=r"measure 'resolution_hours': no tickets with a value"):
+        lever(tiny, "resolution_hours", outcome="spend")
 
 
 # ---------------------------------------------------------------- simulator ground truth

@@ -379,7 +379,10 @@ def _measure_rows(ws: Any, measure: str) -> tuple[Any, str, str]:
             choices += [*(_DERIVED if name == "tickets" else ()), *numeric]
             continue
         rows = t.select(customer_id=t.customer_id, _t=t[when], _x=x)
-        return rows.filter(rows._x.notnull()), name[:-1], column
+        rows = rows.filter(rows._x.notnull() & rows.customer_id.notnull())
+        if rows.count().execute() == 0:
+            raise CxroiError(f"measure {measure!r}: no {name} with a value of {column}")
+        return rows, name[:-1], column
     raise CxroiError(
         f"unknown measure {measure!r}; choose {', '.join(dict.fromkeys(choices)) or 'nothing'}"
         " (a numeric column of tickets or events)"
@@ -585,6 +588,12 @@ def _lever_churn(ws, measure, threshold, confounders, change, survey, ci) -> pd.
         axis=1,
     )
     x = x.loc[:, x.std() > 0]
+    if "treat" not in x:
+        raise CxroiError(
+            f"{name} is the same in every month after a measured {noun}"
+            + (f" (all on one side of {threshold:g})" if threshold is not None else "")
+            + "; there is nothing to compare"
+        )
     data = pd.concat([x, panel[["start", "stop", "event"]]], axis=1)
     cph = CoxPHFitter(penalizer=1e-4, alpha=1 - ci).fit(
         data, duration_col="stop", event_col="event", entry_col="start"

@@ -166,7 +166,10 @@ def demo_report(ws: Workspace, truth: dict[str, Any], card: pd.DataFrame) -> Pat
         index="nps_group", columns="metric", values="value"
     )
     groups = groups.reindex(["promoter", "passive", "detractor"]).reset_index()
-    theme_cols = ["label", "n", "share", "sentiment", "nps_with", "nps_without", "nps_gap"]
+    theme_cols = [
+        "label", "n", "sentiment", "nps_without", "n_negative", "nps_gap_negative",
+        "nps_gap_positive",
+    ]  # fmt: skip
     gen = truth["generator"]
     lines = [
         "# cxroi demo report",
@@ -197,6 +200,9 @@ def demo_report(ws: Workspace, truth: dict[str, Any], card: pd.DataFrame) -> Pat
         f"- {hr.reading}",
         "",
         "## What customers talk about",
+        "",
+        "NPS gaps are against responses whose comment does not mention the theme; a mention "
+        "is negative when its sentences lean negative.",
         "",
         markdown_table(themes[[c for c in theme_cols if c in themes]]),
         "",

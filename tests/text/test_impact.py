@@ -117,3 +117,62 @@ def test_a_planted_rise_is_found_and_only_it(company, tmp_path):
     emerging = out.index[out["emerging"]].tolist()
     assert len(emerging) == 1
     assert "app" in out.loc[emerging[0], "label"]
+
+
+def test_negative_and_positive_mentions_by_hand(sim_ws, table):
+    frame, assignment, _ = comment_frame(sim_ws)
+    m = assignment.confidence > 0
+    none = ~m
+    for j, name in enumerate(assignment.names):
+        row = table.set_index("theme").loc[name]
+        neg = m[:, j] & assignment.negative[:, j]
+        pos = m[:, j] & ~assignment.negative[:, j]
+        assert row["n_negative"] == neg.sum()
+        assert row["nps_negative"] == pytest.approx(_nps(frame.loc[neg, "nps"].dropna()))
+        base = _nps(frame.loc[none[:, j], "nps"].dropna())
+        assert row["nps_gap_negative"] == pytest.approx(_nps(frame.loc[neg, "nps"].dropna()) - base)
+        assert row["nps_gap_positive"] == pytest.approx(_nps(frame.loc[pos, "nps"].dropna()) - base)
+        assert row["nps_gap_negative_low"] < row["nps_gap_negative"] < row["nps_gap_negative_high"]
+
+
+def _matched_truth(company, frame, assignment):
+    """True theme -> (discovered column, rows where both agree), one to one by best F1."""
+    from scipy.optimize import linear_sum_assignment
+
+    truth = company.comment_themes.to_pandas()
+    names = sorted(truth["theme"].unique())
+    row = {r: i for i, r in enumerate(frame["response_id"])}
+    y = np.zeros((len(frame), len(names)), bool)
+    y_neg = np.zeros_like(y)
+    ii = [row[x] for x in truth["response_id"]]
+    jj = [names.index(t) for t in truth["theme"]]
+    y[ii, jj] = True
+    y_neg[ii, jj] = (truth["polarity"] == "negative").to_numpy()
+    got = assignment.confidence > 0
+    tp = y.T.astype(int) @ got.astype(int)
+    f1 = 2 * tp / (y.sum(0)[:, None] + got.sum(0)[None, :])
+    rows, cols = linear_sum_assignment(-f1)
+    return {
+        names[i]: (j, y[:, i] & got[:, j], y_neg[:, i]) for i, j in zip(rows, cols, strict=True)
+    }
+
+
+def test_polarity_of_mentions_and_negative_gaps_recover_the_truth(sim_ws, company, table):
+    # Measured on this company (4k customers, seed 5): polarity right for 0.75 (app) to 0.99
+    # (delivery) of the mentions, 0.91 overall; the negative-mention NPS gap covers the truth
+    # for 5 of 6 themes (support_wait: -28.7 [-36.3, -21.0] vs -42.7); at 8k customers, seeds
+    # 11 and 3, also 5 of 6 (support_wait misses; staff and app polarity is weakest, 0.70-0.83,
+    # because their comments barely move NPS, so a score-trained model learns little of them).
+    frame, assignment, _ = comment_frame(sim_ws)
+    effects = company.truth["theme_effects_on_nps"]
+    by_theme = table.set_index("theme")
+    right = total = covered = 0
+    for true, (j, both, truly_negative) in _matched_truth(company, frame, assignment).items():
+        right += (assignment.negative[both, j] == truly_negative[both]).sum()
+        total += both.sum()
+        row = by_theme.loc[assignment.names[j]]
+        gap = effects[true]["nps_gap_negative_vs_no_mention"]
+        covered += row["nps_gap_negative_low"] <= gap <= row["nps_gap_negative_high"]
+        assert row["nps_gap_negative_high"] < 0 < row["nps_gap_positive_low"], true
+    assert right / total >= 0.9
+    assert covered >= 5

@@ -12,6 +12,12 @@ Definitions, for theme :math:`j` among commented responses in scope:
 - ``nps_with`` / ``nps_without``: NPS of responses mentioning / not mentioning the theme, with
   adjusted-Wald intervals (:mod:`cxroi.metrics.nps`); ``nps_gap`` = with − without, with its
   interval.
+- ``n_negative``: mentions whose tone is negative (the mean sentiment of the comment's
+  sentences on the theme is below the sentiment model's neutral point; see
+  :func:`comment_frame`); ``nps_negative``: NPS of those responses; ``nps_gap_negative`` /
+  ``nps_gap_positive``: NPS of responses mentioning the theme negatively / positively minus
+  NPS of responses not mentioning it, with intervals. A theme's praise and its complaints
+  pull its overall ``nps_gap`` in opposite directions; these two keep them apart.
 - ``impact`` (key-driver weight): the coefficient :math:`\\beta_j` of the least-squares fit
 
   .. math::  100\\,(\\mathbb 1[\\text{nps} \\ge 9] - \\mathbb 1[\\text{nps} \\le 6]) =
@@ -49,7 +55,7 @@ from cxroi.metrics._intervals import z_value
 from cxroi.metrics.compare import nps_diff_from_counts, proportion_diff_from_counts
 from cxroi.metrics.nps import nps_from_counts
 from cxroi.text.sentiment import score_sentiment
-from cxroi.text.themes import ThemeAssignment, ThemeConfig, ThemeModel
+from cxroi.text.themes import ThemeAssignment, ThemeConfig, ThemeModel, _sentences
 
 __all__ = [
     "MODEL_FILE",
@@ -145,8 +151,37 @@ def comment_frame(
     sent = score_sentiment(texts, df["nps"], scale="nps", n_jobs=n_jobs)
     df["sentiment"] = sent.values
     assignment = model.transform(texts)
+    assignment.negative = _negative_mentions(model, texts, assignment, sent)
     info = {"sentiment_model": sent.model, **sent.quality}
     return df.drop(columns="comment"), assignment, info
+
+
+def _negative_mentions(
+    model: ThemeModel, texts: list[str | None], assignment: ThemeAssignment, sent: Any
+) -> np.ndarray:
+    """Comment x theme: does the comment speak of the theme negatively?
+
+    The tone of a mention is the mean sentiment of the comment's sentences assigned to the
+    theme (scored with the comment-level model), or the whole comment's sentiment when the
+    theme was given to the comment by a keyword edit that no single sentence carries. A tone
+    below the model's neutral point (a text that says nothing) is negative.
+    """
+    sents, owner = _sentences(texts)
+    mentioned = assignment.confidence > 0
+    tone = np.where(mentioned, np.asarray(sent.values, float)[:, None], np.nan)
+    if sents:
+        on = model.transform(sents).confidence > 0
+        val = np.nan_to_num(np.asarray(sent.predict(sents), float), nan=sent.neutral)
+        n = len(texts)
+        total = np.zeros(mentioned.shape)
+        count = np.zeros(mentioned.shape)
+        np.add.at(total, owner, on * val[:, None])
+        np.add.at(count, owner, on.astype(float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            by_sentence = total / count
+        tone = np.where(mentioned & (count > 0), by_sentence, tone)
+        assert tone.shape[0] == n
+    return mentioned & (tone < sent.neutral)
 
 
 def _annual_churn(events: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -241,6 +276,21 @@ def impact_table(
             "impact_high": beta + z * beta_se,
         }
     )
+    if assignment.negative is not None:
+        neg = m & assignment.negative
+        p_n, a_n, d_n = tally(neg, prom), tally(neg, pas), tally(neg, det)
+        pos = m & ~assignment.negative
+        p_p, a_p, d_p = tally(pos, prom), tally(pos, pas), tally(pos, det)
+        gap_n = nps_diff_from_counts((p_o, a_o, d_o), (p_n, a_n, d_n), level=level)
+        gap_p = nps_diff_from_counts((p_o, a_o, d_o), (p_p, a_p, d_p), level=level)
+        out["n_negative"] = neg.sum(0)
+        out["nps_negative"] = nps_from_counts(p_n, a_n, d_n, level=level)["nps"]
+        out["nps_gap_negative"] = gap_n["diff"]
+        out["nps_gap_negative_low"] = gap_n["ci_low"]
+        out["nps_gap_negative_high"] = gap_n["ci_high"]
+        out["nps_gap_positive"] = gap_p["diff"]
+        out["nps_gap_positive_low"] = gap_p["ci_low"]
+        out["nps_gap_positive_high"] = gap_p["ci_high"]
     if ledger is not None and len(ledger):
         out = pd.concat([out, _behaviour(frame, m, ledger, z, level)], axis=1)
     out["flag"] = np.where(out["n"] < min_n, "small-n", "")
@@ -332,8 +382,9 @@ def theme_impact(
     else:
         parts = []
         for value, idx in frame.groupby(by, dropna=False, sort=True).indices.items():
-            sub = ThemeAssignment(assignment.names, assignment.labels, assignment.confidence[idx])
-            t = impact_table(frame.iloc[idx], sub, ledger, min_n=min_n, level=level)
+            t = impact_table(
+                frame.iloc[idx], assignment.rows(idx), ledger, min_n=min_n, level=level
+            )
             t.insert(0, by, value)
             parts.append(t)
         out = pd.concat(parts, ignore_index=True)

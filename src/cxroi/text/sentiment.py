@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -430,6 +430,12 @@ class SentimentResult:
     model: str
     quality: dict[str, float | int] = field(default_factory=dict)
     reason: str = ""
+    predict: Callable[[Sequence[Any]], np.ndarray] | None = None
+    """The fitted model's ``predict``, to score other texts (sentences) the same way."""
+    neutral: float = 0.0
+    """The score of a text that says nothing: 0 for the lexicon; for the score-aware model
+    :math:`2\\pi - 1`, with :math:`\\pi` the share of positive labels it was trained on
+    (its logistic intercept carries that prior). Below it, a text leans negative."""
 
 
 def score_sentiment(
@@ -469,7 +475,9 @@ def score_sentiment(
     """
     lexicon = LexiconSentiment(n_jobs=n_jobs)
     if scores is None:
-        return SentimentResult(lexicon.predict(texts), "lexicon", reason="no scores given")
+        return SentimentResult(
+            lexicon.predict(texts), "lexicon", reason="no scores given", predict=lexicon.predict
+        )
     clean = clean_texts(texts)
     y = binarise(scores, scale=scale)
     if len(y) != len(clean):
@@ -483,7 +491,9 @@ def score_sentiment(
             f"only {int(labelled.sum())} scored comments ({n_pos} positive, {n_neg} negative); "
             f"the score-aware model needs {min_scored} with {min_class} of each class"
         )
-        return SentimentResult(lexicon.predict(clean), "lexicon", reason=reason)
+        return SentimentResult(
+            lexicon.predict(clean), "lexicon", reason=reason, predict=lexicon.predict
+        )
     model = ScoredSentiment(scale=scale, random_state=random_state, n_jobs=n_jobs)
     model.fit(clean, scores)
     quality = {
@@ -494,8 +504,13 @@ def score_sentiment(
     }
     if model.auc_ < model.lexicon_auc_:
         reason = f"held-out AUC {model.auc_:.3f} below the lexicon's {model.lexicon_auc_:.3f}"
-        return SentimentResult(lexicon.predict(clean), "lexicon", quality, reason)
-    return SentimentResult(model.predict(clean), "scored", quality)
+        return SentimentResult(
+            lexicon.predict(clean), "lexicon", quality, reason, predict=lexicon.predict
+        )
+    prior = model.n_positive_ / (model.n_positive_ + model.n_negative_)
+    return SentimentResult(
+        model.predict(clean), "scored", quality, predict=model.predict, neutral=2 * prior - 1
+    )
 
 
 def sentiment_table(

@@ -310,11 +310,20 @@ class ThemeAssignment:
         Readable label per theme (its name if renamed, else its top terms).
     confidence
         ``float32`` array, one row per comment, in input order.
+    negative
+        Optional boolean array of the same shape: the comment speaks of the theme negatively
+        (set by :func:`cxroi.text.impact.comment_frame`).
     """
 
     names: list[str]
     labels: list[str]
     confidence: np.ndarray
+    negative: np.ndarray | None = None
+
+    def rows(self, idx: np.ndarray) -> ThemeAssignment:
+        """The assignment of the comments ``idx``."""
+        neg = None if self.negative is None else self.negative[idx]
+        return ThemeAssignment(self.names, self.labels, self.confidence[idx], neg)
 
     def long(self, ids: Sequence[Any] | None = None) -> pd.DataFrame:
         """One row per (comment, theme) assigned: ``row`` (or ``id``), ``theme``, ``confidence``."""

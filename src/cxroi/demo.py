@@ -105,8 +105,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body])
 
 
-def _interval(row: Any) -> str:
-    return f"{row.estimate:.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}]"
+def _check(quantity: str, true: float, estimate: float, lo: float, hi: float) -> dict[str, str]:
+    """One row of the report's ground-truth check."""
+    return {
+        "quantity": quantity,
+        "estimate": f"{estimate:.3g} [{lo:.3g}, {hi:.3g}]",
+        "truth": f"{true:.3g}",
+        "covered": "yes" if lo <= true <= hi else "no",
+    }
 
 
 def demo_report(ws: Workspace, truth: dict[str, Any], card: pd.DataFrame) -> Path:
@@ -127,38 +133,23 @@ def demo_report(ws: Workspace, truth: dict[str, Any], card: pd.DataFrame) -> Pat
     themes = theme_impact(ws)
 
     shares = truth["driver_shares"]["shares"]
-    checks = [
-        {
-            "quantity": f"share of NPS variance, {r.driver}",
-            "estimate": f"{r.share:.3g} [{r.share_ci_low:.3g}, {r.share_ci_high:.3g}]",
-            "truth": f"{shares[r.driver]:.3g}",
-            "covered": "yes" if r.share_ci_low <= shares[r.driver] <= r.share_ci_high else "no",
-        }
-        for r in drv.itertuples()
-    ]
     hr = slow.iloc[0]
+    checks = [
+        _check(f"share of NPS variance, {r.driver}", shares[r.driver],
+               r.share, r.share_ci_low, r.share_ci_high)
+        for r in drv.itertuples()
+    ]  # fmt: skip
     checks.append(
-        {
-            "quantity": f"churn hazard ratio after a first response > {threshold:g} h",
-            "estimate": _interval(hr),
-            "truth": f"{truth['slow_response_hazard_ratio']:g}",
-            "covered": "yes"
-            if hr.ci_low <= truth["slow_response_hazard_ratio"] <= hr.ci_high
-            else "no",
-        }
-    )
+        _check(f"churn hazard ratio after a first response > {threshold:g} h",
+               truth["slow_response_hazard_ratio"], hr.estimate, hr.ci_low, hr.ci_high)
+    )  # fmt: skip
     for r in effects.itertuples():
         key = "nps_group_hazard_ratio" if r.outcome == "churn" else "spend_multiplier"
-        true = truth[key][r.nps_group]
         what = "churn hazard ratio" if r.outcome == "churn" else "spend per purchase, multiple"
         checks.append(
-            {
-                "quantity": f"{r.nps_group} vs promoter: {what}",
-                "estimate": _interval(r),
-                "truth": f"{true:g}",
-                "covered": "yes" if r.ci_low <= true <= r.ci_high else "no",
-            }
-        )
+            _check(f"{r.nps_group} vs promoter: {what}", truth[key][r.nps_group],
+                   r.estimate, r.ci_low, r.ci_high)
+        )  # fmt: skip
     checks = pd.DataFrame(checks)
 
     moves = value[value["nps_group"].str.contains("->") & (value["metric"] == "clv")]

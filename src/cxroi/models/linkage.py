@@ -648,10 +648,11 @@ def _z(ci: float) -> float:
 
 def _lever_customer(ws, measure, outcome, threshold, confounders, change, survey, ci):
     import statsmodels.api as sm
+    from scipy import stats
 
     led = ledger_frame(ws, survey=survey)
-    rows, noun, measure = _measure_rows(ws, measure)
-    per = rows.group_by("customer_id").aggregate(treat=rows._x.median()).to_pandas()
+    measured, noun, measure = _measure_rows(ws, measure)
+    per = measured.group_by("customer_id").aggregate(treat=measured._x.median()).to_pandas()
     df = led.merge(per, on="customer_id", how="inner")
     if outcome == "spend":
         df["y"] = df["spend"] / df["exposure_years"]
@@ -666,69 +667,40 @@ def _lever_customer(ws, measure, outcome, threshold, confounders, change, survey
     xc = _design(df, conf)
     z = _z(ci)
     adj = ", ".join(conf) or "nothing"
-    rows = []
-    if threshold is not None:
-        t = (df["treat"] > threshold).astype(float)
-        x = sm.add_constant(pd.concat([t.rename("treat"), xc], axis=1), has_constant="add")
-        fit = sm.OLS(df["y"], x).fit(cov_type="HC1")
-        b, se = float(fit.params["treat"]), float(fit.bse["treat"])
-        effect = f"difference, {measure} > {threshold:g} vs below"
-        rows.append(
-            dict(
-                outcome=outcome,
-                method="regression adjustment",
-                effect=effect,
-                estimate=b,
-                ci_low=b - z * se,
-                ci_high=b + z * se,
-                p_value=float(fit.pvalues["treat"]),
-                n=len(df),
-            )
-        )
-        est, se2 = _aipw(df["y"].to_numpy(float), t.to_numpy(), xc.to_numpy(float))
-        from scipy import stats
+    what = measure.replace("_", " ")
 
-        rows.append(
-            dict(
-                outcome=outcome,
-                method="doubly robust (AIPW)",
-                effect=effect,
-                estimate=est,
-                ci_low=est - z * se2,
-                ci_high=est + z * se2,
-                p_value=float(2 * stats.norm.sf(abs(est / se2))),
-                n=len(df),
-            )
-        )
-        for r in rows:
-            r["reading"] = (
-                f"Customers whose median {measure.replace('_', ' ')} is over {threshold:g} have "
-                f"a {label} {r['estimate']:+.2f}{unit} different ({ci:.0%} CI "
-                f"{r['ci_low']:+.2f} to {r['ci_high']:+.2f}), adjusted for {adj} ({r['method']})."
-            )
-    else:
+    def row(method: str, effect: str, est: float, se: float, lead: str) -> dict[str, Any]:
+        lo, hi = est - z * se, est + z * se
+        return dict(
+            outcome=outcome, method=method, effect=effect, estimate=est, ci_low=lo, ci_high=hi,
+            p_value=float(2 * stats.norm.sf(abs(est / se))), n=len(df),
+            reading=f"{lead} a {label} {est:+.2f}{unit} different ({ci:.0%} CI {lo:+.2f} to "
+            f"{hi:+.2f}), adjusted for {adj}",
+        )  # fmt: skip
+
+    if threshold is None:
+        a, b = _change(df["treat"], change)
         x = sm.add_constant(pd.concat([df["treat"], xc], axis=1), has_constant="add")
         fit = sm.OLS(df["y"], x).fit(cov_type="HC1")
-        a, b_ = _change(df["treat"], change)
-        d = b_ - a
-        b, se = float(fit.params["treat"]) * d, abs(float(fit.bse["treat"]) * d)
-        rows.append(
-            dict(
-                outcome=outcome,
-                method="regression adjustment",
-                effect=f"difference, {measure} {a:.3g} -> {b_:.3g}",
-                estimate=b,
-                ci_low=b - z * se,
-                ci_high=b + z * se,
-                p_value=float(fit.pvalues["treat"]),
-                n=len(df),
-                reading=(
-                    f"Cutting {measure.replace('_', ' ')} from {a:.3g} to {b_:.3g} is associated "
-                    f"with a {label} {b:+.2f}{unit} different ({ci:.0%} CI {b - z * se:+.2f} to "
-                    f"{b + z * se:+.2f}), adjusted for {adj}."
-                ),
-            )
-        )
+        d = b - a
+        r = row("regression adjustment", f"difference, {measure} {a:.3g} -> {b:.3g}",
+                float(fit.params["treat"]) * d, abs(float(fit.bse["treat"]) * d),
+                f"Cutting {what} from {a:.3g} to {b:.3g} is associated with")  # fmt: skip
+        r["reading"] += "."
+        return pd.DataFrame([r])
+    t = (df["treat"] > threshold).astype(float)
+    x = sm.add_constant(pd.concat([t.rename("treat"), xc], axis=1), has_constant="add")
+    fit = sm.OLS(df["y"], x).fit(cov_type="HC1")
+    effect = f"difference, {measure} > {threshold:g} vs below"
+    lead = f"Customers whose median {what} is over {threshold:g} have"
+    est, se = _aipw(df["y"].to_numpy(float), t.to_numpy(), xc.to_numpy(float))
+    rows = [
+        row("regression adjustment", effect, float(fit.params["treat"]),
+            float(fit.bse["treat"]), lead),
+        row("doubly robust (AIPW)", effect, est, se, lead),
+    ]  # fmt: skip
+    for r in rows:
+        r["reading"] += f" ({r['method']})."
     return pd.DataFrame(rows)
 
 

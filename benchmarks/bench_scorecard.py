@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 
 from pandas_scorecard import pandas_scorecard  # noqa: E402
 
-from cxroi.scorecard import scorecard  # noqa: E402
+from cxroi.metrics.scorecard import scorecard  # noqa: E402
 from cxroi.simulate import generate_to  # noqa: E402
 
 TABLES = ("customers", "responses", "transactions", "contracts", "tickets")

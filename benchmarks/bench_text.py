@@ -93,7 +93,7 @@ def main() -> None:
     n = 1_000_000 if args.scale == "full" else 50_000
 
     from cxroi.text.pipeline import analyse_comments
-    from cxroi.text.themes import ThemeModel
+    from cxroi.text.theme_model import ThemeModel
 
     t0 = time.perf_counter()
     texts = comments(n)

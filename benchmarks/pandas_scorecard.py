@@ -1,9 +1,10 @@
 """An idiomatic pandas implementation of the scorecard: the reference and the speed baseline.
 
-Written independently of :mod:`cxroi.scorecard` (plain pandas merges, ``groupby`` and a loop
-over period starts, formulas restated from DESIGN.md), so that ``tests/test_scorecard.py`` can
-check every number of the engine scorecard against it and ``bench_scorecard.py`` can time the
-same numbers the way an analyst would compute them in pandas.
+Written independently of :mod:`cxroi.metrics.scorecard` (plain pandas merges, ``groupby`` and a
+loop over period starts, formulas restated from DESIGN.md), so that
+``tests/metrics/test_scorecard.py`` can check every number of the engine scorecard against it
+and ``bench_scorecard.py`` can time the same numbers the way an analyst would compute them in
+pandas.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cxroi.cli import app
+from tests.utils.cli import rows as json_rows
 from tests.utils.factories import TX_HEADER, transactions_rows, write_csv
 
 runner = CliRunner()
@@ -40,12 +40,13 @@ def test_init_ingest_tables_round_trip(tmp_path):
     assert runner.invoke(app, ["init", str(ws)]).exit_code == 0
     path = write_csv(tmp_path / "t.csv", TX_HEADER, transactions_rows(12))
     r = runner.invoke(app, ["ingest", "transactions", str(path), "-w", str(ws)])
-    assert r.exit_code == 0 and "12 rows read, 12 new, 0 replaced" in r.output
-    r = runner.invoke(app, ["tables", "-w", str(ws), "--format", "json"])
-    counts = {row["table"]: row["rows"] for row in json.loads(r.output)}
+    assert r.exit_code == 0 and "12 rows read, 12 new, 0 updated, 0 unchanged" in r.output
+    counts = {row["table"]: row["rows"] for row in json_rows(["tables", "-w", str(ws)])}
     assert counts["transactions"] == 12 and counts["customers"] == 0
     r = runner.invoke(app, ["tables", "-w", str(ws), "--format", "csv"])
     assert r.output.splitlines()[0] == "table,rows,key"
+    r = runner.invoke(app, ["tables", "-w", str(ws)])
+    assert "transactions │   12 │ transaction_id" in r.output
 
 
 def test_library_error_is_a_clean_message_and_exit_code_2(tmp_path):
@@ -59,6 +60,21 @@ def test_library_error_is_a_clean_message_and_exit_code_2(tmp_path):
     assert r.output.startswith("error: bad.csv: 1 bad row of 5")
     assert "line 4: amount 'lots' is not a number" in r.output
     assert "Traceback" not in r.output
+    # the library names the parameter; the CLI shows the flag
+    assert "(--skip-bad loads the good rows" in r.output
+    assert "skip_bad" not in r.output
+
+
+def test_library_error_names_the_parameter_outside_the_cli(tmp_path):
+    from cxroi.errors import IngestError
+    from cxroi.store import Workspace
+
+    rows = transactions_rows(5)
+    rows[2][3] = "lots"
+    path = write_csv(tmp_path / "bad.csv", TX_HEADER, rows)
+    with Workspace.init(tmp_path / "w") as ws, pytest.raises(IngestError) as e:
+        ws.ingest("transactions", path)
+    assert "(skip_bad=True loads the good rows" in str(e.value)
 
 
 def test_skip_bad_from_the_command_line(tmp_path):
@@ -68,7 +84,7 @@ def test_skip_bad_from_the_command_line(tmp_path):
     rows[0][2] = "yesterday"
     path = write_csv(tmp_path / "t.csv", TX_HEADER, rows)
     r = runner.invoke(app, ["ingest", "transactions", str(path), "-w", str(ws), "--skip-bad"])
-    assert r.exit_code == 0 and "4 new, 0 replaced, 1 rejected" in r.output
+    assert r.exit_code == 0 and "4 new, 0 updated, 0 unchanged, 1 rejected" in r.output
     assert (tmp_path / "t.csv.rejected.csv").exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pandas as pd
@@ -9,9 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from cxroi.analyses import lever
 from cxroi.cli import app
-from cxroi.demo import DEMO_DATA, markdown_table
-from cxroi.models.linkage import lever
+from cxroi.demo import DEMO_DATA
+from cxroi.report import markdown_table
 from cxroi.schema import TABLES
 from cxroi.store import Workspace
 
@@ -33,7 +35,7 @@ def _section(text: str, title: str) -> str:
 
 def _rows(table: str) -> list[list[str]]:
     lines = [line for line in table.strip().splitlines() if line.startswith("|")]
-    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    return [[html.unescape(c.strip()) for c in line.strip("|").split("|")] for line in lines[2:]]
 
 
 def test_demo_ingests_every_generated_row(demo):
@@ -77,14 +79,14 @@ def test_report_truth_check_is_computed_from_the_truth_file(demo):
         lo, hi = (float(x) for x in estimate.split("[")[1].rstrip("]").split(","))
         assert covered == ("yes" if lo <= share <= hi else "no")
     with Workspace.open(path) as ws:
-        hr = lever(ws, threshold=24, survey="relationship").iloc[0]
+        hr = lever(ws, threshold=24, survey="relationship").table("lever").iloc[0]
     estimate, true, _ = checks["churn hazard ratio after a first response > 24 h"]
     assert estimate == f"{hr.estimate:.3g} [{hr.ci_low:.3g}, {hr.ci_high:.3g}]"
     assert true == "1.5"
 
 
 def test_markdown_table_by_hand():
-    frame = pd.DataFrame({"name": ["a|b", "c"], "x": [1234.5, 0.012345], "n": [3, 40]})
+    frame = pd.DataFrame({"name": ["a|b", "<c>"], "x": [1234.5, 0.012345], "n": [3, 40]})
     assert markdown_table(frame) == (
-        "| name | x | n |\n|---|---:|---:|\n| a/b | 1,234 | 3 |\n| c | 0.0123 | 40 |"
+        "| name | x | n |\n|---|---:|---:|\n| a&#124;b | 1,234 | 3 |\n| &lt;c&gt; | 0.0123 | 40 |"
     )

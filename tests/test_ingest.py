@@ -24,7 +24,8 @@ def test_same_file_twice_gives_same_rows(ws, tmp_path):
     total = float(ws.table("transactions").amount.sum().execute())
     second = ws.ingest("transactions", path)
     assert (first.inserted, first.updated) == (500, 0)
-    assert (second.inserted, second.updated) == (0, 500)
+    assert (second.inserted, second.updated, second.unchanged) == (0, 0, 500)
+    assert second.changed_columns == {}
     assert _count(ws) == 500
     # independent value: sum of i % 97 + 0.5 over i < 500
     assert total == pytest.approx(sum(i % 97 + 0.5 for i in range(500)))
@@ -36,9 +37,59 @@ def test_changed_row_replaces_old_one(ws, tmp_path):
     changed = [["T3", "C3", "2024-05-05 10:00:00", 999.0], ["T99", "C1", "2024-05-05", 1.0]]
     r = ws.ingest("transactions", write_csv(tmp_path / "b.csv", TX_HEADER, changed))
     assert (r.inserted, r.updated) == (1, 1)
+    # T3 had amount 3 % 97 + 0.5 and ts 2024-04-04 (transactions_rows): both changed
+    assert r.changed_columns == {"ts": 1, "amount": 1}
     t = ws.table("transactions")
     assert _count(ws) == 11
     assert t.filter(t.transaction_id == "T3").amount.execute().tolist() == [999.0]
+
+
+def _customers(ws) -> dict:
+    f = ws.table("customers").order_by("customer_id").to_pandas()
+    return f.set_index("customer_id").to_dict("index")
+
+
+def test_a_file_with_fewer_columns_keeps_the_columns_it_lacks(ws, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["customer_id", "plan", "region"],
+                  [["c1", "basic", "north"], ["c2", "premium", "south"]])  # fmt: skip
+    ws.ingest("customers", a)
+    b = write_csv(
+        tmp_path / "b.csv", ["customer_id", "plan"], [["c1", "standard"], ["c2", "premium"]]
+    )
+    r = ws.ingest("customers", b)
+    assert (r.inserted, r.updated, r.unchanged) == (0, 1, 1)
+    assert r.changed_columns == {"plan": 1} and r.kept_columns[:1] == ["signup_date"]
+    assert "region" in r.kept_columns
+    rows = _customers(ws)
+    assert (rows["c1"]["plan"], rows["c1"]["region"]) == ("standard", "north")
+    assert (rows["c2"]["plan"], rows["c2"]["region"]) == ("premium", "south")
+    text = r.summary()
+    assert text.splitlines()[0] == "customers: 2 rows read, 0 new, 1 updated, 1 unchanged"
+    assert "updated columns: plan (1 row)" in text and "kept as stored:" in text
+
+
+def test_a_later_export_without_ratings_keeps_them(ws, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["response_id", "ts", "nps", "rating_app"],
+                  [["r1", "2024-01-01 10:00", 9, 4]])  # fmt: skip
+    b = write_csv(tmp_path / "b.csv", ["response_id", "ts", "nps"], [["r1", "2024-01-01 10:00", 7]])
+    ws.ingest("responses", a)
+    ws.ingest("responses", b)
+    row = ws.table("responses").to_pandas().iloc[0]
+    assert (row["nps"], row["rating_app"]) == (7, 4.0)
+
+
+def test_replace_rows_replaces_whole_rows_and_says_what_it_emptied(ws, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["customer_id", "plan", "region"],
+                  [["c1", "basic", "north"], ["c2", "premium", "south"]])  # fmt: skip
+    ws.ingest("customers", a)
+    b = write_csv(tmp_path / "b.csv", ["customer_id", "plan"], [["c1", "standard"]])
+    r = ws.ingest("customers", b, replace_rows=True)
+    assert (r.inserted, r.updated) == (0, 1)
+    assert "region" in r.emptied_columns
+    rows = _customers(ws)
+    assert rows["c1"]["plan"] == "standard" and rows["c1"]["region"] is None
+    assert rows["c2"]["region"] == "south"  # a key the file does not carry is untouched
+    assert "1 replaced whole" in r.summary() and "emptied (not in the file): " in r.summary()
 
 
 def test_one_bad_row_among_many_refused_with_its_line_and_table_unchanged(ws, tmp_path):

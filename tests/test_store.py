@@ -69,7 +69,9 @@ def test_another_engine_url_needs_no_other_change(tmp_path):
 
 def test_generic_engine_path_upserts_through_ibis(ws, tmp_path, monkeypatch):
     """The path used for non-DuckDB engines (check in scratch DuckDB, Ibis upsert)."""
-    monkeypatch.setattr(ws, "_ingest_duckdb", ws._ingest_generic)
+    import cxroi.load
+
+    monkeypatch.setattr(cxroi.load, "_is_embedded", lambda con: False)
     path = write_csv(tmp_path / "t.csv", TX_HEADER, transactions_rows(20))
     assert ws.ingest("transactions", path).inserted == 20
     rows = transactions_rows(20)

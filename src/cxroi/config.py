@@ -7,6 +7,7 @@ benchmark bands. Unknown keys are kept (other modules read their own sections, e
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -41,6 +42,13 @@ class Settings:
         Annual discount rate for lifetime values.
     min_n
         Groups with fewer observations are flagged ``small-n``.
+    date_min
+        The earliest plausible date in an input (default 1970-01-01); earlier dates are
+        refused at ingest unless allowed.
+    date_years_ahead
+        Dates more than this many years after today are refused at ingest unless allowed.
+    lock_timeout
+        Seconds a command waits for another one that holds the workspace store.
     nps_benchmarks
         Named NPS bands shown beside the value.
     """
@@ -50,10 +58,14 @@ class Settings:
     timezone: str = "UTC"
     discount_rate: float = 0.10
     min_n: int = 30
+    date_min: dt.date = dt.date(1970, 1, 1)
+    date_years_ahead: int = 1
+    lock_timeout: float = 30.0
     nps_benchmarks: dict[str, list[float]] = field(default_factory=_default_bands)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._check_types()
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -64,6 +76,44 @@ class Settings:
             )
         if self.min_n < 1:
             raise WorkspaceError(f"{CONFIG_FILE}: min_n must be at least 1, got {self.min_n}")
+
+    def _check_types(self) -> None:
+        """Refuse a value of the wrong type, naming the key (TOML has no schema of its own)."""
+        want: dict[str, tuple[type, ...]] = {
+            "engine": (str, type(None)),
+            "currency": (str,),
+            "timezone": (str,),
+            "discount_rate": (int, float),
+            "min_n": (int,),
+            "date_min": (dt.date, str),
+            "date_years_ahead": (int,),
+            "lock_timeout": (int, float),
+            "nps_benchmarks": (dict,),
+        }
+        for key, types in want.items():
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, types):
+                kinds = " or ".join(t.__name__ for t in types if t is not type(None))
+                raise WorkspaceError(
+                    f"{CONFIG_FILE}: {key} must be {kinds}, got {type(v).__name__} {v!r}"
+                )
+        if isinstance(self.date_min, str):
+            try:
+                object.__setattr__(self, "date_min", dt.date.fromisoformat(self.date_min))
+            except ValueError:
+                raise WorkspaceError(
+                    f"{CONFIG_FILE}: date_min {self.date_min!r} is not a date (YYYY-MM-DD)"
+                ) from None
+        if isinstance(self.date_min, dt.datetime):
+            object.__setattr__(self, "date_min", self.date_min.date())
+        for name, band in self.nps_benchmarks.items():
+            ok = isinstance(band, list | tuple) and len(band) == 2
+            if not ok or not all(isinstance(x, int | float) for x in band):
+                raise WorkspaceError(
+                    f"{CONFIG_FILE}: nps_benchmarks.{name} must be [low, high], got {band!r}"
+                )
+        if self.date_years_ahead < 0 or self.lock_timeout < 0:
+            raise WorkspaceError(f"{CONFIG_FILE}: date_years_ahead and lock_timeout must be >= 0")
 
     def section(self, name: str) -> dict[str, Any]:
         """Return another top-level section of ``cxroi.toml`` (e.g. ``themes``), or ``{}``."""
@@ -100,6 +150,8 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, int | float):
         return repr(v)
+    if isinstance(v, dt.date):
+        return v.isoformat()
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, list | tuple):

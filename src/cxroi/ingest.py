@@ -16,17 +16,29 @@ whatever the workspace engine is; the good rows then go to the engine (see :mod:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from cxroi.errors import IngestError
-from cxroi.readers import LINE, Staged
+from cxroi.errors import IngestError, param
+from cxroi.readers import LINE, MAX_FIELD, Staged
 from cxroi.schema import Column, TableSpec
 
-__all__ = ["MAX_SHOWN", "IngestResult", "Plan", "apply_mapping", "plan", "quote"]
+__all__ = [
+    "DATE_REASON",
+    "MAX_SHOWN",
+    "IngestResult",
+    "Plan",
+    "apply_mapping",
+    "count_implausible_dates",
+    "plan",
+    "quote",
+]
+
+DATE_REASON = "is outside the plausible dates"
 
 MAX_SHOWN = 20
 _SQL_TYPES = {
@@ -67,6 +79,40 @@ class IngestResult:
     updated: int
     rejected: int = 0
     rejected_path: Path | None = None
+    unchanged: int = 0
+    changed_columns: dict[str, int] = field(default_factory=dict)
+    kept_columns: list[str] = field(default_factory=list)
+    emptied_columns: list[str] = field(default_factory=list)
+    implausible_dates: int = 0
+    redacted: int = 0
+
+    def summary(self) -> str:
+        """What the load did, in one line (and where columns were kept or emptied, a second).
+
+        ``customers: 2 rows read, 0 new, 1 updated, 1 unchanged``; then
+        ``updated columns: plan (1 row); kept as stored: region``.
+        """
+        rejected = f", {self.rejected:,} rejected" if self.rejected else ""
+        if self.emptied_columns or (self.updated and not self.changed_columns):
+            done = f"{self.updated:,} replaced whole"
+        else:
+            done = f"{self.updated:,} updated, {self.unchanged:,} unchanged"
+        line = f"{self.table}: {self.rows:,} rows read, {self.inserted:,} new, {done}{rejected}"
+        notes = []
+        if self.changed_columns:
+            cols = ", ".join(
+                f"{c} ({n:,} row{'s' * (n != 1)})" for c, n in self.changed_columns.items()
+            )
+            notes.append(f"updated columns: {cols}")
+        if self.kept_columns and self.updated:
+            notes.append(f"kept as stored: {', '.join(self.kept_columns)}")
+        if self.emptied_columns and self.updated:
+            notes.append(f"emptied (not in the file): {', '.join(self.emptied_columns)}")
+        if self.redacted:
+            notes.append(f"personal data redacted in {self.redacted:,} value(s)")
+        if self.implausible_dates:
+            notes.append(f"{self.implausible_dates:,} date(s) outside the plausible window loaded")
+        return line + ("\n" + "; ".join(notes) if notes else "")
 
 
 def quote(name: str) -> str:
@@ -125,7 +171,9 @@ def _cast_expr(col: str, target: str, source: pa.DataType, *, utc: bool = False)
             inner = c
         else:
             inner = f"TRY_CAST({c} AS TIMESTAMPTZ)"
-            if utc:
+            if not _is_text(source):
+                inner = f"TRY_CAST(CAST({c} AS VARCHAR) AS TIMESTAMPTZ)"
+            elif utc:
                 # Fast path: a naive ISO value (at most 19 characters, or no offset after the
                 # time) casts straight to TIMESTAMP; only values with an offset go through
                 # TIMESTAMPTZ, which is several times slower.
@@ -171,6 +219,10 @@ def _checks(column: Column, sql_type: str, cast: str, raw: str) -> list[tuple[st
             out.append((f"{num} < {column.min} OR {num} > {column.max}", f"is outside {rng}"))
         elif column.min is not None:
             out.append((f"{num} < {column.min}", f"is below the minimum {column.min:g}"))
+    if sql_type == "VARCHAR":
+        out.append(
+            (f"length({raw}) > {MAX_FIELD}", f"is longer than {MAX_FIELD:,} characters")
+        )
     if column.allowed:
         allowed = ", ".join(_lit(a) for a in column.allowed)
         out.append((f"{cast} NOT IN ({allowed})", f"is not one of {', '.join(column.allowed)}"))
@@ -207,7 +259,13 @@ def _infer_extra(con, col: str, source: pa.DataType) -> str:
 
 
 def plan(
-    con, spec: TableSpec, staged: Staged, existing: Mapping[str, str], *, utc: bool = False
+    con,
+    spec: TableSpec,
+    staged: Staged,
+    existing: Mapping[str, str],
+    *,
+    utc: bool = False,
+    dates: tuple[dt.date, dt.date] | None = None,
 ) -> Plan:
     """Build the checks for ``staged`` (registered in ``con`` as ``_stage``).
 
@@ -223,6 +281,9 @@ def plan(
         Columns of the target table already stored, name -> SQL type.
     utc
         The workspace time zone is UTC (enables a faster timestamp cast).
+    dates
+        ``(first, last)`` plausible day of any date or timestamp; a value outside is bad.
+        ``None`` accepts any date.
     """
     schema = staged.data.schema
     names = [n for n in schema.names if n != LINE]
@@ -230,7 +291,8 @@ def plan(
     if missing:
         raise IngestError(
             f"{staged.label}: missing required column(s) for {spec.name}: {', '.join(missing)}"
-            f" (the input has: {', '.join(names)}; map columns with --map SOURCE=TARGET)"
+            f" (the input has: {', '.join(names)}; map columns with {param('mapping')} "
+            "SOURCE=TARGET)"
         )
     declared = {c.name: c for c in spec.columns}
     select, checks, columns, new = [], [], {}, {}
@@ -251,6 +313,8 @@ def plan(
         select.append(f"{cast} AS {raw}")
         columns[name] = sql_type
         checks += [(name, cond, reason) for cond, reason in _checks(column, sql_type, cast, raw)]
+        if dates is not None and sql_type in ("DATE", "TIMESTAMP"):
+            checks.append((name, _outside(cast, dates), _date_reason(dates)))
     for earlier, later in spec.ordered:
         if earlier in columns and later in columns:
             e = _cast_expr(earlier, columns[earlier], schema.field(earlier).type, utc=utc)
@@ -270,6 +334,24 @@ def plan(
     return Plan(select, checks, columns, new, spec.key)
 
 
+def _outside(cast: str, dates: tuple[dt.date, dt.date]) -> str:
+    lo, hi = dates
+    return f"({cast} < DATE '{lo.isoformat()}' OR {cast} >= DATE '{hi.isoformat()}' + 1)"
+
+
+def _date_reason(dates: tuple[dt.date, dt.date]) -> str:
+    return f"{DATE_REASON} {dates[0].isoformat()} to {dates[1].isoformat()}"
+
+
+def count_implausible_dates(con, p: Plan, dates: tuple[dt.date, dt.date]) -> int:
+    """How many good rows of ``_typed`` hold a date outside ``dates`` (loaded when allowed)."""
+    cols = [c for c, t in p.columns.items() if t in ("DATE", "TIMESTAMP")]
+    if not cols:
+        return 0
+    cond = " OR ".join(_outside(quote(c), dates) for c in cols)
+    return int(con.execute(f"SELECT count(*) FROM _typed WHERE _ok AND ({cond})").fetchone()[0])
+
+
 def ok_expression(p: Plan) -> str:
     """SQL that is TRUE for a row that passes every check."""
     if not p.checks:
@@ -277,11 +359,20 @@ def ok_expression(p: Plan) -> str:
     return "NOT (" + " OR ".join(f"COALESCE({cond}, FALSE)" for _, cond, _ in p.checks) + ")"
 
 
+SHOWN_CHARS = 60
+"""A bad value is quoted in messages up to this many characters."""
+
+
+def _shown(col: str) -> str:
+    v = f"CAST({col} AS VARCHAR)"
+    return f"CASE WHEN length({v}) > {SHOWN_CHARS} THEN left({v}, {SHOWN_CHARS}) || '…' ELSE {v} END"
+
+
 def reason_expression(p: Plan) -> str:
     """SQL naming every failed check of a row: ``column 'value' reason``."""
     parts = [
         f"CASE WHEN COALESCE({cond}, FALSE) THEN {_lit(col + ' ')} || "
-        f"COALESCE('''' || CAST({quote(col)} AS VARCHAR) || '''', 'null') || {_lit(' ' + reason)}"
+        f"COALESCE('''' || {_shown(quote(col))} || '''', 'null') || {_lit(' ' + reason)}"
         " END"
         for col, cond, reason in p.checks
     ]

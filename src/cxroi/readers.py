@@ -8,6 +8,7 @@ the file it came from (header = line 1), or the row number for Parquet and frame
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -17,9 +18,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from cxroi.errors import IngestError
+from cxroi.errors import IngestError, param
 
-__all__ = ["FORMATS", "Staged", "read_source", "sniff_header_rows"]
+__all__ = [
+    "FORMATS",
+    "MAX_FIELD",
+    "Staged",
+    "check_column_names",
+    "check_encoding",
+    "check_text_file",
+    "read_source",
+    "sniff_header_rows",
+]
 
 FORMATS = {
     ".csv": "csv",
@@ -65,12 +75,73 @@ def _with_lines(table: pa.Table, first: int) -> pa.Table:
     return table.append_column(LINE, lines)
 
 
+MAX_FIELD = 1 << 20
+"""Longest value (characters) the header sniffer accepts in one CSV field."""
+
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (an Excel workbook? name it .xlsx)",
+    b"\x1f\x8b": "a gzip archive (unpack it first)",
+    b"PAR1": "a Parquet file (name it .parquet)",
+    b"SQLite format 3": "an SQLite database",
+}
+
+
+def check_encoding(encoding: str) -> str:
+    """The codec's canonical name; an unknown one is an :class:`IngestError` naming it."""
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise IngestError(
+            f"unknown {param('encoding')} {encoding!r}; use e.g. utf-8, latin-1 or cp1252"
+        ) from None
+
+
+def check_text_file(path: Path) -> None:
+    """Refuse a binary file given as CSV/TSV, saying what it looks like."""
+    with path.open("rb") as f:
+        head = f.read(8192)
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise IngestError(f"{path.name}: this is not a text file; it looks like {what}")
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise IngestError(f"{path.name}: this is not a text file (it holds binary data)")
+
+
 def sniff_header_rows(path: Path, n: int = 3, *, encoding: str = "utf-8") -> list[list[str]]:
-    """Return the first ``n`` rows of a delimited text file, parsed as CSV."""
+    """Return the first ``n`` rows of a delimited text file, parsed as CSV.
+
+    Line ends may be LF, CRLF or bare CR; a field longer than :data:`MAX_FIELD` characters in
+    the first rows is an :class:`IngestError` (it is no CSV export we know).
+    """
+    check_encoding(encoding)
+    check_text_file(path)
     delim = "\t" if FORMATS.get(path.suffix.lower()) == "tsv" else ","
     with path.open(newline="", encoding=encoding, errors="replace") as f:
         head = f.read(1 << 20)
-    rows = list(csv.reader(io.StringIO(head), delimiter=delim))
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(head, newline=""), delimiter=delim)
+    limit = csv.field_size_limit()
+    try:
+        csv.field_size_limit(MAX_FIELD)
+        for row in reader:
+            rows.append(row)
+            if len(rows) >= n:
+                break
+    except csv.Error as e:
+        if len(head) >= (1 << 20) and "field larger" not in str(e):
+            return rows[:n]  # the sniffed block ended inside a quoted value: fine
+        what = (
+            f"a value longer than {MAX_FIELD:,} characters"
+            if "field larger" in str(e)
+            else str(e)
+        )
+        raise IngestError(f"{path.name}: line {reader.line_num}: {what}") from None
+    finally:
+        csv.field_size_limit(limit)
     return rows[:n]
 
 
@@ -91,16 +162,14 @@ def _read_text(
 
     delim = "\t" if fmt == "tsv" else ","
     if names is None:
-        with path.open(newline="", encoding=encoding, errors="replace") as f:
-            header = next(csv.reader(f, delimiter=delim), None)
+        rows = sniff_header_rows(path, 1, encoding=encoding)
+        header = rows[0] if rows else None
         if not header or all(not h.strip() for h in header):
             raise IngestError(f"{path.name}: line 1: no header row (expected column names)")
         header[0] = header[0].lstrip("\ufeff")
     else:
         header = list(names)
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise IngestError(f"{path.name}: line 1: duplicate column name(s): {', '.join(dupes)}")
+    check_column_names(header, f"{path.name}: line 1")
     read = pcsv.ReadOptions(
         column_names=header,
         skip_rows=header_rows,
@@ -128,15 +197,31 @@ def _read_text(
             return pcsv.read_csv(
                 path, read_options=read, convert_options=convert, parse_options=parse
             )
-    except pa.ArrowInvalid as e:
-        msg = str(e)
+    except (pa.ArrowException, OSError) as e:
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
         if "UTF8" in msg or "utf8" in msg.lower():
             line, where = _first_bad_utf8_line(path)
             raise IngestError(
                 f"{path.name}: line {line}: not valid UTF-8 ({where}); save the file as UTF-8 "
-                "or give its encoding (e.g. --encoding latin-1)"
+                f"or give its encoding (e.g. {param('encoding', 'latin-1')})"
             ) from None
         raise IngestError(f"{path.name}: cannot parse as {fmt.upper()}: {msg}") from None
+
+
+def check_column_names(names: list[str], where: str) -> None:
+    """Refuse duplicate column names, also those differing only by case (SQL folds case)."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for name in names:
+        key = name.casefold()
+        if key in seen:
+            clashes.append(name if seen[key] == name else f"{seen[key]} / {name}")
+        seen.setdefault(key, name)
+    if clashes:
+        raise IngestError(
+            f"{where}: duplicate column name(s): {', '.join(clashes)} (names that differ "
+            "only by case count as the same)"
+        )
 
 
 def _read_excel(path: Path) -> pa.Table:
@@ -195,8 +280,10 @@ def read_source(
         Missing, empty, unreadable or wrongly encoded input, naming the file and line.
     """
     if isinstance(source, pa.Table):
+        check_column_names(source.column_names, "frame")
         return Staged(_with_lines(source, 1), "frame", unit="row")
     if hasattr(source, "to_records") and hasattr(source, "columns"):  # pandas DataFrame
+        check_column_names([str(c) for c in source.columns], "frame")
         return Staged(_with_lines(_frame_to_arrow(source, "frame"), 1), "frame", unit="row")
     path = Path(source)
     if not path.exists():
@@ -228,7 +315,7 @@ def read_source(
 
         try:
             table = pj.read_json(path)
-        except pa.ArrowInvalid as e:
+        except (pa.ArrowException, OSError) as e:
             raise IngestError(f"{path.name}: cannot read as JSON Lines: {e}") from None
         first, unit = 1, "line"
     else:
@@ -236,4 +323,5 @@ def read_source(
         first, unit = 2, "row"
     if table.num_rows == 0:
         raise IngestError(f"{path.name}: the file has a header but no rows")
+    check_column_names(table.column_names, path.name)
     return Staged(_with_lines(table, first), path.name, unit=unit, path=path)

@@ -15,28 +15,38 @@ IngestResult(table='transactions', rows=1000, inserted=1000, updated=0, ...)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import ibis
-import pyarrow as pa
 
 from cxroi import ingest as _ing
 from cxroi.config import CONFIG_FILE, Settings, load_settings, write_settings
-from cxroi.errors import IngestError, WorkspaceError
-from cxroi.readers import LINE, Staged, read_source
+from cxroi.errors import WorkspaceError
+from cxroi.privacy import RAW_SUFFIX
+from cxroi.readers import read_source
 from cxroi.schema import TABLES, spec
 
-__all__ = ["STORE_FILE", "Workspace"]
+__all__ = ["STORE_FILE", "WRITER_NOTE", "Workspace", "redact_url"]
 
 STORE_FILE = "cx.duckdb"
+WRITER_NOTE = ".cx.duckdb.writer"
+"""Beside the store while a process holds it for writing: its pid and what it does."""
 
 
 class Workspace:
     """A cxroi workspace folder and its connection to the engine.
 
     Use :meth:`init` to make one and :meth:`open` to open one; both return a ``Workspace``.
+    Commands that only read open it with ``read_only=True``: any number of them can run at
+    once. One writer at a time holds the store; a command that meets it waits up to the
+    workspace's ``lock_timeout`` and then fails cleanly (see ``docs/concurrency.md``).
 
     Attributes
     ----------
@@ -46,12 +56,16 @@ class Workspace:
         Settings read once from ``cxroi.toml``.
     con
         The Ibis backend (embedded DuckDB by default).
+    read_only
+        Whether the store was opened for reading only.
     """
 
-    def __init__(self, path: Path, settings: Settings, con: Any):
+    def __init__(self, path: Path, settings: Settings, con: Any, *, read_only: bool = False):
         self.path = path
         self.settings = settings
         self.con = con
+        self.read_only = read_only
+        self._writer_note: Path | None = None
 
     # -- making and opening -------------------------------------------------------------------
     @classmethod
@@ -68,35 +82,67 @@ class Workspace:
             raise WorkspaceError(f"{path} is already a cxroi workspace ({CONFIG_FILE} exists)")
         if path.exists() and not path.is_dir():
             raise WorkspaceError(f"{path} exists and is not a folder")
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "reports").mkdir(exist_ok=True)
         settings = settings or Settings()
-        ws = cls(path, settings, cls._connect(path, settings))
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "reports").mkdir(exist_ok=True)
+        except OSError as e:
+            raise WorkspaceError(f"{path}: cannot create the workspace: {e.strerror}") from None
+        ws = cls(path, settings, _connect(path, settings, read_only=False, purpose="init"))
+        ws._mark_writer("init")
         ws._create_tables()
         write_settings(path, settings)  # last: a folder without it is not a workspace yet
         return ws
 
     @classmethod
-    def open(cls, path: str | Path = ".") -> Workspace:
-        """Open the workspace in folder ``path``."""
+    def open(
+        cls,
+        path: str | Path = ".",
+        *,
+        read_only: bool = False,
+        purpose: str = "python",
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Workspace:
+        """Open the workspace in folder ``path``.
+
+        Parameters
+        ----------
+        read_only
+            Open the store for reading only (many readers may run at once).
+        purpose
+            What this process does with the workspace (``ingest``, ``scorecard``, ...): shown
+            to a command that has to wait for it.
+        on_wait
+            Called once with a message (``workspace busy: ingest by pid 123; waiting up to
+            30 s``) when the store is held by another process.
+
+        Raises
+        ------
+        WorkspaceError
+            If ``path`` is not a workspace, its store is missing or damaged, or the store
+            stayed busy for longer than ``lock_timeout``.
+        """
         path = Path(path)
         settings = load_settings(path)
-        ws = cls(path, settings, cls._connect(path, settings))
-        ws._create_tables()
-        return ws
-
-    @staticmethod
-    def _connect(path: Path, settings: Settings) -> Any:
-        if settings.engine is None:
-            con = ibis.duckdb.connect(str(path / STORE_FILE))
+        if settings.engine is None and not (path / STORE_FILE).exists():
+            raise WorkspaceError(
+                f"{path}: the store {STORE_FILE} is missing (moved or deleted?); restore it "
+                f"from a backup, or make a new workspace with cxroi init"
+            )
+        con = _connect(path, settings, read_only=read_only, purpose=purpose, on_wait=on_wait)
+        ws = cls(path, settings, con, read_only=read_only)
+        if not read_only:
+            ws._mark_writer(purpose)
+            ws._create_tables()
         else:
-            try:
-                con = ibis.connect(settings.engine)
-            except Exception as e:  # any backend's connection error, reported in one line
-                raise WorkspaceError(f"cannot connect to engine {settings.engine!r}: {e}") from None
-        if con.name == "duckdb":
-            con.raw_sql("SET TimeZone = 'UTC'")
-        return con
+            missing = [n for n in TABLES if n not in set(con.list_tables())]
+            if missing:
+                ws.close()
+                raise WorkspaceError(
+                    f"{path}: the store lacks table(s) {', '.join(missing)}; open it once "
+                    "for writing (cxroi ingest) to add them"
+                )
+        return ws
 
     def _create_tables(self) -> None:
         have = set(self.con.list_tables())
@@ -104,11 +150,28 @@ class Workspace:
             if name not in have:
                 self.con.create_table(name, schema=ibis.schema(table.dtypes()))
 
+    def _mark_writer(self, purpose: str) -> None:
+        if self.settings.engine is not None:
+            return
+        note = self.path / WRITER_NOTE
+        with contextlib.suppress(OSError):
+            note.write_text(
+                json.dumps({"pid": os.getpid(), "purpose": purpose, "since": time.time()}),
+                encoding="utf-8",
+            )
+            self._writer_note = note
+
     def close(self) -> None:
         """Close the connection to the engine."""
         disconnect = getattr(self.con, "disconnect", None)
         if disconnect:
             disconnect()
+        if self._writer_note is not None:
+            with contextlib.suppress(OSError):
+                info = json.loads(self._writer_note.read_text(encoding="utf-8"))
+                if info.get("pid") == os.getpid():
+                    self._writer_note.unlink()
+            self._writer_note = None
 
     def __enter__(self) -> Workspace:
         return self
@@ -116,20 +179,34 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def engine_label(self) -> str:
+        """The engine as it may be shown: the store file, or the URL without its password."""
+        return redact_url(self.settings.engine) if self.settings.engine else STORE_FILE
+
     def __repr__(self) -> str:
-        return f"Workspace({str(self.path)!r}, engine={self.settings.engine or STORE_FILE!r})"
+        return f"Workspace({str(self.path)!r}, engine={self.engine_label!r})"
 
     # -- reading ------------------------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:
-        """Return canonical table ``name`` as an Ibis table expression."""
+        """Return canonical table ``name`` as an Ibis table expression.
+
+        Raw-text columns kept by ``[privacy] keep_raw`` (``COLUMN__raw``) are left out: no
+        analysis, export or API sees them (:meth:`raw_table` does).
+        """
+        t = self.raw_table(name)
+        raw = [c for c in t.columns if c.endswith(RAW_SUFFIX)]
+        return t.drop(*raw) if raw else t
+
+    def raw_table(self, name: str) -> ibis.Table:
+        """Canonical table ``name`` with every stored column, raw text included."""
         spec(name)  # clear error for an unknown name
         return self.con.table(name)
 
-    def scorecard(self, **options: Any):
-        """Every CX and money metric by period and group; see :func:`cxroi.scorecard.scorecard`."""
-        from cxroi.scorecard import scorecard
-
-        return scorecard(self, **options)
+    @property
+    def tables(self) -> Mapping[str, ibis.Table]:
+        """Every canonical table by name, as Ibis expressions (read lazily)."""
+        return _Tables(self)
 
     def counts(self) -> dict[str, int]:
         """Rows in every canonical table."""
@@ -143,6 +220,8 @@ class Workspace:
         *,
         mapping: Mapping[str, str] | None = None,
         skip_bad: bool = False,
+        replace_rows: bool = False,
+        allow_dates: bool = False,
         encoding: str = "utf-8",
         adapter: str = "auto",
         questions: Mapping[str, str] | None = None,
@@ -150,6 +229,9 @@ class Workspace:
         progress: _ing.Progress | None = None,
     ) -> _ing.IngestResult:
         """Validate ``source`` against canonical ``table`` and upsert it in one transaction.
+
+        A row whose key is new is inserted; a row whose key is stored updates the columns the
+        input carries (where they differ) and keeps the others (see :mod:`cxroi.load`).
 
         Parameters
         ----------
@@ -163,6 +245,11 @@ class Workspace:
         skip_bad
             Load the good rows and write the bad ones, with a ``reason`` column, to
             ``rejected_path`` (default ``FILE.rejected.csv`` beside the input).
+        replace_rows
+            Replace stored rows whole: columns the input lacks become empty for its keys.
+        allow_dates
+            Load dates outside the plausible window (``date_min`` to ``date_years_ahead``
+            years after today) instead of refusing them; the result counts them.
         encoding
             Text encoding of CSV/TSV input.
         adapter
@@ -183,154 +270,129 @@ class Workspace:
             Naming file, line, column, value and reason; nothing was written.
         """
         from cxroi.adapters import adapt
+        from cxroi.load import fingerprint, load
 
+        if self.read_only:
+            raise WorkspaceError(f"{self.path} was opened read-only; open it to write")
         tspec = spec(table)
         note = progress or (lambda step, frac: None)
         note("reading", 0.0)
+        before = None
+        if isinstance(source, str | Path) and Path(source).is_file():
+            before = fingerprint(Path(source))
         staged = adapt(tspec.name, source, adapter=adapter, questions=questions, encoding=encoding)
         if staged is None:
             staged = read_source(source, encoding=encoding)
         staged = _ing.apply_mapping(staged, mapping)
         note("validating", 0.3)
-        if self.con.name == "duckdb":
-            return self._ingest_duckdb(tspec, staged, skip_bad, rejected_path, note)
-        return self._ingest_generic(tspec, staged, skip_bad, rejected_path, note)
+        return load(
+            self.con, tspec, staged, self.settings, skip_bad=skip_bad, replace_rows=replace_rows,
+            allow_dates=allow_dates, rejected_path=rejected_path, before=before, progress=note,
+        )  # fmt: skip
 
-    def _stored_columns(self, table: str) -> dict[str, str]:
-        schema = self.con.table(table).schema()
-        return {name: _sql_type(dtype) for name, dtype in schema.items()}
 
-    @contextlib.contextmanager
-    def _staging(self, duck: Any, staged: Staged) -> Iterator[None]:
-        duck.register("_stage", staged.data)
-        duck.execute(f"SET TimeZone = {_ing._lit(self.settings.timezone)}")
+class _Tables(Mapping[str, ibis.Table]):
+    """The canonical tables of a workspace as a read-only mapping."""
+
+    def __init__(self, ws: Workspace):
+        self._ws = ws
+
+    def __getitem__(self, name: str) -> ibis.Table:
+        if name not in TABLES:
+            raise KeyError(name)
+        return self._ws.table(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TABLES)
+
+    def __len__(self) -> int:
+        return len(TABLES)
+
+
+def _connect(
+    path: Path,
+    settings: Settings,
+    *,
+    read_only: bool,
+    purpose: str,
+    on_wait: Callable[[str], None] | None = None,
+) -> Any:
+    """Connect to the engine; on the embedded store, wait (bounded) for another process."""
+    if settings.engine is not None:
         try:
-            yield
-        finally:
-            duck.execute("SET TimeZone = 'UTC'")
-            duck.execute("DROP TABLE IF EXISTS _typed")
-            duck.execute("DROP TABLE IF EXISTS _bad")
-            duck.unregister("_stage")
+            return ibis.connect(settings.engine)
+        except Exception as e:  # any backend's connection error, reported in one line
+            raise WorkspaceError(
+                f"cannot connect to engine {redact_url(settings.engine)!r}: "
+                f"{_redacted_message(e, settings.engine)}"
+            ) from None
+    import duckdb
 
-    def _check(self, duck: Any, tspec, staged: Staged, skip_bad: bool, rejected_path):
-        """Create ``_typed`` (cast rows with ``_ok``) and ``_bad`` (line, reason); raise or
-        write the rejected file. Returns (plan, rows, n_bad, rejected path or None)."""
-        utc = self.settings.timezone in ("UTC", "Etc/UTC")
-        p = _ing.plan(duck, tspec, staged, self._stored_columns(tspec.name), utc=utc)
-        key = _ing.quote(p.key)
-        duck.execute(
-            f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {', '.join(p.select)}, "
-            f"{_ing.ok_expression(p)} AS _ok, {LINE} FROM _stage"
-        )
-        rows, n_bad, dupes = duck.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE NOT _ok), "
-            f"count({key}) FILTER (WHERE _ok) - count(DISTINCT {key}) FILTER (WHERE _ok) "
-            "FROM _typed"
-        ).fetchone()
-        if n_bad == 0 and dupes == 0:
-            return p, rows, 0, None
-        reason = _ing.reason_expression(p)
-        duck.execute(
-            f"CREATE OR REPLACE TEMP TABLE _bad AS SELECT s.{LINE}, {reason} AS reason "
-            f"FROM _stage s JOIN (SELECT {LINE} FROM _typed WHERE NOT _ok) b USING ({LINE})"
-        )
-        if dupes:
-            duck.execute(
-                f"INSERT INTO _bad SELECT {LINE}, {_ing._lit(p.key + ' ')} || '''' || {key} || "
-                f"''' is a duplicate key (first on {staged.unit} ' || first || ')' FROM ("
-                f"SELECT {LINE}, {key}, min({LINE}) OVER (PARTITION BY {key}) AS first "
-                f"FROM _typed WHERE _ok) WHERE {LINE} > first"
-            )
-            duck.execute(f"UPDATE _typed SET _ok = FALSE WHERE {LINE} IN (SELECT {LINE} FROM _bad)")
-        n_bad = duck.execute("SELECT count(*) FROM _bad").fetchone()[0]
-        if not skip_bad:
-            shown = duck.execute(
-                f"SELECT {LINE}, reason FROM _bad ORDER BY {LINE} LIMIT {_ing.MAX_SHOWN}"
-            ).fetchall()
-            problems = [{"line": line, "reason": r} for line, r in shown]
-            head = (
-                f"{staged.label}: {n_bad} bad row{'s' * (n_bad != 1)} of {rows}; nothing was "
-                f"loaded into {tspec.name}"
-            )
-            more = f"\n  … and {n_bad - len(shown)} more" if n_bad > len(shown) else ""
-            body = "\n".join(f"  {staged.unit} {line}: {r}" for line, r in shown)
-            hint = "\n(--skip-bad loads the good rows and writes the bad ones beside the input)"
-            raise IngestError(f"{head}\n{body}{more}{hint}", problems=problems, n_bad=n_bad)
-        out = Path(rejected_path) if rejected_path else None
-        if out is None and staged.path is not None:
-            out = staged.path.with_name(staged.path.name + ".rejected.csv")
-        if out is not None:
-            raw = ", ".join(f"s.{_ing.quote(c)}" for c in staged.data.column_names if c != LINE)
-            duck.execute(
-                f"COPY (SELECT s.{LINE} AS {staged.unit}, {raw}, b.reason FROM _stage s "
-                f"JOIN _bad b USING ({LINE}) ORDER BY s.{LINE}) TO {_ing._lit(str(out))} "
-                "(HEADER, DELIMITER ',')"
-            )
-        return p, rows, n_bad, out
-
-    def _ingest_duckdb(self, tspec, staged, skip_bad, rejected_path, note):
-        duck = self.con.con
-        with self._staging(duck, staged):
-            p, rows, n_bad, out = self._check(duck, tspec, staged, skip_bad, rejected_path)
-            note("writing", 0.6)
-            name, key = _ing.quote(tspec.name), _ing.quote(p.key)
-            cols = ", ".join(_ing.quote(c) for c in p.columns)
-            good = "_typed WHERE _ok" if n_bad else "_typed"
-            try:
-                duck.execute("BEGIN TRANSACTION")
-                # FSST for strings skips the compression analysis that dominates big loads.
-                duck.execute("SET force_compression = 'fsst'")
-                for col, sql_type in p.new_columns.items():
-                    duck.execute(f"ALTER TABLE {name} ADD COLUMN {_ing.quote(col)} {sql_type}")
-                updated = duck.execute(
-                    f"DELETE FROM {name} WHERE {key} IN (SELECT {key} FROM {good})"
-                ).fetchone()[0]
-                duck.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {good}")
-                duck.execute("COMMIT")
-            except BaseException:
-                duck.execute("ROLLBACK")
-                if out is not None:
-                    out.unlink(missing_ok=True)
-                raise
-            finally:
-                duck.execute("RESET force_compression")
-        note("done", 1.0)
-        return _ing.IngestResult(tspec.name, rows, rows - n_bad - updated, updated, n_bad, out)
-
-    def _ingest_generic(self, tspec, staged, skip_bad, rejected_path, note):
-        """Another engine: check in a scratch DuckDB, then upsert the good rows through Ibis."""
-        import duckdb
-
-        duck = duckdb.connect()
-        with self._staging(duck, staged):
-            p, rows, n_bad, out = self._check(duck, tspec, staged, skip_bad, rejected_path)
-            cols = ", ".join(_ing.quote(c) for c in p.columns)
-            good: pa.Table = duck.execute(
-                f"SELECT {cols} FROM _typed WHERE _ok"
-            ).fetch_arrow_table()
-        note("writing", 0.6)
-        if p.new_columns:
-            raise IngestError(
-                f"{staged.label}: extra column(s) {', '.join(p.new_columns)} are not in "
-                f"{tspec.name} on engine {self.con.name}; add them there first"
-            )
-        target = self.con.table(tspec.name)
-        keys = ibis.memtable(good.select([p.key]))
-        updated = int(target.filter(target[p.key].isin(keys[p.key])).count().execute())
-        self.con.upsert(tspec.name, ibis.memtable(good), on=p.key)
-        note("done", 1.0)
-        return _ing.IngestResult(tspec.name, rows, rows - n_bad - updated, updated, n_bad, out)
+    file = path / STORE_FILE
+    deadline = time.monotonic() + settings.lock_timeout
+    told, pause = False, 0.05
+    while True:
+        try:
+            con = ibis.duckdb.connect(str(file), read_only=read_only)
+            con.raw_sql("SET TimeZone = 'UTC'")
+            return con
+        except duckdb.ConnectionException as e:
+            # this process holds the store already, opened the other way: share that mode
+            if read_only and "different configuration" in str(e):
+                return _connect(path, settings, read_only=False, purpose=purpose)
+            raise WorkspaceError(f"{file}: cannot open the store: {_first_line(e)}") from None
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise WorkspaceError(
+                    f"{file}: cannot open the store ({_first_line(e)}); it may be damaged or "
+                    "not a DuckDB file: restore it from a backup"
+                ) from None
+            holder = _holder(path, str(e))
+            if time.monotonic() >= deadline:
+                raise WorkspaceError(
+                    f"workspace busy: {holder} holds {file}; gave up after "
+                    f"{settings.lock_timeout:g} s (lock_timeout in {CONFIG_FILE})"
+                ) from None
+            if not told and on_wait is not None:
+                on_wait(f"workspace busy: {holder}; waiting up to {settings.lock_timeout:g} s")
+            told = True
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, 0.5)
+        except duckdb.Error as e:
+            raise WorkspaceError(
+                f"{file}: cannot open the store ({_first_line(e)}); it may be damaged: restore "
+                "it from a backup"
+            ) from None
 
 
-def _sql_type(dtype: Any) -> str:
-    if dtype.is_timestamp():
-        return "TIMESTAMP"
-    if dtype.is_date():
-        return "DATE"
-    if dtype.is_integer():
-        return "BIGINT"
-    if dtype.is_floating() or dtype.is_decimal():
-        return "DOUBLE"
-    if dtype.is_boolean():
-        return "BOOLEAN"
-    return "VARCHAR"
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _holder(path: Path, message: str) -> str:
+    """Who holds the store: the writer's note if it is alive, else the PID DuckDB names."""
+    m = re.search(r"PID (\d+)", message)
+    pid = int(m.group(1)) if m else None
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        info = json.loads((path / WRITER_NOTE).read_text(encoding="utf-8"))
+        if pid is None or info.get("pid") == pid:
+            return f"{info['purpose']} by pid {info['pid']}"
+    return f"another process (pid {pid})" if pid else "another process"
+
+
+def _redacted_message(e: BaseException, url: str) -> str:
+    msg = _first_line(e).replace(url, redact_url(url))
+    pw = urlsplit(url).password
+    return msg.replace(pw, "***") if pw else msg
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (``postgres://me:***@host/db``)."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -68,7 +68,7 @@ def test_question_override_by_flag(ws, fixtures):
 
 
 def test_question_override_naming_a_missing_column(ws, fixtures):
-    with pytest.raises(IngestError, match="--question nps=Q99: no column 'Q99'"):
+    with pytest.raises(IngestError, match="questions nps=Q99: no column 'Q99'"):
         ws.ingest("responses", fixtures / "qualtrics_nps.csv", questions={"nps": "Q99"})
 
 

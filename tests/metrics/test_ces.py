@@ -45,3 +45,14 @@ def test_engine_moments_match_scalar():
     r = ces_from_moments(m["n"], m["sum"], m["sumsq"], m["easy"])
     assert float(r["mean"]) == pytest.approx(ces([7, 5, 3, 1]).mean)
     assert float(r["ci_high"]) == pytest.approx(ces([7, 5, 3, 1]).ci_high)
+
+
+def test_mean_interval_is_clipped_to_the_1_7_scale():
+    # Two 7s and a 6: the t interval (t_2 = 4.30) reaches 8.10, off the 1-7 scale.
+    x = [7, 7, 6]
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(x), scale=stats.sem(x))
+    assert hi > 7
+    r = ces(x)
+    assert r.ci_high == 7.0 and r.ci_low == pytest.approx(lo)
+    low = ces([1, 1, 2])
+    assert low.ci_low == 1.0 and low.ci_high < 7

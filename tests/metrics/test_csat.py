@@ -44,3 +44,9 @@ def test_engine_counts():
     got = csat_counts(t, by=["g"]).execute().set_index("g").sort_index()
     assert got.loc["a"].tolist() == [2, 1]
     assert got.loc["b"].tolist() == [1, 1]
+
+
+@pytest.mark.parametrize(("k", "n"), [(1, 1), (0, 1), (3, 3), (0, 2)])
+def test_interval_stays_on_the_0_100_scale(k, n):
+    r = csat_from_counts(k, n)
+    assert 0.0 <= float(r["ci_low"]) <= float(r["csat"]) <= float(r["ci_high"]) <= 100.0

@@ -143,5 +143,38 @@ def test_retention_cohorts_by_hand():
 
 @pytest.mark.parametrize(("value", "period"), [("2025-13", "month"), ("soon", "quarter")])
 def test_bad_period_labels(value, period):
-    with pytest.raises(CxroiError, match="cannot read"):
+    with pytest.raises(CxroiError, match="is not a period; use YYYY"):
         money.parse_period(value, period)
+
+
+@pytest.mark.parametrize(
+    ("value", "period", "edge", "expected"),
+    [
+        # The one grammar (cxroi.window.period_span): a span's first or last day, as an index.
+        ("2025-Q2", "month", "start", D(2025, 4, 1)),
+        ("2025-Q2", "month", "end", D(2025, 6, 1)),
+        ("2025", "quarter", "end", D(2025, 10, 1)),
+        ("2025-02..2025-03-10", "month", "end", D(2025, 3, 1)),
+        ("2025-02..2025-03-10", "week", "end", D(2025, 3, 10)),  # Monday of ISO week 11
+        ("2025-01-15", "month", "start", D(2025, 1, 1)),
+        (D(2025, 5, 2), "quarter", "end", D(2025, 4, 1)),
+    ],
+)
+def test_parse_period_reads_the_one_grammar(value, period, edge, expected):
+    k = money.parse_period(value, period, edge=edge)
+    assert money.period_start(k, period) == expected
+
+
+def test_parse_period_one_period_only():
+    assert money.parse_period("2025-02-14", "month", edge="one") == money.index_of(
+        D(2025, 2, 1), "month"
+    )
+    with pytest.raises(CxroiError, match="spans 3 months"):
+        money.parse_period("2025-Q1", "month", edge="one", name="compare")
+
+
+@pytest.mark.parametrize(
+    ("period", "per_year"), [("quarter", 4), ("week", 365.25 / 7), ("day", 365.25)]
+)
+def test_period_discount_rate_compounds_to_the_annual_rate(period, per_year):
+    assert (1 + money.period_discount_rate(0.1, period)) ** per_year == pytest.approx(1.1)

@@ -72,3 +72,21 @@ def test_engine_counts_match_the_scalar_form():
     r = nps_from_counts(got.promoters, got.passives, got.detractors)
     assert r["nps"][0] == pytest.approx(nps(SCORES).nps)
     assert r["ci_low"][1] == pytest.approx(nps([9, 3, 8]).ci_low)
+
+
+def test_interval_is_clipped_to_the_scale():
+    # n = 4, all promoters: adjusted Wald gives 57.1 +- 50.2, whose top (107.3) is off the scale.
+    r = nps([10, 10, 9, 9])
+    p, d = 4.75 / 7, 0.75 / 7
+    se = np.sqrt((p + d - (p - d) ** 2) / 7)
+    assert 100 * (p - d + 1.959964 * se) == pytest.approx(107.3, abs=0.05)
+    assert r.ci_high == 100.0
+    assert r.ci_low == pytest.approx(100 * (p - d - 1.959964 * se))
+    low = nps([0, 0, 1, 2])
+    assert low.ci_low == -100.0 and low.ci_high < 0
+
+
+def test_interval_centre_is_the_adjusted_nps():
+    r = nps_from_counts(4, 0, 0)
+    assert float(r["centre"]) == pytest.approx(100 * (4.75 - 0.75) / 7)
+    assert float(r["ci_high"]) == 100.0

@@ -16,15 +16,9 @@ import pytest
 from scipy import optimize
 
 from cxroi.errors import CxroiError
-from cxroi.models.clv import (
-    BetaGeo,
-    ConvergenceWarning,
-    GammaGamma,
-    _BGObjective,
-    _GGObjective,
-    clv,
-    compress,
-)
+from cxroi.models.clv import BetaGeo, ConvergenceWarning, GammaGamma, clv, compress
+from cxroi.models.clv.bgnbd import _BGObjective
+from cxroi.models.clv.gammagamma import _GGObjective
 from cxroi.models.rfm import rfm_summary
 from cxroi.store import Workspace
 
@@ -105,8 +99,27 @@ def test_cdnow_conditional_expectation_published_example(cdnow_bg):
 def test_summary_has_intervals(cdnow_bg, cdnow_gg):
     s = cdnow_bg.summary
     assert list(s.index) == ["r", "alpha", "a", "b"]
-    assert (s.lower_95 < s.coef).all() and (s.coef < s.upper_95).all()
+    assert (s.ci_low < s.estimate).all() and (s.estimate < s.ci_high).all()
+    assert (s.level == 0.95).all()
     assert list(cdnow_gg.summary.index) == ["p", "q", "v"]
+
+
+def test_summary_interval_is_normal_on_the_log_scale(cdnow_bg):
+    # Hand: log(theta) +- z se / theta (delta method), mapped back.
+    s = cdnow_bg.summary
+    half = 1.959964 * s.se / s.estimate
+    np.testing.assert_allclose(np.log(s.ci_low), np.log(s.estimate) - half, rtol=1e-6)
+    np.testing.assert_allclose(np.log(s.ci_high), np.log(s.estimate) + half, rtol=1e-6)
+    assert (s.ci_low > 0).all()
+
+
+def test_models_are_estimators(cdnow_bg):
+    from cxroi.models._base import Estimator
+
+    assert isinstance(cdnow_bg, Estimator) and cdnow_bg.is_fitted
+    assert not BetaGeo().is_fitted and not GammaGamma().is_fitted
+    with pytest.raises(CxroiError, match="GammaGamma is not fitted"):
+        GammaGamma().conditional_expected_average_value([1], [2.0])
 
 
 def test_standard_errors_match_lbfgs_free_hessian(cdnow):

@@ -89,7 +89,7 @@ def test_sampled_shapley_approaches_exact(mtcars, monkeypatch):
     cols = ["cyl", "disp", "hp", "drat", "wt", "qsec"]
     exact = shapley_importance(mtcars, "mpg", cols, n_boot=0).set_index("driver")["weight"]
     monkeypatch.setattr(drv, "MAX_EXACT_DRIVERS", 3)
-    sampled = shapley_importance(mtcars, "mpg", cols, n_boot=0, n_orders=3000, seed=3)
+    sampled = shapley_importance(mtcars, "mpg", cols, n_boot=0, n_orders=3000, random_state=3)
     sampled = sampled.set_index("driver")["weight"]
     assert sampled.sum() == pytest.approx(exact.sum(), abs=1e-10)  # every order sums to R^2
     np.testing.assert_allclose(sampled[cols], exact[cols], atol=0.005)
@@ -104,7 +104,7 @@ def test_independent_drivers_recover_true_weights(method):
     betas = [1.0, 0.7, 0.4, 0.2]
     df = _independent(5000, betas, noise=1.0, seed=11)
     var_y = sum(b * b for b in betas) + 1.0
-    res = KeyDriverAnalysis(method, seed=5).fit(df, "y").summary
+    res = KeyDriverAnalysis(method, random_state=5).fit(df, "y").summary
     assert list(res["driver"]) == ["d0", "d1", "d2", "d3"]
     truth = np.array([b * b / var_y for b in betas])
     assert ((res["ci_low"] <= truth) & (truth <= res["ci_high"])).all()
@@ -112,9 +112,9 @@ def test_independent_drivers_recover_true_weights(method):
 
 
 def test_bootstrap_is_reproducible_with_seed_and_varies_without(mtcars):
-    a = relative_weights(mtcars, "mpg", MT_DRIVERS, seed=1)
-    b = relative_weights(mtcars, "mpg", MT_DRIVERS, seed=1)
-    c = relative_weights(mtcars, "mpg", MT_DRIVERS, seed=2)
+    a = relative_weights(mtcars, "mpg", MT_DRIVERS, random_state=1)
+    b = relative_weights(mtcars, "mpg", MT_DRIVERS, random_state=1)
+    c = relative_weights(mtcars, "mpg", MT_DRIVERS, random_state=2)
     pd.testing.assert_frame_equal(a, b)
     assert not np.allclose(a["ci_low"], c["ci_low"])
 
@@ -123,8 +123,8 @@ def test_blocked_bootstrap_matches_row_bootstrap_width():
     # Above max_blocks rows the bootstrap resamples random blocks; its intervals should be as
     # wide as the row bootstrap's (same data, same number of replicates).
     df = _independent(3000, [1.0, 0.5, 0.25], noise=1.5, seed=2)
-    rows = KeyDriverAnalysis(n_boot=400, seed=1, max_blocks=5000).fit(df, "y").summary
-    blocks = KeyDriverAnalysis(n_boot=400, seed=1, max_blocks=500).fit(df, "y").summary
+    rows = KeyDriverAnalysis(n_boot=400, random_state=1, max_blocks=5000).fit(df, "y").summary
+    blocks = KeyDriverAnalysis(n_boot=400, random_state=1, max_blocks=500).fit(df, "y").summary
     np.testing.assert_allclose(rows["weight"], blocks["weight"], rtol=1e-12)
     width_rows = rows["ci_high"] - rows["ci_low"]
     width_blocks = blocks["ci_high"] - blocks["ci_low"]
@@ -183,10 +183,12 @@ def test_key_drivers_by_group_flags_small_and_failed_groups():
     out = key_drivers(df, "y", ["d0", "d1"], by="plan", min_n=30, n_boot=20)
     by_group = out.groupby("group")["flag"].first()
     assert by_group["basic"] == ""
-    assert by_group["pro"] == "small n (< 30)"
-    assert by_group["tiny"].startswith("too few rows: 5 complete rows")
+    assert by_group["pro"] == "small-n"
+    assert by_group["tiny"] == "small-n;not-estimable"
+    note = out.groupby("group")["note"].first()
+    assert note["tiny"].startswith("too few rows: 5 complete rows") and note["basic"] == ""
     assert out.loc[out.group == "tiny", "weight"].isna().all()
-    assert set(out.columns) >= {"group", "driver", "weight", "share", "quadrant", "flag"}
+    assert set(out.columns) >= {"group", "driver", "weight", "share", "quadrant", "flag", "note"}
 
 
 # ---------------------------------------------------------------- errors
@@ -255,9 +257,18 @@ def test_unknown_method_and_unfitted(mtcars):
         KeyDriverAnalysis("lasso").fit(mtcars, "mpg", MT_DRIVERS)
     with pytest.raises(CxroiError, match="not fitted"):
         _ = KeyDriverAnalysis().summary
+    with pytest.raises(CxroiError, match="not fitted"):
+        _ = KeyDriverAnalysis().weights_
+    with pytest.raises(CxroiError, match="level must be between 0 and 1"):
+        KeyDriverAnalysis(level=1.5).fit(mtcars, "mpg", MT_DRIVERS)
 
 
 def test_fit_returns_self_and_keeps_no_data(mtcars):
     model = KeyDriverAnalysis(n_boot=10)
+    assert not model.is_fitted
     assert model.fit(mtcars, "mpg", MT_DRIVERS) is model
+    assert model.is_fitted
     assert not any(isinstance(v, pd.DataFrame) for v in vars(model).values())
+    # params_ are the raw weights by driver; they sum to R^2
+    assert model.params_.sum() == pytest.approx(model.r2_)
+    assert list(model.params_.index) == MT_DRIVERS

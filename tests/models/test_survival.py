@@ -1,4 +1,4 @@
-"""Tests of contract churn: KM, Cox, time-varying periods, retention CLV (cxroi.models.survival)."""
+"""Tests of contract churn: KM, Cox, the customer-month panel, retention CLV (models.survival)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxroi.errors import CxroiError, SmallSampleWarning
-from cxroi.models.survival import (
-    ChurnCox,
-    churn_frame,
-    churn_periods,
-    kaplan_meier,
-    retention_clv,
-)
+from cxroi.errors import CxroiError, NotFittedError, SmallSampleWarning
+from cxroi.models.panel import customer_months, monthly_measure, monthly_nps
+from cxroi.models.survival import ChurnCox, churn_frame, kaplan_meier, retention_clv
 
 
 def _frame(durations, churned, entry=None, **cols):
@@ -37,21 +32,22 @@ def test_kaplan_meier_hand_calculation():
     # 4 at risk; churn at 1 (S = 3/4), censored at 2, churn at 3 with 2 at risk (S = 3/8).
     f = _frame([1.0, 2.0, 3.0, 4.0], [True, False, True, False])
     km = kaplan_meier(f, times=(0.5, 1.5, 3.5), min_n=3)
-    assert km.survival.tolist() == pytest.approx([1.0, 0.75, 0.375])
+    assert km.estimate.tolist() == pytest.approx([1.0, 0.75, 0.375])
     # Greenwood variance 1/(4*3) on the log(-log S) scale at S = 3/4 (the lifelines default)
     s = 0.75
     se = math.sqrt(1 / 12) / abs(math.log(s))
     z = 1.959964
-    assert km.lower_95.iloc[1] == pytest.approx(s ** math.exp(z * se), rel=1e-4)
-    assert km.upper_95.iloc[1] == pytest.approx(s ** math.exp(-z * se), rel=1e-4)
-    assert km.n.iloc[0] == 4 and km.churned.iloc[0] == 2 and not km.small_n.any()
+    assert km.ci_low.iloc[1] == pytest.approx(s ** math.exp(z * se), rel=1e-4)
+    assert km.ci_high.iloc[1] == pytest.approx(s ** math.exp(-z * se), rel=1e-4)
+    assert km.n.iloc[0] == 4 and km.churned.iloc[0] == 2 and (km.flag == "").all()
+    assert (km.level == 0.95).all()
 
 
 def test_kaplan_meier_delayed_entry():
     # The customer entering at 2.5 is not at risk at 1: S(1) = 2/3, then 2 at risk at 3.
     f = _frame([1.0, 4.0, 3.0, 5.0], [True, False, True, False], entry=[0.0, 0.0, 2.5, 0.0])
     km = kaplan_meier(f, times=(1.5, 3.5), min_n=1)
-    assert km.survival.tolist() == pytest.approx([2 / 3, 2 / 3 * 2 / 3])
+    assert km.estimate.tolist() == pytest.approx([2 / 3, 2 / 3 * 2 / 3])
 
 
 def test_retention_clv_hand_calculation():
@@ -61,18 +57,19 @@ def test_retention_clv_hand_calculation():
     r = math.exp(-lam)
     i = 1.1 ** (1 / 12) - 1
     assert out.monthly_churn == pytest.approx(lam)
-    assert out.clv == pytest.approx(20.0 * r / (1 + i - r))
-    assert out.clv_lower_95 < out.clv < out.clv_upper_95
+    assert out.estimate == pytest.approx(20.0 * r / (1 + i - r))
+    assert out.ci_low < out.estimate < out.ci_high
     # exact Poisson interval for 1 event in 60 months: [0.0253, 5.572] / 60
-    assert out.churn_lower_95 == pytest.approx(0.025318 / 60, rel=1e-4)
-    assert out.churn_upper_95 == pytest.approx(5.571643 / 60, rel=1e-4)
+    assert out.churn_ci_low == pytest.approx(0.025318 / 60, rel=1e-4)
+    assert out.churn_ci_high == pytest.approx(5.571643 / 60, rel=1e-4)
+    assert out.level == 0.95 and out.flag == ""
 
 
 def test_retention_clv_flags_small_segments():
     f = _frame([10.0, 20.0], [True, False], monthly_value=[10.0, 20.0], plan=["a", "b"])
     with pytest.warns(SmallSampleWarning, match="fewer than 30"):
         out = retention_clv(f, by="plan")
-    assert out.small_n.all()
+    assert (out.flag == "small-n").all()
 
 
 @pytest.fixture
@@ -135,35 +132,62 @@ def test_churn_frame_hand_calculation(con):
     assert b.monthly_value == pytest.approx(10.0) and b.nps_group == "passive"
     assert not b.slow_response
     assert not c.churned and c.monthly_value == 0.0 and pd.isna(c.nps_group)
+    # first and last day at risk, for the customer-month panel
+    day = pd.Timestamp
+    assert a.entry_date == day("2024-01-01") and a.exit_date == day("2024-12-31")
+    assert b.entry_date == day("2024-02-01") and b.exit_date == day("2024-08-01")
 
 
-def test_churn_periods_split_on_answers_and_slow_months():
-    frame = pd.DataFrame(
+def test_contract_months_carry_the_answer_and_the_slow_month(con):
+    # One customer, 2024-01-01 .. 2024-04-30 (churned): a promoter answer on 2024-01-11 and a
+    # slow ticket (30 h) on 2024-02-15, so March is the month after a slow first response.
+    contracts = pd.DataFrame(
         {
+            "contract_id": ["k1"],
             "customer_id": ["a"],
-            "start": [dt.date(2024, 1, 1)],
-            "entry": [0.0],
-            "duration": [120.0],
-            "churned": [True],
-            "plan": ["basic"],
+            "start_date": [dt.date(2024, 1, 1)],
+            "value": [10.0],
+            "end_date": [dt.date(2024, 4, 30)],
+            "billing_period": ["month"],
         }
     )
-    nps = pd.DataFrame({"customer_id": ["a"], "ts": pd.to_datetime(["2024-01-11"]), "nps": [9]})
-    slow = pd.DataFrame({"customer_id": ["a"], "opened_at": pd.to_datetime(["2024-02-15"])})
-    p = churn_periods(frame, nps=nps, slow_tickets=slow, time_unit="day")
-    # breaks at the answer (day 10) and the slow window, March = days 60..91
-    assert p.t_start.tolist() == [0.0, 10.0, 60.0, 91.0]
-    assert p.t_stop.tolist() == [10.0, 60.0, 91.0, 120.0]
-    assert p.nps_group.isna().tolist() == [True, False, False, False]
-    assert p.slow_response.tolist() == [False, False, True, False]
-    assert p.churned.tolist() == [False, False, False, True]
-    assert (p.plan == "basic").all()
+    responses = pd.DataFrame(
+        {"customer_id": ["a"], "ts": pd.to_datetime(["2024-01-11"]), "nps": [9]}
+    )
+    tickets = pd.DataFrame(
+        {
+            "customer_id": ["a"],
+            "opened_at": pd.to_datetime(["2024-02-15 08:00"]),
+            "first_response_at": pd.to_datetime(["2024-02-16 14:00"]),
+        }
+    )
+    frame = churn_frame(con.create_table("k", contracts), as_of="2024-12-31").execute()
+    t = con.create_table("t", tickets)
+    hours = (t.first_response_at.epoch_seconds() - t.opened_at.epoch_seconds()) / 3600
+    p = customer_months(
+        frame,
+        entry="entry_date",
+        exit="exit_date",
+        nps=monthly_nps(con.create_table("r", responses)),
+        measure=monthly_measure(t.select("customer_id", _t=t.opened_at, _x=hours)),
+    )
+    assert p.start.tolist() == [0.0, 1.0, 2.0, 3.0] and p.stop.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert [str(m) for m in p.period] == ["2024-01", "2024-02", "2024-03", "2024-04"]
+    assert p.nps_group.tolist() == ["promoter"] * 4
+    assert (p.measure_prev > 24).tolist() == [False, False, True, False]
+    assert p.measure_prev.iloc[2] == pytest.approx(30.0)
+    assert p.churned.tolist() == [0, 0, 0, 1]
 
 
 def test_cox_needs_events():
     f = _frame([1.0, 2.0], [False, False], g=["x", "y"])
     with pytest.raises(CxroiError, match="no churn events"):
         ChurnCox(["g"]).fit(f)
+    f = _frame([1.0, 2.0, 3.0], [True, False, True], g=["x", "y", "x"])
+    with pytest.raises(CxroiError, match=r"too few churn events \(2\) for a Cox model"):
+        ChurnCox(["g"], min_events=10).fit(f)
+    with pytest.raises(NotFittedError, match="ChurnCox is not fitted"):
+        _ = ChurnCox(["g"]).summary
 
 
 def test_cox_rejects_unknown_reference():
@@ -186,8 +210,13 @@ def test_cox_recovers_exponential_hazard_ratio():
     f = _frame(np.minimum(life, 36.0), life < 36.0, g=np.where(g, "high", "low"))
     model = ChurnCox(["g"], reference={"g": "low"}).fit(f)
     hr = model.summary.loc["g=high"]
-    assert hr.lower_95 < 2.0 < hr.upper_95
-    assert model.n_ == n
+    assert hr.ci_low < 2.0 < hr.ci_high
+    assert model.n_ == n and hr.n == int(g.sum())
+    assert model.params_["g=high"] == pytest.approx(math.log(hr.estimate))
+    # a wider level widens the interval around the same estimate
+    wide = ChurnCox(["g"], reference={"g": "low"}, level=0.99).fit(f).summary.loc["g=high"]
+    assert wide.estimate == pytest.approx(hr.estimate)
+    assert wide.ci_low < hr.ci_low and wide.ci_high > hr.ci_high
 
 
 # -- ground truth of the simulator ---------------------------------------------------------------
@@ -205,19 +234,21 @@ def test_recovers_simulated_churn_hazard_ratios(company):
     frame = churn_frame(
         t["contracts"], as_of="2025-12-31", customers=t["customers"], observed_from="2024-01-01"
     ).execute()
-    r = t["responses"]
-    answers = r.filter(r.survey == "relationship", r.nps.notnull())
-    answers = answers.select("customer_id", "ts", "nps").execute()
     k = t["tickets"]
-    hours = k.first_response_at.delta(k.opened_at, unit="second") / 3600
-    slow = k.filter(hours > truth["slow_response_threshold_hours"])
-    slow = slow.select("customer_id", "opened_at").execute()
+    hours = (k.first_response_at.epoch_seconds() - k.opened_at.epoch_seconds()) / 3600
+    panel = customer_months(
+        frame,
+        entry="entry_date",
+        exit="exit_date",
+        nps=monthly_nps(t["responses"], survey="relationship"),
+        measure=monthly_measure(k.select("customer_id", _t=k.opened_at, _x=hours)),
+    )
+    panel["slow_response"] = panel.measure_prev > truth["slow_response_threshold_hours"]
     archetypes = company.archetypes.to_pandas()[["customer_id", "archetype"]]
-    frame = frame.merge(archetypes, on="customer_id")
-    periods = churn_periods(frame, nps=answers, slow_tickets=slow)
+    panel = panel.merge(archetypes, on="customer_id")
     model = ChurnCox(
         ["nps_group", "slow_response"], reference={"nps_group": "promoter"}, strata=["archetype"]
-    ).fit(periods)
+    ).fit(panel)
     hr = model.summary
     expected = {
         "nps_group=passive": truth["nps_group_hazard_ratio"]["passive"],
@@ -226,10 +257,11 @@ def test_recovers_simulated_churn_hazard_ratios(company):
     }
     for term, value in expected.items():
         row = hr.loc[term]
-        se = (math.log(row.upper_95) - math.log(row.lower_95)) / (2 * 1.959964)
+        se = (math.log(row.ci_high) - math.log(row.ci_low)) / (2 * 1.959964)
         # NPS groups are read from the latest survey answer (carried forward), a noisy
         # measure of the simulator's monthly group, so the estimate is slightly attenuated.
-        assert abs(math.log(row.hazard_ratio) - math.log(value)) < 3 * se, term
+        assert abs(math.log(row.estimate) - math.log(value)) < 3 * se, term
+    assert model.n_ == panel.loc[panel.nps_group.notna(), "customer_id"].nunique()
 
 
 def test_cox_needs_a_varying_covariate():

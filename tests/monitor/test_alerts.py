@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxroi.errors import CxroiError
 from cxroi.monitor import alerts, series
 
 
@@ -42,6 +43,28 @@ def test_a_jump_is_caught_and_the_last_change_tested():
     a = alerts({"responses": r}, metrics=["nps"], recent=1)
     rules = set(a.loc[a["period"] == "2025-12", "rule"])
     assert {"outside-band", "change"} <= rules
+
+
+def test_alert_rows_carry_the_point_interval_and_flag():
+    r = _stable()
+    r.loc[r["ts"] >= "2025-12-01", "nps"] = 10
+    a = alerts({"responses": r}, metrics=["nps"], recent=1)
+    assert len(a) and (a["ci_low"] <= a["value"]).all() and (a["value"] <= a["ci_high"]).all()
+    assert (a["level"] == 0.95).all() and (a["n"] == 400).all()
+    change = a[a["rule"] == "change"].iloc[0]
+    assert change["flag"] == "significant" and change["ci_high"] == 100.0  # clipped to scale
+
+
+def test_small_n_points_never_alert():
+    r = _stable(n=20)  # every point below the default min_n of 30
+    r.loc[r["ts"] >= "2025-12-01", "nps"] = 10
+    assert alerts({"responses": r}, metrics=["nps"]).empty
+    assert not alerts({"responses": r}, metrics=["nps"], min_n=10).empty
+
+
+def test_alerts_take_tables_not_a_workspace(ws):
+    with pytest.raises(CxroiError, match="mapping of table name"):
+        alerts(ws)
 
 
 def test_series_has_a_band():

@@ -1,4 +1,5 @@
-"""A small simulated company with known comment themes, built once for the text tests."""
+"""A small simulated company with known comment themes, built once for the text tests, and a
+model fitted on a tiny corpus with three obvious themes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import pytest
 
 from cxroi.simulate import Company, generate
 from cxroi.store import Workspace
+from cxroi.text.theme_model import ThemeModel
+
+from ._themes import CORPUS
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +27,9 @@ def sim_ws(company: Company, tmp_path_factory: pytest.TempPathFactory):
         for name, table in company.tables.items():
             w.ingest(name, table)
         yield w
+
+
+@pytest.fixture(scope="module")
+def small_model() -> ThemeModel:
+    """Three themes (delivery, price, app) fitted on :data:`CORPUS`."""
+    return ThemeModel(3, min_df=1).fit(CORPUS)

@@ -8,7 +8,10 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from cxroi.text.pipeline import _analyse_chunk, _Cache, analyse_comments, sentence_valence
 from cxroi.text.sentiment import LexiconSentiment
-from cxroi.text.themes import ThemeConfig, ThemeModel
+from cxroi.text.theme_config import ThemeConfig
+from cxroi.text.theme_model import ThemeModel
+
+from ._themes import fitted_copy
 
 VADER = SentimentIntensityAnalyzer()
 
@@ -103,7 +106,6 @@ def test_cache_is_reused_and_bounded(sim):
 def test_analyst_edits_apply(sim):
     texts, model, _ = sim
     first = str(model.themes_["theme"][0])
-    edited = ThemeModel(config=ThemeConfig.from_dict({"rename": {first: "biggest"}}))
-    edited.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    edited = fitted_copy(model, config=ThemeConfig.from_dict({"rename": {first: "biggest"}}))
     out = analyse_comments(texts[:50], edited, n_jobs=1)
     assert out.themes.names[0] == "biggest"

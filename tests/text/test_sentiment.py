@@ -14,6 +14,7 @@ from cxroi.text.sentiment import (
     ScoredSentiment,
     binarise,
     score_sentiment,
+    sentiment_frame,
 )
 
 FIXTURE = (
@@ -107,3 +108,26 @@ def test_auto_choice_falls_back_to_lexicon_with_few_scores():
     res = score_sentiment(["good", "bad", "fine"], [10, 0, 8], scale="nps")
     assert res.model == "lexicon"
     assert "needs 200" in res.reason
+
+
+def test_sentiment_frame_redacts_and_keeps_the_rows():
+    df = pd.DataFrame({"id": [1, 2, 3], "text": ["Great, mail me at jo@x.org", "awful", None]})
+    out, res = sentiment_frame(df, text_column="text")
+    assert list(out["id"]) == [1, 2, 3]
+    assert out["text"].iloc[0] == "Great, mail me at [EMAIL]"
+    assert df["text"].iloc[0].endswith("jo@x.org")  # the input is not changed
+    assert out["sentiment"].iloc[0] > 0 > out["sentiment"].iloc[1]
+    assert np.isnan(out["sentiment"].iloc[2])
+    assert res.model == "lexicon" and res.reason == "no scores given"
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"text_column": "body"}, "text_column 'body' is not a column; columns: id, text"),
+        ({"text_column": "text", "score_column": "nps"}, "score_column 'nps' is not a column"),
+    ],
+)
+def test_sentiment_frame_names_a_missing_column(options, match):
+    with pytest.raises(CxroiError, match=match):
+        sentiment_frame(pd.DataFrame({"id": [1], "text": ["ok"]}), **options)

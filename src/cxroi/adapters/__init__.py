@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cxroi.errors import IngestError
+from cxroi.errors import IngestError, param
 from cxroi.readers import FORMATS, Staged, sniff_header_rows
 
 __all__ = ["ADAPTERS", "adapt", "detect"]
@@ -79,7 +79,7 @@ def adapt(
     if _TABLE[adapter] != table:
         raise IngestError(
             f"{path.name}: looks like a {adapter} export, which loads into "
-            f"{_TABLE[adapter]}, not {table} (or pass --adapter none)"
+            f"{_TABLE[adapter]}, not {table} (or pass {param('adapter', 'none')})"
         )
     from importlib import import_module
 

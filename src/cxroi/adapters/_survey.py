@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import pyarrow as pa
 
-from cxroi.errors import IngestError
+from cxroi.errors import IngestError, param
 from cxroi.readers import LINE, Staged
 
 __all__ = ["SATISFACTION_LABELS", "build_responses", "find_questions", "slug"]
@@ -60,7 +60,7 @@ def find_questions(
     found: dict[str, str] = {}
     for key, col in overrides.items():
         if col not in texts:
-            raise IngestError(f"{label}: --question {key}={col}: no column {col!r} in the export")
+            raise IngestError(f"{label}: {param('questions')} {key}={col}: no column {col!r} in the export")
         found[key] = col
     taken = set(found.values())
     for key, pattern in _PATTERNS.items():
@@ -122,7 +122,7 @@ def build_responses(
     if not set(questions) & {"nps", "csat", "ces"} and not ratings:
         raise IngestError(
             f"{label}: found no NPS, CSAT or CES question by its text; name one with "
-            "--question nps=COLUMN (or csat=, ces=)"
+            f"{param('questions')} nps=COLUMN (or csat=, ces=)"
         )
     out = pd.DataFrame({"response_id": frame[response_id], "ts": ts})
     if customer_id and customer_id in frame:

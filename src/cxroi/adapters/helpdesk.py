@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from cxroi.errors import IngestError
+from cxroi.errors import IngestError, param
 from cxroi.readers import LINE, Staged, read_source
 
 __all__ = ["SYNONYMS", "looks_like", "read"]
@@ -87,7 +87,7 @@ def read(path: Path, *, questions: dict[str, str], encoding: str = "utf-8") -> S
     headers = [c for c in frame.columns if c != LINE]
     for key, col in questions.items():
         if col not in headers:
-            raise IngestError(f"{path.name}: --question {key}={col}: no column {col!r}")
+            raise IngestError(f"{path.name}: {param('questions')} {key}={col}: no column {col!r}")
     found = _match(headers, questions)
     out = pd.DataFrame(index=frame.index)
     for key, col in found.items():

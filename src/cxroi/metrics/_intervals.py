@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from cxroi.errors import CxroiError
+from cxroi.errors import CxroiError, param
 
 __all__ = ["as_float", "clean_scores", "mean_interval", "wilson", "z_value"]
 
@@ -17,7 +17,7 @@ __all__ = ["as_float", "clean_scores", "mean_interval", "wilson", "z_value"]
 def z_value(level: float) -> float:
     """Two-sided normal quantile for a confidence ``level`` (0.95 -> 1.959964)."""
     if not 0 < level < 1:
-        raise CxroiError(f"confidence level must be in (0, 1), got {level}")
+        raise CxroiError(f"confidence {param('level')} must be in (0, 1), got {level}")
     return float(stats.norm.ppf(0.5 + level / 2))
 
 

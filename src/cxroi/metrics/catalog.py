@@ -1,8 +1,8 @@
 """The catalogue of scorecard metrics: name, unit, source and formula from grouped counts.
 
-The scorecard (:mod:`cxroi.scorecard`) runs one grouped aggregation per source table in the
-engine and joins the results into a small "wide grid" (one row per period x group, with counts,
-sums and sums of squares). This module turns that grid into every metric's value, ``n`` and
+The scorecard (:mod:`cxroi.metrics.scorecard`) runs one grouped aggregation per source table in
+the engine and joins the results into a small "wide grid" (one row per period x group, with
+counts, sums and sums of squares). This module turns that grid into every metric's value, ``n`` and
 interval (:func:`metric_values`) and into the p-values of a change against a baseline
 (:func:`metric_tests`), calling the one formula module of each metric.
 """

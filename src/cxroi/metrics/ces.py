@@ -21,7 +21,10 @@ import numpy as np
 from cxroi.errors import CxroiError
 from cxroi.metrics._intervals import as_float, clean_scores, mean_interval, wilson
 
-__all__ = ["CESResult", "ces", "ces_aggregates", "ces_counts", "ces_from_moments"]
+__all__ = ["SCALE", "CESResult", "ces", "ces_aggregates", "ces_counts", "ces_from_moments"]
+
+SCALE = (1, 7)
+"""The CES answer scale."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,12 @@ def ces_from_moments(
     Returns
     -------
     dict of arrays
-        ``mean``, ``n``, ``sd``, ``se``, ``ci_low``, ``ci_high`` (mean scale) and
+        ``mean``, ``n``, ``sd``, ``se``, ``ci_low``, ``ci_high`` (mean scale, clipped to 1-7) and
         ``share_5_7``, ``share_se``, ``share_ci_low``, ``share_ci_high`` (percent).
     """
     mean, sd, se, lo, hi = mean_interval(n, total, total_sq, level=level)
+    # The t interval is clipped to the 1-7 scale (few answers near an end can pass it).
+    lo, hi = np.clip(lo, SCALE[0], SCALE[1]), np.clip(hi, SCALE[0], SCALE[1])
     p, pse, plo, phi = wilson(easy, n, level=level)
     return {
         "mean": mean,
@@ -88,7 +93,7 @@ def ces(scores: Sequence[float] | np.ndarray, *, level: float = 0.95) -> CESResu
     >>> r.mean, r.share_5_7
     (4.0, 50.0)
     """
-    x = clean_scores(scores, lo=1, hi=7, name="CES")
+    x = clean_scores(scores, lo=SCALE[0], hi=SCALE[1], name="CES")
     r = ces_from_moments(len(x), x.sum(), (x**2).sum(), (x >= 5).sum(), level=level)
     return CESResult(
         mean=float(r["mean"]),

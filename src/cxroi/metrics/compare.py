@@ -31,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from cxroi.metrics._intervals import as_float, clean_scores, mean_interval, z_value
-from cxroi.metrics.nps import nps_from_counts
+from cxroi.metrics.nps import GROUPS, nps_from_counts, nps_group
 
 __all__ = [
     "DiffResult",
@@ -98,8 +98,8 @@ def z_diff(
 
 
 def nps_diff_from_counts(
-    a: tuple[object, object, object],
-    b: tuple[object, object, object],
+    a: Sequence[object],
+    b: Sequence[object],
     *,
     method: str = "adjusted-wald",
     level: float = 0.95,
@@ -109,11 +109,9 @@ def nps_diff_from_counts(
     ``diff`` is the difference of the raw NPS; the interval and test are centred on the
     difference of the adjusted NPS when ``method="adjusted-wald"``.
     """
-    ra = nps_from_counts(*a, method=method, level=level)
-    rb = nps_from_counts(*b, method=method, level=level)
-    ca = (ra["ci_low"] + ra["ci_high"]) / 2
-    cb = (rb["ci_low"] + rb["ci_high"]) / 2
-    out = z_diff(ca, ra["se"], cb, rb["se"], level=level)
+    ra = nps_from_counts(a[0], a[1], a[2], method=method, level=level)
+    rb = nps_from_counts(b[0], b[1], b[2], method=method, level=level)
+    out = z_diff(ra["centre"], ra["se"], rb["centre"], rb["se"], level=level)
     out["diff"] = rb["nps"] - ra["nps"]
     out["a"], out["b"] = ra["nps"], rb["nps"]
     out["n_a"], out["n_b"] = ra["n"], rb["n"]
@@ -137,11 +135,11 @@ def proportion_diff_from_counts(
 
 
 def mean_diff_from_moments(
-    a: tuple[object, object, object], b: tuple[object, object, object], *, level: float = 0.95
+    a: Sequence[object], b: Sequence[object], *, level: float = 0.95
 ) -> dict[str, np.ndarray]:
     """Welch's t-test of ``mean_b - mean_a`` from ``(n, sum, sum of squares)`` of each side."""
-    ma, _, sa, _, _ = mean_interval(*a, level=level)
-    mb, _, sb, _, _ = mean_interval(*b, level=level)
+    ma, _, sa, _, _ = mean_interval(a[0], a[1], a[2], level=level)
+    mb, _, sb, _, _ = mean_interval(b[0], b[1], b[2], level=level)
     na, nb = as_float(a[0]), as_float(b[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         d = mb - ma
@@ -195,7 +193,8 @@ def nps_test(
     """
 
     def counts(x: np.ndarray) -> tuple[int, int, int]:
-        return int((x >= 9).sum()), int(((x >= 7) & (x <= 8)).sum()), int((x <= 6).sum())
+        groups = nps_group(x)
+        return tuple(int((groups == g).sum()) for g in GROUPS)  # type: ignore[return-value]
 
     xa = clean_scores(a, lo=0, hi=10, name="NPS")
     xb = clean_scores(b, lo=0, hi=10, name="NPS")

@@ -44,8 +44,9 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from cxroi.errors import CxroiError
+from cxroi.errors import CxroiError, param
 from cxroi.metrics._intervals import as_float, wilson
+from cxroi.window import period_span
 
 __all__ = [
     "PERIODS",
@@ -58,19 +59,23 @@ __all__ = [
     "period_index",
     "period_label",
     "period_start",
+    "parse_period",
     "retention_clv",
     "retention_cohorts",
     "simple_clv",
 ]
 
 PERIODS = ("month", "quarter", "week")
+_PER_YEAR = {"day": 365.25, "week": 365.25 / 7, "month": 12.0, "quarter": 4.0}
 _FAR = dt.date(9999, 12, 31)
 _MONDAY0 = dt.date(1970, 1, 5)  # epoch day 4: week index 0 starts here
 
 
 def _check_period(period: str) -> None:
     if period not in PERIODS:
-        raise CxroiError(f"unknown period {period!r}; choose one of {', '.join(PERIODS)}")
+        raise CxroiError(
+            f"unknown {param('period')} {period!r}; choose one of {', '.join(PERIODS)}"
+        )
 
 
 # -- period arithmetic ---------------------------------------------------------------------
@@ -125,27 +130,45 @@ def period_label(k: int, period: str) -> str:
     return f"{y:04d}-W{w:02d}"
 
 
-def parse_period(value: str | dt.date, period: str) -> int:
-    """Index of a period given as a label (``2025-01``, ``2025-Q1``, ``2025-W02``) or a date."""
+def parse_period(
+    value: str | dt.date, period: str, *, edge: str = "start", name: str = "period"
+) -> int:
+    """Index of the ``period`` holding one edge of a span written in the one period grammar.
+
+    ``value`` is read by :func:`cxroi.window.period_span` (``2025``, ``2025-01``, ``2025-Q1``,
+    ``2025-W02``, ``2025-01-15`` or ``A..B``) or given as a date.
+
+    Parameters
+    ----------
+    value
+        The span.
+    period
+        ``month``, ``quarter`` or ``week``: the unit of the index.
+    edge
+        ``"start"``: the period holding the span's first day (a ``since``); ``"end"``: the one
+        holding its last day (an ``until``); ``"one"``: the span must lie in one period (a
+        baseline), else :class:`~cxroi.errors.CxroiError`.
+    name
+        The parameter named in errors.
+
+    >>> parse_period("2025-Q2", "month"), parse_period("2025-Q2", "month", edge="end")
+    (24303, 24305)
+    """
     _check_period(period)
+    if edge not in ("start", "end", "one"):
+        raise CxroiError(f"{param('edge')} must be start, end or one, got {edge!r}")
+    if isinstance(value, dt.datetime):
+        value = value.date()
     if isinstance(value, dt.date):
         return index_of(value, period)
-    s = str(value).strip()
-    try:
-        if period == "quarter" and "Q" in s.upper():
-            y, q = s.upper().split("-Q") if "-Q" in s.upper() else s.upper().split("Q")
-            return int(y) * 4 + int(q) - 1
-        if period == "week" and "W" in s.upper():
-            y, w = s.upper().split("-W")
-            return index_of(dt.date.fromisocalendar(int(y), int(w), 1), period)
-        if period == "month" and len(s) == 7:
-            s = s + "-01"
-        return index_of(dt.date.fromisoformat(s), period)
-    except ValueError:
+    start, end = period_span(str(value), name=name)
+    first = index_of(start.date(), period)
+    last = index_of((end - dt.timedelta(days=1)).date(), period)
+    if edge == "one" and first != last:
         raise CxroiError(
-            f"cannot read {value!r} as a {period}; write e.g. 2025-01, 2025-Q1, 2025-W02 "
-            "or a date 2025-01-15"
-        ) from None
+            f"{param(name)} {value!r} spans {last - first + 1} {period}s; give one {period}"
+        )
+    return last if edge == "end" else first
 
 
 # -- contract coverage -----------------------------------------------------------------------
@@ -305,10 +328,19 @@ def churn_from_counts(
 
 
 def period_discount_rate(annual: float, period: str) -> float:
-    """Per-period rate equivalent to an annual discount rate: :math:`(1+i)^{1/m} - 1`."""
-    _check_period(period)
-    per_year = {"month": 12, "quarter": 4, "week": 52.1775}[period]
-    return (1 + annual) ** (1 / per_year) - 1
+    """Per-period rate equivalent to an annual discount rate: :math:`(1+i)^{1/m} - 1`.
+
+    ``period`` is ``month`` (:math:`m = 12`), ``quarter`` (4), ``week`` (365.25 / 7) or ``day``
+    (365.25): the one conversion for the scorecard's periods and the time units of the
+    lifetime-value models (whose month is 365.25 / 12 days).
+    """
+    if period not in _PER_YEAR:
+        raise CxroiError(
+            f"unknown {param('period')} {period!r}; choose one of {', '.join(_PER_YEAR)}"
+        )
+    if not 0 <= annual < 1:
+        raise CxroiError(f"{param('discount_rate')} must be in [0, 1) per year, got {annual}")
+    return (1 + annual) ** (1 / _PER_YEAR[period]) - 1
 
 
 def simple_clv(value_per_period: object, churn_rate: object) -> np.ndarray:

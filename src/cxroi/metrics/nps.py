@@ -30,9 +30,52 @@ import numpy as np
 from cxroi.errors import CxroiError
 from cxroi.metrics._intervals import as_float, clean_scores, z_value
 
-__all__ = ["NPSResult", "nps", "nps_aggregates", "nps_counts", "nps_from_counts"]
+__all__ = [
+    "GROUPS",
+    "PASSIVE_MIN",
+    "PROMOTER_MIN",
+    "NPSResult",
+    "nps",
+    "nps_aggregates",
+    "nps_counts",
+    "nps_from_counts",
+    "nps_group",
+    "nps_group_expr",
+]
 
 METHODS = ("adjusted-wald", "wald")
+
+PROMOTER_MIN = 9
+"""Lowest promoter score (9-10)."""
+PASSIVE_MIN = 7
+"""Lowest passive score (7-8); 0-6 are detractors."""
+GROUPS = ("promoter", "passive", "detractor")
+"""The NPS groups, best first."""
+
+
+def nps_group_expr(score: ir.NumericValue) -> ir.StringValue:
+    """Engine expression: the NPS group of a 0-10 score; a missing score stays missing."""
+    import ibis
+
+    return ibis.cases(
+        (score >= PROMOTER_MIN, GROUPS[0]),
+        (score >= PASSIVE_MIN, GROUPS[1]),
+        (score >= 0, GROUPS[2]),
+    )
+
+
+def nps_group(scores: object) -> np.ndarray:
+    """The NPS group of each 0-10 score (array-like); a missing score stays missing (``None``).
+
+    >>> nps_group([10, 7, 3, None]).tolist()
+    ['promoter', 'passive', 'detractor', None]
+    """
+    x = as_float(scores)
+    out = np.select([x >= PROMOTER_MIN, x >= PASSIVE_MIN, x >= 0], list(GROUPS), default="").astype(
+        object
+    )
+    out[out == ""] = None
+    return out
 
 
 @dataclass(frozen=True)
@@ -74,7 +117,9 @@ def nps_from_counts(
     -------
     dict of arrays
         ``nps``, ``n``, ``promoters``, ``passives``, ``detractors`` (shares in [0, 1]), ``se``,
-        ``ci_low``, ``ci_high`` (NPS points). Everything but ``n`` is ``nan`` where ``n == 0``.
+        ``centre`` (the interval's centre: the adjusted NPS, or the NPS for ``"wald"``),
+        ``ci_low``, ``ci_high`` (NPS points, clipped to -100..100). Everything but ``n`` is
+        ``nan`` where ``n == 0``.
     """
     if method not in METHODS:
         raise CxroiError(f"unknown NPS interval method {method!r}; choose one of {METHODS}")
@@ -94,6 +139,8 @@ def nps_from_counts(
             n_adj, pa, da = safe, share_p, share_d
         centre = pa - da
         se = np.where(ok, np.sqrt(np.clip(pa + da - centre**2, 0, None) / n_adj), np.nan)
+    # The interval is clipped to the scale: with few answers, all promoters, the adjusted
+    # Wald bound can pass 100 (n = 4: 107.3).
     return {
         "nps": 100 * (share_p - share_d),
         "n": n,
@@ -101,8 +148,9 @@ def nps_from_counts(
         "passives": share_m,
         "detractors": share_d,
         "se": 100 * se,
-        "ci_low": np.where(ok, 100 * (centre - z * se), np.nan),
-        "ci_high": np.where(ok, 100 * (centre + z * se), np.nan),
+        "centre": np.where(ok, 100 * centre, np.nan),
+        "ci_low": np.where(ok, np.clip(100 * (centre - z * se), -100, 100), np.nan),
+        "ci_high": np.where(ok, np.clip(100 * (centre + z * se), -100, 100), np.nan),
     }
 
 
@@ -133,7 +181,11 @@ def nps(
     """
     x = clean_scores(scores, lo=0, hi=10, name="NPS")
     r = nps_from_counts(
-        (x >= 9).sum(), ((x >= 7) & (x <= 8)).sum(), (x <= 6).sum(), method=method, level=level
+        (x >= PROMOTER_MIN).sum(),
+        ((x >= PASSIVE_MIN) & (x < PROMOTER_MIN)).sum(),
+        (x < PASSIVE_MIN).sum(),
+        method=method,
+        level=level,
     )
     return NPSResult(
         nps=float(r["nps"]),
@@ -155,9 +207,9 @@ def nps_aggregates(score: ir.IntegerColumn, *, prefix: str = "nps_") -> dict[str
     Meant to be passed to ``Table.aggregate`` (several metrics can share one scan).
     """
     return {
-        f"{prefix}promoters": score.count(where=score >= 9),
-        f"{prefix}passives": score.count(where=(score >= 7) & (score <= 8)),
-        f"{prefix}detractors": score.count(where=score <= 6),
+        f"{prefix}promoters": score.count(where=score >= PROMOTER_MIN),
+        f"{prefix}passives": score.count(where=(score >= PASSIVE_MIN) & (score < PROMOTER_MIN)),
+        f"{prefix}detractors": score.count(where=score < PASSIVE_MIN),
     }
 
 

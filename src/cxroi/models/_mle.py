@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxroi.errors import CxroiError, CxroiWarning
+from cxroi.errors import CxroiError, CxroiWarning, param
 
 __all__ = ["ConvergenceWarning", "compress"]
 
@@ -219,11 +219,12 @@ def _newton(
     value, grad = f(phi)
     if not np.isfinite(value):
         raise CxroiError("the likelihood is not finite at the starting values")
+    h = hess if hess is not None else _hessian(f, phi, grad)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is returned
-        if not fixed:
-            hess = _hessian(f, phi, grad)
-        delta = -_solve_pd(hess, grad)
+        if not fixed and n_iter > 1:
+            h = _hessian(f, phi, grad)
+        delta = -_solve_pd(h, grad)
         if np.max(np.abs(delta)) < tol:
             break
         step = min(1.0, 2.0 / np.max(np.abs(delta)))
@@ -243,7 +244,7 @@ def _newton(
         else:
             break
         phi, value, grad = phi + step * delta, new_value, new_grad
-    return phi, value, grad, hess, n_iter
+    return phi, value, grad, h, n_iter
 
 
 def _solve_pd(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -269,15 +270,26 @@ def _hessian(f: Callable, phi: np.ndarray, grad: np.ndarray) -> np.ndarray:
     return (hess + hess.T) / 2
 
 
-def _summary(params: dict[str, float], se: np.ndarray) -> pd.DataFrame:
-    z = stats.norm.ppf(0.975)
-    coef = np.array(list(params.values()))
+def _summary(params: dict[str, float], se: np.ndarray, *, level: float = 0.95) -> pd.DataFrame:
+    """Fitted parameters with standard errors and intervals (the result contract's columns).
+
+    The fit runs on log-parameters, so the interval is the normal interval there mapped back,
+    :math:`\\theta \\exp(\\pm z\\, se/\\theta)`: it stays positive, as the parameters do.
+    """
+    if not 0 < level < 1:
+        raise CxroiError(f"{param('level')} must be in (0, 1), got {level}")
+    z = stats.norm.ppf(0.5 + level / 2)
+    coef = np.array(list(params.values()), dtype=float)
+    se = np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.exp(z * se / coef)
     return pd.DataFrame(
         {
-            "coef": coef,
+            "estimate": coef,
             "se": se,
-            "lower_95": coef - z * se,
-            "upper_95": coef + z * se,
+            "ci_low": coef / spread,
+            "ci_high": coef * spread,
+            "level": np.where(np.isfinite(se), level, np.nan),
         },
         index=pd.Index(list(params), name="param"),
     )

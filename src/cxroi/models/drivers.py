@@ -20,18 +20,28 @@ every row is its own block and this is the ordinary row bootstrap.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cxroi.errors import CxroiError
+from cxroi.errors import CxroiError, param
+from cxroi.models._base import Estimator
+from cxroi.models.importance import (
+    BlockStats,
+    frame_stats,
+    relative_weights_r2,
+    shapley_exact,
+    shapley_sampled,
+    table_stats,
+)
+from cxroi.results import small_n_flag
 
 __all__ = [
     "MAX_EXACT_DRIVERS",
     "METHODS",
+    "QUADRANTS",
     "KeyDriverAnalysis",
     "key_drivers",
     "relative_weights",
@@ -52,179 +62,7 @@ QUADRANTS = {
 """Quadrant label by (important, performs well)."""
 
 _MIN_EXTRA_ROWS = 10  # a model with p drivers needs at least p + 10 complete rows
-
-
-# --------------------------------------------------------------------------- block statistics
-
-
-class _BlockStats:
-    """Row counts, sums and cross-products of centred columns, per block of rows."""
-
-    def __init__(self, counts: np.ndarray, sums: np.ndarray, cross: np.ndarray):
-        self.counts = counts  # (G,)
-        self.sums = sums  # (G, q)
-        self.cross = cross  # (G, q, q)
-
-    def correlations(self, weights: np.ndarray) -> np.ndarray:
-        """Correlation matrices for block weights of shape (R, G) -> (R, q, q)."""
-        q = self.sums.shape[1]
-        n = weights @ self.counts
-        s = weights @ self.sums
-        c = (weights @ self.cross.reshape(len(self.counts), q * q)).reshape(-1, q, q)
-        mean = s / n[:, None]
-        cov = c / n[:, None, None] - mean[:, :, None] * mean[:, None, :]
-        sd = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return cov / (sd[:, :, None] * sd[:, None, :])
-
-
-def _frame_stats(x: np.ndarray, max_blocks: int, rng: np.random.Generator) -> _BlockStats:
-    n, q = x.shape
-    xc = x - x.mean(axis=0)
-    if n <= max_blocks:
-        return _BlockStats(np.ones(n), xc, xc[:, :, None] * xc[:, None, :])
-    block = rng.integers(0, max_blocks, size=n)
-    counts = np.bincount(block, minlength=max_blocks).astype(float)
-    sums = np.stack([np.bincount(block, xc[:, i], max_blocks) for i in range(q)], axis=1)
-    cross = np.empty((max_blocks, q, q))
-    for i in range(q):
-        for j in range(i, q):
-            cross[:, i, j] = cross[:, j, i] = np.bincount(block, xc[:, i] * xc[:, j], max_blocks)
-    return _BlockStats(counts, sums, cross)
-
-
-def _table_stats(
-    table: Any, cols: list[str], means: np.ndarray, max_blocks: int, seed: int
-) -> _BlockStats:
-    """Block statistics computed in the engine; at most ``max_blocks`` rows come back.
-
-    A row's block is a hash of its key (``response_id`` when there is one, else its row
-    number) mixed with the seed, so blocks are random with respect to the values.
-    """
-    import ibis
-
-    key = table["response_id"] if "response_id" in table.columns else ibis.row_number()
-    blk = ((key.hash() + seed).hash() % max_blocks).abs()
-    t = table.select(*cols, _blk=blk)
-    c = {name: (t[name].cast("float64") - float(m)) for name, m in zip(cols, means, strict=True)}
-    aggs: dict[str, Any] = {"_n": t.count()}
-    q = len(cols)
-    for i in range(q):
-        aggs[f"_s{i}"] = c[cols[i]].sum()
-        for j in range(i, q):
-            aggs[f"_c{i}_{j}"] = (c[cols[i]] * c[cols[j]]).sum()
-    df = t.group_by("_blk").aggregate(**aggs).to_pandas()
-    g = len(df)
-    sums = np.stack([df[f"_s{i}"].to_numpy(float) for i in range(q)], axis=1)
-    cross = np.empty((g, q, q))
-    for i in range(q):
-        for j in range(i, q):
-            cross[:, i, j] = cross[:, j, i] = df[f"_c{i}_{j}"].to_numpy(float)
-    return _BlockStats(df["_n"].to_numpy(float), sums, cross)
-
-
-# --------------------------------------------------------------------------- decompositions
-
-
-def _relative_weights(r: np.ndarray) -> np.ndarray:
-    """Johnson's raw relative weights for a stack of correlation matrices (R, p+1, p+1).
-
-    .. math::
-
-        R_{xx} = V \\Lambda V^\\top,\\quad \\Lambda^* = V \\Lambda^{1/2} V^\\top,\\quad
-        \\beta = \\Lambda^{*-1} r_{xy},\\quad \\varepsilon_j = \\sum_k \\Lambda^{*2}_{jk} \\beta_k^2
-    """
-    p = r.shape[1] - 1
-    rxx, rxy = r[:, :p, :p], r[:, :p, p]
-    out = np.full((len(r), p), np.nan)
-    ok = np.isfinite(r).all(axis=(1, 2))
-    if not ok.any():
-        return out
-    ev, vec = np.linalg.eigh(rxx[ok])
-    good = ev.min(axis=1) > 1e-12
-    ev = np.clip(ev, 1e-300, None)
-    lam = np.einsum("rik,rk,rjk->rij", vec, np.sqrt(ev), vec)
-    inv_half = np.einsum("rik,rk,rjk->rij", vec, 1 / np.sqrt(ev), vec)
-    beta = np.einsum("rij,rj->ri", inv_half, rxy[ok])
-    eps = np.einsum("rjk,rk->rj", lam**2, beta**2)
-    eps[~good] = np.nan
-    out[ok] = eps
-    return out
-
-
-def _sweep(a: np.ndarray, k: int) -> np.ndarray:
-    """Sweep a stack of symmetric matrices on pivot ``k`` (Goodnight 1979)."""
-    d = a[:, k, k]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        col = a[:, :, k] / d[:, None]
-        out = a - col[:, :, None] * a[:, None, k, :]
-        out[:, k, :] = col
-        out[:, :, k] = col
-        out[:, k, k] = -1 / d
-    return out
-
-
-def _subset_r2(r: np.ndarray) -> np.ndarray:
-    """:math:`R^2` of every subset of drivers, indexed by bit mask: shape (2^p, R)."""
-    p = r.shape[1] - 1
-    r2 = np.zeros((1 << p, len(r)))
-
-    def visit(a: np.ndarray, mask: int, start: int) -> None:
-        for k in range(start, p):
-            b = _sweep(a, k)
-            m = mask | (1 << k)
-            r2[m] = 1 - b[:, p, p]
-            if k + 1 < p:
-                visit(b, m, k + 1)
-
-    visit(r, 0, 0)
-    return r2
-
-
-def _shapley_exact(r: np.ndarray) -> np.ndarray:
-    """Exact Shapley values of :math:`R^2`.
-
-    .. math::
-
-        \\phi_j = \\sum_{S \\subseteq D \\setminus \\{j\\}} \\frac{|S|!\\,(p-|S|-1)!}{p!}
-        \\left(R^2_{S \\cup \\{j\\}} - R^2_S\\right)
-    """
-    p = r.shape[1] - 1
-    r2 = _subset_r2(r)
-    masks = np.arange(1 << p)
-    size = np.array([bin(m).count("1") for m in masks])
-    w = np.array(
-        [math.factorial(s) * math.factorial(p - s - 1) / math.factorial(p) for s in range(p)]
-    )
-    out = np.empty((len(r), p))
-    for j in range(p):
-        without = masks[(masks >> j) & 1 == 0]
-        gain = r2[without | (1 << j)] - r2[without]
-        out[:, j] = w[size[without]] @ gain
-    return out
-
-
-def _shapley_sampled(r: np.ndarray, n_orders: int, rng: np.random.Generator) -> np.ndarray:
-    """Shapley values of :math:`R^2` averaged over ``n_orders`` random entry orders.
-
-    Orders come in sets of the :math:`p` cyclic rotations of a random order, so that within
-    each set every driver enters once at every position (the position explains most of the
-    variation in a driver's gain in :math:`R^2`).
-    """
-    p = r.shape[1] - 1
-    out = np.zeros((len(r), p))
-    orders = []
-    for _ in range(max(1, n_orders // p)):
-        perm = rng.permutation(p)
-        orders += [np.roll(perm, s) for s in range(p)]
-    for order in orders:
-        a, before = r, np.zeros(len(r))
-        for k in order:
-            a = _sweep(a, int(k))
-            now = 1 - a[:, p, p]
-            out[:, k] += now - before
-            before = now
-    return out / len(orders)
+_NOT_ESTIMABLE = "not-estimable"  # one of cxroi.results.NO_INTERVAL
 
 
 # --------------------------------------------------------------------------- validation
@@ -248,8 +86,8 @@ def _check_columns(columns: Sequence[str], target: str, drivers: Sequence[str]) 
 def _missing_message(na: dict[str, int], n: int) -> str:
     parts = ", ".join(f"{v} in {k!r}" for k, v in na.items() if v)
     return (
-        f"missing values among the {n} rows: {parts}; drop incomplete rows with dropna=True "
-        "(CLI: --dropna) or fill them first"
+        f"missing values among the {n} rows: {parts}; drop incomplete rows with "
+        f"{param('dropna', True)} or fill them first"
     )
 
 
@@ -267,7 +105,7 @@ def _check_values(
     ev, vec = np.linalg.eigh(r[:p, :p])
     if ev[0] < 1e-9 * max(ev[-1], 1.0):
         v = np.abs(vec[:, 0])
-        involved = [drivers[i] for i in np.flatnonzero(v > 1e-4 * v.max())]
+        involved = [drivers[int(i)] for i in np.flatnonzero(v > 1e-4 * v.max())]
         raise CxroiError(
             "perfectly collinear drivers (one is a linear combination of the others): "
             f"{', '.join(involved)}; drop one of them"
@@ -277,7 +115,7 @@ def _check_values(
 # --------------------------------------------------------------------------- estimator
 
 
-class KeyDriverAnalysis:
+class KeyDriverAnalysis(Estimator):
     """Share a linear model's :math:`R^2` among correlated drivers, with bootstrap intervals.
 
     Parameters
@@ -286,9 +124,9 @@ class KeyDriverAnalysis:
         ``"relative_weights"`` (Johnson 2000) or ``"shapley"`` (LMG / general dominance).
     n_boot
         Bootstrap replicates for the intervals (0 for none).
-    ci
+    level
         Two-sided confidence level of the percentile intervals.
-    seed
+    random_state
         Seed of the random generator (block assignment, resampling, sampled orders).
     dropna
         Drop rows with a missing target or driver instead of raising.
@@ -302,6 +140,8 @@ class KeyDriverAnalysis:
 
     Attributes
     ----------
+    params_ : Series
+        Raw weight per driver (they sum to :math:`R^2`).
     weights_, r2_, n_, ci_low_, ci_high_, share_ci_low_, share_ci_high_, sign_, means_
         Learned after :meth:`fit`.
     """
@@ -311,8 +151,8 @@ class KeyDriverAnalysis:
         method: str = "relative_weights",
         *,
         n_boot: int = 200,
-        ci: float = 0.95,
-        seed: int = 0,
+        level: float = 0.95,
+        random_state: int = 0,
         dropna: bool = False,
         max_blocks: int = 4000,
         n_orders: int = 2000,
@@ -320,8 +160,8 @@ class KeyDriverAnalysis:
     ):
         self.method = method
         self.n_boot = n_boot
-        self.ci = ci
-        self.seed = seed
+        self.level = level
+        self.random_state = random_state
         self.dropna = dropna
         self.max_blocks = max_blocks
         self.n_orders = n_orders
@@ -348,10 +188,12 @@ class KeyDriverAnalysis:
             ``self``, fitted.
         """
         if self.method not in METHODS:
-            raise CxroiError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if not 0 < self.ci < 1:
-            raise CxroiError(f"ci must be between 0 and 1, got {self.ci}")
-        rng = np.random.default_rng(self.seed)
+            raise CxroiError(
+                f"unknown {param('method')} {self.method!r}; choose one of {', '.join(METHODS)}"
+            )
+        if not 0 < self.level < 1:
+            raise CxroiError(f"{param('level')} must be between 0 and 1, got {self.level}")
+        rng = np.random.default_rng(self.random_state)
         if isinstance(data, pd.DataFrame):
             stats = self._stats_from_frame(data, target, drivers, rng)
         else:
@@ -370,7 +212,7 @@ class KeyDriverAnalysis:
         self.r2_ = float(w[0].sum())
         rxx, rxy = r[0, :p, :p], r[0, :p, p]
         self.sign_ = np.sign(np.linalg.solve(rxx, rxy))
-        alpha = (1 - self.ci) / 2
+        alpha = (1 - self.level) / 2
         if self.n_boot > 0:
             bw = w[1:]
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -382,18 +224,19 @@ class KeyDriverAnalysis:
             nan = np.full(p, np.nan)
             self.ci_low_ = self.ci_high_ = self.share_ci_low_ = self.share_ci_high_ = nan
             self.r2_ci_ = (np.nan, np.nan)
+        self.params_ = pd.Series(self.weights_, index=list(self.drivers_), name="weight")
         return self
 
     def _decompose(self, r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.method == "relative_weights":
-            return _relative_weights(r)
+            return relative_weights_r2(r)
         if r.shape[1] - 1 <= MAX_EXACT_DRIVERS:
-            return _shapley_exact(r)
-        return _shapley_sampled(r, self.n_orders, rng)
+            return shapley_exact(r)
+        return shapley_sampled(r, self.n_orders, rng)
 
     def _stats_from_frame(
         self, df: pd.DataFrame, target: str, drivers: Sequence[str] | None, rng: np.random.Generator
-    ) -> _BlockStats:
+    ) -> BlockStats:
         if drivers is None:
             drivers = [c for c in df.select_dtypes("number").columns if c != target]
         drivers = list(drivers)
@@ -416,11 +259,11 @@ class KeyDriverAnalysis:
         else:
             self._sd = np.zeros(len(cols))
         _check_size(self.n_, drivers)
-        return _frame_stats(x, self.max_blocks, rng)
+        return frame_stats(x, self.max_blocks, rng)
 
     def _stats_from_table(
         self, table: Any, target: str, drivers: Sequence[str] | None
-    ) -> _BlockStats:
+    ) -> BlockStats:
         schema = table.schema()
         if drivers is None:
             drivers = [c for c, t in schema.items() if t.is_numeric() and c != target]
@@ -461,22 +304,20 @@ class KeyDriverAnalysis:
         self._sd = np.nan_to_num(np.array([d[f"_sd{i}"] for i in range(q)], float))
         self._lo = np.array([d[f"_lo{i}"] for i in range(q - 1)], float)
         self._hi = np.array([d[f"_hi{i}"] for i in range(q - 1)], float)
-        return _table_stats(t, cols, means, self.max_blocks, self.seed)
+        return table_stats(t, cols, means, self.max_blocks, self.random_state)
 
     def _set_columns(self, target: str, drivers: list[str], n: int) -> None:
         self.target_, self.drivers_, self.n_ = target, drivers, n
 
     # -- results
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per driver, most important first.
+    def _summary(self) -> pd.DataFrame:
+        """One row per driver, most important first (the :attr:`summary`).
 
         Columns ``driver``, ``weight`` (share of the target's variance the driver accounts
         for), ``ci_low``/``ci_high`` (bootstrap interval of ``weight``), ``share`` (of
         :math:`R^2`) with ``share_ci_low``/``share_ci_high``, ``sign`` (of the driver's
         coefficient in the full model), ``rank``, ``r2`` (the model's :math:`R^2`) and ``n``.
         """
-        self._check_fitted()
         out = pd.DataFrame(
             {
                 "driver": self.drivers_,
@@ -493,9 +334,6 @@ class KeyDriverAnalysis:
         out["rank"] = np.arange(1, len(out) + 1)
         out["r2"] = self.r2_
         out["n"] = self.n_
-        out.attrs.update(
-            method=self.method, target=self.target_, r2=self.r2_, r2_ci=self.r2_ci_, n=self.n_
-        )
         return out
 
     def quadrant(self) -> pd.DataFrame:
@@ -537,10 +375,6 @@ class KeyDriverAnalysis:
         key = out["quadrant"].map(order) * 10 - out["share"]
         return out.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "weights_"):
-            raise CxroiError("this KeyDriverAnalysis is not fitted yet; call fit() first")
-
 
 def _check_size(n: int, drivers: Sequence[str]) -> None:
     p = len(drivers)
@@ -566,8 +400,8 @@ def relative_weights(
     target, drivers
         Outcome column and driver columns (``None``: every other numeric column).
     **options
-        Keyword options of :class:`KeyDriverAnalysis` (``n_boot``, ``ci``, ``seed``,
-        ``dropna``, ...).
+        Keyword options of :class:`KeyDriverAnalysis` (``n_boot``, ``level``,
+        ``random_state``, ``dropna``, ...).
 
     Returns
     -------
@@ -614,26 +448,28 @@ def key_drivers(
     by
         Optional grouping column: one analysis per group (plus a ``group`` column). A group
         that cannot be analysed (too few rows, a constant driver) keeps one row per driver
-        with empty numbers and the reason in ``flag``.
+        with empty numbers, flagged ``not-estimable``, the reason in ``note``.
     method
         ``"relative_weights"`` or ``"shapley"``.
     min_n
-        Groups with fewer rows are flagged ``small n``.
+        Groups with fewer rows are flagged ``small-n``.
     quadrant
         Add ``performance`` and ``quadrant`` columns (see :meth:`KeyDriverAnalysis.quadrant`).
 
     Returns
     -------
     pandas.DataFrame
-        The :attr:`KeyDriverAnalysis.summary` columns, plus ``performance``, ``quadrant`` and
-        ``flag`` (and ``group`` with ``by``).
+        The :attr:`KeyDriverAnalysis.summary` columns, plus ``performance``, ``quadrant``,
+        ``flag`` (``small-n``, ``not-estimable``) and ``note`` (and ``group`` with ``by``).
     """
     if by is None:
         return _one(df, target, drivers, method, min_n, quadrant, options)
     if not isinstance(df, pd.DataFrame):
         df = df.to_pandas()
     if by not in df.columns:
-        raise CxroiError(f"group column {by!r} not found; available: {', '.join(df.columns)}")
+        raise CxroiError(
+            f"{param('by')} {by!r} is not a column; available: {', '.join(map(str, df.columns))}"
+        )
     if drivers is None:
         drivers = [c for c in df.select_dtypes("number").columns if c not in (target, by)]
     parts = []
@@ -641,12 +477,13 @@ def key_drivers(
         try:
             res = _one(sub, target, drivers, method, min_n, quadrant, options)
         except CxroiError as e:
-            res = pd.DataFrame({"driver": list(drivers), "n": len(sub), "flag": str(e)})
+            flag = ";".join(f for f in (small_n_flag(len(sub), min_n), _NOT_ESTIMABLE) if f)
+            res = pd.DataFrame(
+                {"driver": list(drivers), "n": len(sub), "flag": flag, "note": str(e)}
+            )
         res.insert(0, "group", g)
         parts.append(res)
-    out = pd.concat(parts, ignore_index=True)
-    out.attrs.update(method=method, target=target, by=by)
-    return out
+    return pd.concat(parts, ignore_index=True)
 
 
 def _one(df, target, drivers, method, min_n, quadrant, options) -> pd.DataFrame:
@@ -656,5 +493,6 @@ def _one(df, target, drivers, method, min_n, quadrant, options) -> pd.DataFrame:
         q = model.quadrant().set_index("driver")
         out["performance"] = out["driver"].map(q["performance"])
         out["quadrant"] = out["driver"].map(q["quadrant"])
-    out["flag"] = f"small n (< {min_n})" if model.n_ < min_n else ""
+    out["flag"] = small_n_flag(model.n_, min_n)
+    out["note"] = ""
     return out

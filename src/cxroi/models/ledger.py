@@ -7,68 +7,48 @@ attribute of the customers table (plan, region, ...). All aggregation runs as on
 expression; only the per-customer result is executed.
 
 Exposure is counted from ``entry`` (the later of the customer's start and the first day the
-data cover, so customers who signed up before the data begin are left-truncated rather than
-credited with unobserved survival) to ``exit`` (the last contract end for a churned customer,
-else the end of the data).
+data cover, :func:`cxroi.window.data_bounds`, so customers who signed up before the data begin
+are left-truncated rather than credited with unobserved survival) to ``exit`` (the last
+contract end for a churned customer, else the end of the data).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Mapping
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from cxroi.errors import CxroiError
+from cxroi.metrics.nps import nps_group_expr
+from cxroi.window import data_bounds
 
-__all__ = ["DAYS_PER_YEAR", "customer_ledger", "data_window", "ledger_frame", "nps_group"]
+__all__ = ["DAYS_PER_YEAR", "customer_ledger", "ledger_frame"]
 
 DAYS_PER_YEAR = 365.25
 
 
-def nps_group(score: Any) -> Any:
-    """Ibis expression: ``promoter`` (9-10), ``passive`` (7-8), ``detractor`` (0-6), else null."""
-    return ibis.cases((score >= 9, "promoter"), (score >= 7, "passive"), (score >= 0, "detractor"))
-
-
-def _hours(later: Any, earlier: Any) -> Any:
+def _hours(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
     return (later.epoch_seconds() - earlier.epoch_seconds()) / 3600.0
 
 
-def data_window(ws: Any) -> tuple[dt.date, dt.date]:
-    """First and last day covered by transactions, responses, tickets and events."""
-    firsts, lasts = [], []
-    for name, col in (
-        ("transactions", "ts"),
-        ("responses", "ts"),
-        ("tickets", "opened_at"),
-        ("events", "ts"),
-    ):
-        t = ws.table(name)
-        row = t.aggregate(lo=t[col].min(), hi=t[col].max()).to_pandas().iloc[0]
-        if pd.notna(row["lo"]):
-            firsts.append(pd.Timestamp(row["lo"]).date())
-            lasts.append(pd.Timestamp(row["hi"]).date())
-    if not firsts:
-        raise CxroiError("the workspace holds no transactions, responses, tickets or events yet")
-    return min(firsts), max(lasts)
-
-
 def customer_ledger(
-    ws: Any,
+    tables: Mapping[str, ir.Table],
     *,
     as_of: dt.date | None = None,
     survey: str | None = None,
-) -> ibis.Table:
-    """The per-customer ledger as an Ibis expression (nothing is executed but the window).
+) -> ir.Table:
+    """The per-customer ledger as an Ibis expression (nothing is executed but the bounds).
 
     Parameters
     ----------
-    ws
-        A :class:`cxroi.store.Workspace` (anything with ``table(name)``).
+    tables
+        The canonical tables by name (``Workspace.tables``): customers, transactions,
+        contracts, responses and tickets.
     as_of
-        End of the data; default the last day any table covers.
+        End of the data; default the last day of activity (:func:`cxroi.window.data_bounds`).
     survey
         Only responses of this survey give the customer's NPS (e.g. the relationship survey);
         default all responses with an NPS.
@@ -78,17 +58,20 @@ def customer_ledger(
     ibis.Table
         One row per customer of the customers table: its columns, then ``entry``, ``exit``,
         ``exposure_years``, ``tenure_years`` (at entry), ``churned``, ``spend``,
-        ``purchases``, ``nps_latest``, ``nps_mean``, ``responses``, ``nps_group``,
-        ``tickets``, ``support_cost``, ``first_response_hours`` and ``resolution_hours``
-        (medians over the customer's tickets).
+        ``purchases``, ``nps_latest``, ``nps_mean``, ``responses``, ``nps_group``
+        (:func:`cxroi.metrics.nps.nps_group_expr`: missing without a response), ``tickets``,
+        ``support_cost``, ``first_response_hours`` and ``resolution_hours`` (medians over the
+        customer's tickets).
     """
-    start_day, last_day = data_window(ws)
+    start_day, last_day = data_bounds(tables)
+    if start_day is None or last_day is None:
+        raise CxroiError("the workspace holds no transactions, responses, tickets or events yet")
     end = as_of or last_day
-    cust = ws.table("customers")
-    tx = ws.table("transactions")
-    ct = ws.table("contracts")
-    rs = ws.table("responses")
-    tk = ws.table("tickets")
+    cust = tables["customers"]
+    tx = tables["transactions"]
+    ct = tables["contracts"]
+    rs = tables["responses"]
+    tk = tables["tickets"]
 
     tx_agg = tx.group_by("customer_id").aggregate(
         spend=tx.amount.sum(), purchases=tx.count(), first_purchase=tx.ts.min()
@@ -136,14 +119,19 @@ def customer_ledger(
         responses=led.responses.fill_null(0),
         tickets=led.tickets.fill_null(0),
         support_cost=led.support_cost.fill_null(0.0),
-        nps_group=nps_group(led.nps_latest),
+        nps_group=nps_group_expr(led.nps_latest),
     )
     return led.drop("_start", "first_purchase", "contract_start", "last_end", "active_contracts")
 
 
-def ledger_frame(ws: Any, **options: Any) -> pd.DataFrame:
+def ledger_frame(
+    tables: Mapping[str, ir.Table],
+    *,
+    as_of: dt.date | None = None,
+    survey: str | None = None,
+) -> pd.DataFrame:
     """Execute :func:`customer_ledger` (one row per customer) into pandas."""
-    df = customer_ledger(ws, **options).to_pandas()
+    df = customer_ledger(tables, as_of=as_of, survey=survey).to_pandas()
     if df.empty:
         raise CxroiError("the workspace holds no customers yet; ingest the customers table")
     return df

@@ -32,26 +32,15 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from cxroi.errors import CxroiError
+from cxroi.errors import CxroiError, param
+from cxroi.window import to_date
 
-__all__ = ["TIME_UNITS", "rfm_summary", "to_date"]
+__all__ = ["TIME_UNITS", "rfm_summary"]
 
 _DAY = dt.timedelta(days=1)
 
 TIME_UNITS: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 """Length of each supported time unit, in days."""
-
-
-def to_date(value: object, name: str) -> dt.date:
-    """Parse a ``date``, ``datetime`` or ISO string into a ``date``; raise naming ``name``."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise CxroiError(f"{name}: {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
 def rfm_summary(
@@ -93,11 +82,14 @@ def rfm_summary(
 
     Examples
     --------
-    >>> summary = rfm_summary(ws.table("transactions"), calibration_end="1997-09-30")
+    >>> tx = tables["transactions"]  # doctest: +SKIP
+    >>> summary = rfm_summary(tx, calibration_end="1997-09-30")  # doctest: +SKIP
     >>> df = summary.execute()  # doctest: +SKIP
     """
     if time_unit not in TIME_UNITS:
-        raise CxroiError(f"time_unit must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}")
+        raise CxroiError(
+            f"{param('time_unit')} must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}"
+        )
     missing = [c for c in (customer_col, ts_col, amount_col) if c not in transactions.columns]
     if missing:
         raise CxroiError(f"transactions: missing column(s) {', '.join(missing)}")
@@ -105,7 +97,9 @@ def rfm_summary(
     cal_end = to_date(calibration_end, "calibration_end")
     ho_end = None if holdout_end is None else to_date(holdout_end, "holdout_end")
     if ho_end is not None and ho_end <= cal_end:
-        raise CxroiError(f"holdout_end {ho_end} must be after calibration_end {cal_end}")
+        raise CxroiError(
+            f"{param('holdout_end')} {ho_end} must be after {param('calibration_end')} {cal_end}"
+        )
     t = transactions
     if merge_same_day:
         key = t[ts_col].cast("date")

@@ -1,15 +1,17 @@
-"""Contract churn: Kaplan-Meier curves, Cox hazard ratios and retention-based CLV by segment.
+"""Contract churn: the per-customer churn frame, Kaplan-Meier, the Cox model, retention CLV.
 
 For subscription (contractual) customers, churn is observed: a contract ends. The per-customer
 frame is built by one Ibis expression in the engine (:func:`churn_frame`); the models are
 ``lifelines``' Kaplan-Meier and Cox fitters, wrapped so that every number carries an interval
 and ``n``:
 
-- :func:`kaplan_meier` — survival at chosen times per segment, with Greenwood intervals;
-- :class:`ChurnCox` — hazard ratios of customer covariates (NPS group, plan, slow support
-  response, …) with 95% intervals;
-- :func:`retention_clv` — the retention CLV of DESIGN.md per segment,
-  :math:`m\\,r / (1 + i - r)`, from a constant monthly churn hazard.
+- :func:`kaplan_meier`: survival at chosen tenures per segment, with Greenwood intervals;
+- :class:`ChurnCox`: THE Cox proportional-hazards path of cxroi. The churn report, the
+  adjusted perception effects (:mod:`cxroi.models.effects`) and the churn lever
+  (:mod:`cxroi.models.levers`) all fit their hazard ratios here, either on one row per
+  customer or on the customer-month panel (:mod:`cxroi.models.panel`);
+- :func:`retention_clv`: the retention CLV of DESIGN.md per segment
+  (:func:`cxroi.metrics.money.retention_clv`) from a constant monthly churn hazard.
 
 Customers who signed up before the data begin are *left-truncated*: churn before
 ``observed_from`` could not be seen, so each customer enters the risk set at
@@ -20,8 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -30,24 +31,30 @@ import pandas as pd
 from ibis import _
 from scipy import stats
 
-from cxroi.errors import CxroiError, SmallSampleWarning
-from cxroi.models.rfm import TIME_UNITS, to_date
+from cxroi.errors import CxroiError, SmallSampleWarning, param
+from cxroi.metrics.money import retention_clv as _retention_clv
+from cxroi.metrics.nps import nps_group_expr
+from cxroi.models._base import Estimator
+from cxroi.models._design import z as _z
+from cxroi.models.rfm import TIME_UNITS
+from cxroi.results import small_n_flag
+from cxroi.window import to_date
 
 __all__ = [
+    "PENALIZER",
     "ChurnCox",
+    "check_events",
     "churn_frame",
-    "churn_periods",
     "kaplan_meier",
-    "nps_group",
     "retention_clv",
 ]
 
 _PERIOD_MONTHS = {"month": 1.0, "quarter": 3.0, "year": 12.0}
 
-
-def nps_group(score: ir.IntegerValue) -> ir.StringValue:
-    """NPS group of a 0-10 score: promoter (9-10), passive (7-8), detractor (0-6)."""
-    return ibis.cases((score >= 9, "promoter"), (score >= 7, "passive"), else_="detractor")
+PENALIZER = 0.0
+"""Ridge penalty of the Cox fits: none, the plain partial likelihood. (lifelines multiplies
+its penalizer by the number of rows, so on a customer-month panel even ``1e-4`` shrinks the
+hazard ratios towards 1; raise it only where a nearly separated dummy stops convergence.)"""
 
 
 def churn_frame(
@@ -75,7 +82,7 @@ def churn_frame(
         Adds every customer attribute column (``plan``, ``region``, …).
     responses : ibis.Table, optional
         Adds ``nps`` (the customer's latest NPS score on or before ``as_of``, from survey
-        ``nps_survey`` if given) and ``nps_group``.
+        ``nps_survey`` if given) and ``nps_group`` (missing without a score).
     tickets : ibis.Table, optional
         Adds ``tickets`` and ``slow_response`` (any first response slower than
         ``slow_response_hours``).
@@ -90,10 +97,13 @@ def churn_frame(
         ``customer_id``, ``start``, ``end``, ``entry`` (time from start to the first day
         observed), ``duration`` (time from start to churn or ``as_of``), ``churned`` (bool),
         ``monthly_value`` (recurring value of the customer's contracts per month; ``once``
-        contracts count 0) and the optional covariates.
+        contracts count 0), ``entry_date`` and ``exit_date`` (first and last day at risk, for
+        :func:`cxroi.models.panel.customer_months`) and the optional covariates.
     """
     if time_unit not in TIME_UNITS:
-        raise CxroiError(f"time_unit must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}")
+        raise CxroiError(
+            f"{param('time_unit')} must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}"
+        )
     unit = TIME_UNITS[time_unit]
     end = ibis.literal(to_date(as_of, "as_of"))
     start_obs = None if observed_from is None else to_date(observed_from, "observed_from")
@@ -127,6 +137,8 @@ def churn_frame(
         duration=stop.delta(per.start, unit="day").cast("float64") / unit,
         churned=churned,
         monthly_value=per.monthly_value.fill_null(0.0),
+        entry_date=entry_day,
+        exit_date=stop,
     )
     if start_obs is not None:  # churned before the data begin: not observable
         out = out.filter(out.duration > out.entry)
@@ -143,7 +155,7 @@ def churn_frame(
         out = out.left_join(latest, "customer_id").select(
             *out.columns,
             nps=latest.nps,
-            nps_group=ibis.ifelse(latest.nps.isnull(), ibis.null("string"), nps_group(latest.nps)),
+            nps_group=nps_group_expr(latest.nps),
         )
     if tickets is not None:
         t = tickets.filter(tickets.opened_at.cast("date") <= end)
@@ -169,14 +181,20 @@ def _check_frame(frame: pd.DataFrame, needed: Sequence[str]) -> None:
         raise CxroiError(f"churn frame lacks column(s) {', '.join(missing)}")
 
 
+def _segments(frame: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataFrame]]:
+    groups = [("all", frame)] if by is None else list(frame.groupby(by, dropna=False))
+    return [("missing" if pd.isna(k) else str(k), g) for k, g in groups]
+
+
 def kaplan_meier(
     frame: pd.DataFrame,
     *,
     by: str | None = None,
     times: Sequence[float] = (3, 6, 12, 24),
     min_n: int = 30,
+    level: float = 0.95,
 ) -> pd.DataFrame:
-    """Kaplan-Meier survival at ``times`` per segment, with 95% (Greenwood) intervals.
+    """Kaplan-Meier survival at ``times`` per segment, with Greenwood intervals.
 
     Parameters
     ----------
@@ -187,63 +205,89 @@ def kaplan_meier(
     times : sequence of float
         Tenures (in the frame's time unit) at which to report survival.
     min_n : int
-        Segments with fewer customers are flagged ``small_n``.
+        Segments with fewer customers are flagged ``small-n``.
+    level : float
+        Interval level (lifelines' log(-log) Greenwood interval).
 
     Returns
     -------
     DataFrame
-        ``segment, n, churned, time, survival, lower_95, upper_95, median, small_n``.
+        ``segment, time, estimate`` (the share still subscribed), ``ci_low, ci_high, level,
+        n, churned, median`` (median survival time) and ``flag``.
     """
     from lifelines import KaplanMeierFitter
 
     _check_frame(frame, ["entry", "duration", "churned"] + ([by] if by else []))
-    groups = [("all", frame)] if by is None else list(frame.groupby(by, dropna=False))
     rows = []
-    for name, g in groups:
-        km = KaplanMeierFitter()
+    for name, g in _segments(frame, by):
+        km = KaplanMeierFitter(alpha=1 - level)
         km.fit(g.duration, g.churned, entry=g.entry)
         sf = km.survival_function_at_times(list(times)).to_numpy()
         ci = km.confidence_interval_survival_function_
         for t, s in zip(times, sf, strict=True):
             at = max(int(ci.index.searchsorted(t, side="right")) - 1, 0)  # step function
-            lo, hi = float(ci.iloc[at, 0]), float(ci.iloc[at, 1])
             rows.append(
                 {
-                    "segment": "missing" if pd.isna(name) else str(name),
+                    "segment": name,
+                    "time": t,
+                    "estimate": float(s),
+                    "ci_low": float(ci.iloc[at, 0]),
+                    "ci_high": float(ci.iloc[at, 1]),
+                    "level": level,
                     "n": len(g),
                     "churned": int(g.churned.sum()),
-                    "time": t,
-                    "survival": float(s),
-                    "lower_95": lo,
-                    "upper_95": hi,
                     "median": float(km.median_survival_time_),
-                    "small_n": len(g) < min_n,
+                    "flag": small_n_flag(len(g), min_n),
                 }
             )
     return pd.DataFrame(rows)
 
 
-class ChurnCox:
-    """Cox proportional-hazards model of contract churn (lifelines ``CoxPHFitter``).
+def check_events(events: int, min_events: int = 1) -> None:
+    """Raise when ``events`` churn events are too few for a Cox model (fewer than ``min_events``,
+    and always with none)."""
+    if events < 1 and min_events <= 1:
+        raise CxroiError("no churn events in the data: hazard ratios cannot be estimated")
+    if events < min_events:
+        raise CxroiError(f"too few churn events ({events}) for a Cox model; it needs {min_events}")
 
-    ``fit`` takes either one row per customer (:func:`churn_frame`: ``entry``, ``duration``)
-    or time-varying periods (:func:`churn_periods`: ``t_start``, ``t_stop``, fitted with
-    lifelines' ``CoxTimeVaryingFitter``).
+
+class ChurnCox(Estimator):
+    """Cox proportional-hazards model of churn: the one Cox path of cxroi (lifelines).
+
+    ``fit`` takes either one row per customer (:func:`churn_frame`: ``entry``, ``duration``,
+    ``churned``) or the customer-month panel (:func:`cxroi.models.panel.customer_months`:
+    ``customer_id``, ``start``, ``stop``, ``churned``, with time-varying covariates). Both are
+    fitted as lifelines' ``CoxPHFitter`` with delayed entry (counting-process form):
+
+    .. math:: h_i(t) = h_0(t) \\exp(\\beta^\\top x_i(t))
 
     Parameters
     ----------
     covariates : sequence of str
-        Columns of the churn frame. Text columns are dummy-coded against ``reference``
-        (default: the most common level); their terms are named ``column=level``.
+        Columns of the frame. Numbers and booleans enter as they are; text columns are
+        dummy-coded against ``reference`` (default: the most common level), their terms named
+        ``column=level``. Rows missing a covariate are left out; terms without variation are
+        dropped.
     reference : dict, optional
         Reference level per categorical covariate, e.g. ``{"nps_group": "promoter"}``.
     strata : sequence of str, optional
         Columns whose levels get their own baseline hazard.
+    level : float
+        Level of the Wald intervals (on the log scale).
+    penalizer : float
+        Ridge penalty (:data:`PENALIZER`).
+    min_events : int
+        Fewest churn events to fit on.
 
     Attributes
     ----------
+    params_ : Series
+        Log hazard ratio per term; ``standard_errors_`` their standard errors.
     hazard_ratios_ : DataFrame
-        ``hazard_ratio, lower_95, upper_95, p`` per dummy/numeric term.
+        Per term: ``estimate`` (hazard ratio), ``ci_low``, ``ci_high``, ``level``, ``n``
+        (customers with the term non-zero at some time: in the level of a dummy) and
+        ``p_value``.
     n_, n_events_ : int
         Customers (with complete covariates) and churn events used.
     """
@@ -252,92 +296,93 @@ class ChurnCox:
         self,
         covariates: Sequence[str],
         *,
-        reference: dict[str, str] | None = None,
+        reference: Mapping[str, str] | None = None,
         strata: Sequence[str] | None = None,
+        level: float = 0.95,
+        penalizer: float = PENALIZER,
+        min_events: int = 1,
     ):
         self.covariates = covariates
         self.reference = reference
         self.strata = strata
+        self.level = level
+        self.penalizer = penalizer
+        self.min_events = min_events
 
     def fit(self, frame: pd.DataFrame) -> ChurnCox:
-        """Fit on a frame from :func:`churn_frame`; rows with missing covariates are dropped."""
+        """Fit on a churn frame or a customer-month panel; returns ``self``."""
+        from lifelines import CoxPHFitter
         from lifelines.exceptions import ConvergenceError
 
-        cols = list(self.covariates) + list(self.strata or [])
-        varying = "t_stop" in frame.columns
-        times = ["customer_id", "t_start", "t_stop"] if varying else ["entry", "duration"]
-        _check_frame(frame, [*times, "churned", *cols])
-        data = frame[[*times, "churned", *cols]].dropna()
-        if data.churned.sum() < 1:
-            raise CxroiError("no churn events in the data: hazard ratios cannot be estimated")
-        design = data[times].copy()
-        design["churned"] = data.churned.astype(int)
-        ref = dict(self.reference or {})
-        for col in self.covariates:
-            s = data[col]
-            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-                design[col] = s.astype(float)
-            else:
-                levels = s.astype(str)
-                base = ref.get(col, levels.value_counts().idxmax())
-                if base not in set(levels):
-                    raise CxroiError(f"reference level {base!r} of {col} is not in the data")
-                for level in sorted(set(levels) - {base}):
-                    design[f"{col}={level}"] = (levels == level).astype(float)
-        for col in self.strata or []:
-            design[col] = data[col].astype(str)
-        terms = [c for c in design.columns if c not in (*times, "churned", *(self.strata or []))]
+        z = _z(self.level)
+        panel = "stop" in frame.columns
+        times = ["start", "stop"] if panel else ["entry", "duration"]
+        ids = ["customer_id"] if panel else []
+        strata = list(self.strata or [])
+        cols = list(dict.fromkeys([*self.covariates, *strata]))
+        _check_frame(frame, [*ids, *times, "churned", *cols])
+        data = frame[[*ids, *times, "churned", *cols]].dropna()
+        events = int(data.churned.sum())
+        check_events(events, self.min_events)
+        design = self._design(data)
+        terms = [c for c in design.columns if design[c].std() > 0]
         if not terms:
             raise CxroiError(
                 f"no covariate varies in the data ({', '.join(self.covariates)}): "
                 "there is no hazard ratio to estimate"
             )
-        strata = list(self.strata) if self.strata else None
+        fit_on = design[terms].assign(
+            **{t: data[t].to_numpy() for t in times},
+            churned=data.churned.astype(int).to_numpy(),
+            **{c: data[c].astype(str).to_numpy() for c in strata},
+        )
         try:
-            cph = self._fit_lifelines(design, varying, strata)
+            cph = CoxPHFitter(penalizer=self.penalizer, alpha=1 - self.level).fit(
+                fit_on,
+                duration_col=times[1],
+                event_col="churned",
+                entry_col=times[0],
+                strata=strata or None,
+            )
         except ConvergenceError as e:
             raise CxroiError(f"the Cox model did not converge: {str(e).splitlines()[0]}") from None
-        n = design.customer_id.nunique() if varying else len(design)
-        s = cph.summary
+        beta, se = cph.params_, cph.standard_errors_
+        who = data.customer_id if panel else pd.Series(np.arange(len(data)), index=data.index)
+        self.params_ = beta.rename("coef")
+        self.standard_errors_ = se.rename("se")
         self.hazard_ratios_ = pd.DataFrame(
             {
-                "hazard_ratio": s["exp(coef)"],
-                "lower_95": s["exp(coef) lower 95%"],
-                "upper_95": s["exp(coef) upper 95%"],
-                "p": s["p"],
+                "estimate": np.exp(beta),
+                "ci_low": np.exp(beta - z * se),
+                "ci_high": np.exp(beta + z * se),
+                "level": self.level,
+                "n": [int(who[design[t] != 0].nunique()) for t in beta.index],
+                "p_value": cph.summary["p"],
             }
         ).rename_axis("term")
-        self.n_ = int(n)
-        self.n_events_ = int(design.churned.sum())
+        self.n_ = int(data.customer_id.nunique() if panel else len(data))
+        self.n_events_ = events
         self.log_likelihood_ = float(cph.log_likelihood_)
         return self
 
-    @staticmethod
-    def _fit_lifelines(design: pd.DataFrame, varying: bool, strata: list[str] | None) -> Any:
-        from lifelines import CoxPHFitter, CoxTimeVaryingFitter
+    def _design(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Numbers as they are, text as dummies against the reference level."""
+        ref = dict(self.reference or {})
+        design = pd.DataFrame(index=data.index)
+        for col in self.covariates:
+            s = data[col]
+            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+                design[col] = s.astype(float)
+                continue
+            levels = s.astype(str)
+            base = ref.get(col, levels.value_counts().idxmax())
+            if base not in set(levels):
+                raise CxroiError(f"reference level {base!r} of {col} is not in the data")
+            for lev in sorted(set(levels) - {base}):
+                design[f"{col}={lev}"] = (levels == lev).astype(float)
+        return design
 
-        if varying:
-            return CoxTimeVaryingFitter().fit(
-                design,
-                id_col="customer_id",
-                start_col="t_start",
-                stop_col="t_stop",
-                event_col="churned",
-                strata=strata,
-            )
-        return CoxPHFitter().fit(
-            design,
-            duration_col="duration",
-            event_col="churned",
-            entry_col="entry",
-            strata=strata,
-        )
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """Hazard ratios with 95% intervals and p-values."""
-        if not hasattr(self, "hazard_ratios_"):
-            raise CxroiError("ChurnCox is not fitted yet; call fit(frame) first")
+    def _summary(self) -> pd.DataFrame:
         return self.hazard_ratios_
 
 
@@ -348,6 +393,7 @@ def retention_clv(
     annual_discount_rate: float = 0.10,
     time_unit: str = "month",
     min_n: int = 30,
+    level: float = 0.95,
 ) -> pd.DataFrame:
     """Retention CLV per segment from a constant monthly churn hazard.
 
@@ -362,15 +408,18 @@ def retention_clv(
     time_unit : str
         The unit of ``entry``/``duration`` in ``frame``.
     min_n : int
-        Segments with fewer customers are flagged ``small_n`` (and warned about).
+        Segments with fewer customers are flagged ``small-n`` (and warned about).
+    level : float
+        Level of the churn, value and CLV intervals.
 
     Returns
     -------
     DataFrame
-        Per segment: ``n, churned, exposure_months, monthly_churn`` (hazard :math:`\\lambda`
-        = events / months at risk, exact Poisson 95% interval), ``retention``
-        :math:`r = e^{-\\lambda}`, ``monthly_value`` (mean, with normal 95% interval),
-        ``clv`` and ``clv_lower_95``/``clv_upper_95``.
+        Per segment: ``segment, n, churned, exposure_months, monthly_churn`` (hazard
+        :math:`\\lambda` = events / months at risk) with its exact Poisson interval
+        ``churn_ci_low``/``churn_ci_high``, ``retention`` :math:`r = e^{-\\lambda}`,
+        ``monthly_value`` (mean), ``estimate`` (the CLV), ``ci_low``, ``ci_high``, ``level``
+        and ``flag``.
 
     Notes
     -----
@@ -378,50 +427,53 @@ def retention_clv(
 
         \\mathrm{CLV} = \\frac{m\\,r}{1 + i - r}
 
-    The interval combines the ends of the churn and value intervals (low value with high
-    churn, high value with low churn), so its coverage is at least 95%.
+    (:func:`cxroi.metrics.money.retention_clv`). The interval combines the ends of the churn
+    and value intervals (low value with high churn, high value with low churn), so its
+    coverage is at least ``level``.
     """
     _check_frame(frame, ["entry", "duration", "churned", "monthly_value"] + ([by] if by else []))
     if not 0 <= annual_discount_rate < 1:
-        raise CxroiError(f"annual discount rate must be in [0, 1), got {annual_discount_rate}")
+        raise CxroiError(
+            f"annual {param('discount_rate')} must be in [0, 1), got {annual_discount_rate}"
+        )
     to_months = TIME_UNITS[time_unit] / TIME_UNITS["month"]
     i = (1 + annual_discount_rate) ** (1 / 12) - 1
-    groups = [("all", frame)] if by is None else list(frame.groupby(by, dropna=False))
-    z = stats.norm.ppf(0.975)
+    z = _z(level)
+    alpha = 1 - level
 
     def value(m: float, lam: float) -> float:
-        r = math.exp(-lam)
-        return m * r / (1 + i - r)
+        return float(_retention_clv(m, math.exp(-lam), i))
 
     rows = []
-    for name, g in groups:
+    for name, g in _segments(frame, by):
         n = len(g)
         events = int(g.churned.sum())
         exposure = float((g.duration - g.entry).sum()) * to_months
         lam = events / exposure if exposure > 0 else float("nan")
-        lam_lo = stats.chi2.ppf(0.025, 2 * events) / 2 / exposure if events else 0.0
-        lam_hi = stats.chi2.ppf(0.975, 2 * events + 2) / 2 / exposure
+        lam_lo = stats.chi2.ppf(alpha / 2, 2 * events) / 2 / exposure if events else 0.0
+        lam_hi = stats.chi2.ppf(1 - alpha / 2, 2 * events + 2) / 2 / exposure
         m = float(g.monthly_value.mean())
         m_se = float(g.monthly_value.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
         rows.append(
             {
-                "segment": "missing" if pd.isna(name) else str(name),
+                "segment": name,
                 "n": n,
                 "churned": events,
                 "exposure_months": exposure,
                 "monthly_churn": lam,
-                "churn_lower_95": lam_lo,
-                "churn_upper_95": lam_hi,
+                "churn_ci_low": lam_lo,
+                "churn_ci_high": lam_hi,
                 "retention": math.exp(-lam),
                 "monthly_value": m,
-                "clv": value(m, lam),
-                "clv_lower_95": value(max(m - z * m_se, 0.0), lam_hi),
-                "clv_upper_95": value(m + z * m_se, lam_lo),
-                "small_n": n < min_n,
+                "estimate": value(m, lam),
+                "ci_low": value(max(m - z * m_se, 0.0), lam_hi),
+                "ci_high": value(m + z * m_se, lam_lo),
+                "level": level,
+                "flag": small_n_flag(n, min_n),
             }
         )
     out = pd.DataFrame(rows)
-    small = out.loc[out.small_n, "segment"].tolist()
+    small = out.loc[out.flag != "", "segment"].tolist()
     if small:
         warnings.warn(
             f"retention CLV: segment(s) {', '.join(small)} have fewer than {min_n} customers",
@@ -429,101 +481,3 @@ def retention_clv(
             stacklevel=2,
         )
     return out
-
-
-def churn_periods(
-    frame: pd.DataFrame,
-    *,
-    nps: pd.DataFrame | None = None,
-    slow_tickets: pd.DataFrame | None = None,
-    time_unit: str = "month",
-) -> pd.DataFrame:
-    """Split each customer's time at risk where a time-varying covariate changes.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        From :func:`churn_frame` (``customer_id``, ``start``, ``entry``, ``duration``,
-        ``churned`` and any time-fixed covariates, which are carried along).
-    nps : DataFrame, optional
-        ``customer_id, ts, nps``: survey answers. ``nps_group`` at a time is the group of the
-        latest answer before it (missing before the first answer).
-    slow_tickets : DataFrame, optional
-        ``customer_id, opened_at`` of tickets with a slow first response. ``slow_response``
-        is true during the calendar month after such a ticket.
-    time_unit : str
-        The unit of ``entry``/``duration`` in ``frame``.
-
-    Returns
-    -------
-    DataFrame
-        ``customer_id, t_start, t_stop, churned`` (true on a churner's last period only),
-        ``nps_group``, ``slow_response`` and the other columns of ``frame``.
-    """
-    _check_frame(frame, ["customer_id", "start", "entry", "duration", "churned"])
-    unit = TIME_UNITS[time_unit]
-    start = frame.set_index("customer_id").start.map(pd.Timestamp)
-
-    def tenure(ids: pd.Series, when: pd.Series) -> np.ndarray:
-        return ((pd.to_datetime(when) - ids.map(start).to_numpy()).dt.days / unit).to_numpy()
-
-    points = [
-        frame[["customer_id"]].assign(t=frame.entry),
-        frame[["customer_id"]].assign(t=frame.duration),
-    ]
-    answers = windows = None
-    if nps is not None and len(nps):
-        answers = nps[nps.customer_id.isin(start.index)][["customer_id", "ts", "nps"]].copy()
-        answers["t"] = tenure(answers.customer_id, answers.ts)
-        points.append(answers[["customer_id", "t"]])
-    if slow_tickets is not None and len(slow_tickets):
-        st = slow_tickets[slow_tickets.customer_id.isin(start.index)]
-        month = pd.to_datetime(st.opened_at).dt.to_period("M")
-        windows = pd.DataFrame(
-            {
-                "customer_id": st.customer_id.to_numpy(),
-                "w_start": (month + 1).dt.start_time.to_numpy(),
-                "w_end": (month + 2).dt.start_time.to_numpy(),
-            }
-        ).drop_duplicates()
-        windows["t"] = tenure(windows.customer_id, windows.w_start)
-        windows["t_end"] = tenure(windows.customer_id, windows.w_end)
-        points += [
-            windows[["customer_id", "t"]],
-            windows[["customer_id", "t_end"]].rename(columns={"t_end": "t"}),
-        ]
-    pts = pd.concat(points, ignore_index=True).merge(
-        frame[["customer_id", "entry", "duration"]], on="customer_id"
-    )
-    pts = pts[(pts.t >= pts.entry) & (pts.t <= pts.duration)]
-    pts = pts.drop_duplicates(["customer_id", "t"]).sort_values(["customer_id", "t"])
-    pts["t_stop"] = pts.groupby("customer_id").t.shift(-1)
-    periods = pts.dropna(subset=["t_stop"]).rename(columns={"t": "t_start"})
-    periods = periods[["customer_id", "t_start", "t_stop", "duration"]].sort_values("t_start")
-    if answers is not None:
-        answers = answers.sort_values("t")
-        periods = pd.merge_asof(
-            periods, answers[["customer_id", "t", "nps"]], left_on="t_start", right_on="t",
-            by="customer_id", direction="backward",
-        ).drop(columns="t")  # fmt: skip
-        group = np.select(
-            [periods.nps >= 9, periods.nps >= 7], ["promoter", "passive"], "detractor"
-        )
-        periods["nps_group"] = pd.Series(group, index=periods.index).where(periods.nps.notna())
-    if windows is not None:
-        periods = pd.merge_asof(
-            periods, windows[["customer_id", "t", "t_end"]].sort_values("t"), left_on="t_start",
-            right_on="t", by="customer_id", direction="backward",
-        )  # fmt: skip
-        periods["slow_response"] = (periods.t_start < periods.t_end).fillna(False).astype(bool)
-        periods = periods.drop(columns=["t", "t_end"])
-    elif slow_tickets is not None:
-        periods["slow_response"] = False
-    fixed = frame.drop(
-        columns=["entry", "duration", "nps", "nps_group", "slow_response"], errors="ignore"
-    )
-    out = periods.merge(fixed, on="customer_id")
-    out["churned"] = out.churned.astype(bool) & (out.t_stop >= out.duration)
-    return (
-        out.drop(columns="duration").sort_values(["customer_id", "t_start"]).reset_index(drop=True)
-    )

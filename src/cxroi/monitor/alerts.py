@@ -1,7 +1,7 @@
 """Metric series with control bands, and the alerts they raise.
 
-Everything comes from :func:`cxroi.scorecard.scorecard` (so from engine-side aggregations);
-this module only judges the small per-period series.
+Everything comes from :func:`cxroi.metrics.scorecard.scorecard` (so from engine-side
+aggregations over the tables passed in); this module only judges the small per-period series.
 
 Alert rules, per metric and group:
 
@@ -11,21 +11,24 @@ Alert rules, per metric and group:
 - ``change``: the last period differs significantly from the one before it (the scorecard's
   ``compare`` tests: NPS adjusted-Wald difference, two-proportion z-test, Welch's t-test).
 
-Points flagged ``small-n`` or empty never alert.
+Points flagged ``small-n`` or empty never alert. Each alert row carries the point's interval,
+``level``, ``n`` and scorecard ``flag`` (the result contract), beside the control band.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cxroi.errors import CxroiError
+from cxroi.errors import CxroiError, param
 from cxroi.metrics import money
+from cxroi.metrics.scorecard import METRICS, scorecard
 from cxroi.monitor.control import control_band, shift_runs
-from cxroi.scorecard import METRICS, scorecard
+from cxroi.results import SMALL_N
 
 __all__ = ["ALERT_METRICS", "alerts", "series"]
 
@@ -43,24 +46,24 @@ every point of a steady trend, which is rarely news."""
 
 
 def series(
-    source: Any,
+    tables: Mapping[str, Any],
     metric: str,
     *,
     by: Sequence[str] | str = (),
     period: str = "month",
-    since: str | None = None,
-    until: str | None = None,
+    since: str | dt.date | None = None,
+    until: str | dt.date | None = None,
     sigma: float = 3.0,
     window: int | None = 6,
-    min_n: int | None = None,
+    min_n: int = 30,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """One metric's series per group, with its control band.
 
     Parameters
     ----------
-    source
-        A Workspace or a mapping of tables (as for :func:`~cxroi.scorecard.scorecard`).
+    tables
+        A mapping of table name to table (as for :func:`~cxroi.metrics.scorecard.scorecard`).
     metric
         A scorecard metric name.
     by, period, since, until, min_n, level
@@ -75,9 +78,9 @@ def series(
         The scorecard rows of ``metric`` plus ``centre``, ``lower``, ``upper``, ``outside``.
     """
     if metric not in {m.name for m in METRICS}:
-        raise CxroiError(f"unknown metric {metric!r}")
+        raise CxroiError(f"unknown {param('metric')} {metric!r}")
     sc = scorecard(
-        source,
+        tables,
         by=by,
         period=period,
         since=since,
@@ -86,13 +89,7 @@ def series(
         level=level,
         metrics=[metric],
     )
-    return _banded(sc, by, sigma=sigma, window=window, level=level, min_n=_min_n(source, min_n))
-
-
-def _min_n(source: Any, min_n: int | None) -> int:
-    return int(
-        min_n if min_n is not None else getattr(getattr(source, "settings", None), "min_n", 30)
-    )
+    return _banded(sc, by, sigma=sigma, window=window, level=level, min_n=int(min_n))
 
 
 def _banded(
@@ -117,26 +114,26 @@ def _banded(
 
 
 def alerts(
-    source: Any,
+    tables: Mapping[str, Any],
     *,
     metrics: Sequence[str] | None = None,
     by: Sequence[str] | str = (),
     period: str = "month",
-    since: str | None = None,
-    until: str | None = None,
+    since: str | dt.date | None = None,
+    until: str | dt.date | None = None,
     sigma: float = 3.0,
     window: int | None = 6,
     run: int = 8,
     recent: int | None = None,
-    min_n: int | None = None,
+    min_n: int = 30,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Every alert on the watched metrics: points outside their band, shifts, last changes.
 
     Parameters
     ----------
-    source
-        A Workspace or a mapping of tables.
+    tables
+        A mapping of table name to table (as for :func:`~cxroi.metrics.scorecard.scorecard`).
     metrics
         Metrics to watch (default :data:`ALERT_METRICS`, as far as the data has them).
     by, period, since, until, min_n, level
@@ -152,14 +149,15 @@ def alerts(
     -------
     pandas.DataFrame
         ``period``, the ``by`` columns, ``metric``, ``rule`` (``outside-band``, ``shift``,
-        ``change``), ``value``, ``n``, ``centre``, ``lower``, ``upper``, ``detail``; one row per
-        alert, latest first.
+        ``change``), ``value``, ``n``, ``centre``, ``lower``, ``upper``, ``detail``, and the
+        point's ``ci_low``, ``ci_high``, ``level`` and scorecard ``flag``; one row per alert,
+        latest first.
     """
     by_l = [by] if isinstance(by, str) else list(by)
     watch = list(metrics) if metrics is not None else list(ALERT_METRICS)
-    min_n_v = _min_n(source, min_n)
+    min_n_v = int(min_n)
     sc = scorecard(
-        source,
+        tables,
         by=by_l,
         period=period,
         since=since,
@@ -168,11 +166,14 @@ def alerts(
         level=level,
         metrics=watch,
     )
-    cols = ["period", *by_l, "metric", "rule", "value", "n", "centre", "lower", "upper", "detail"]
+    cols = [
+        "period", *by_l, "metric", "rule", "value", "n", "centre", "lower", "upper", "detail",
+        "ci_low", "ci_high", "level", "flag",
+    ]  # fmt: skip
     if sc.empty:
         return pd.DataFrame(columns=cols)
     banded = _banded(sc, by_l, sigma=sigma, window=window, level=level, min_n=min_n_v)
-    quiet = banded["flag"].fillna("").str.contains("small-n|no-", regex=True)
+    quiet = banded["flag"].map(_quiet)
     rows: list[dict] = []
     for _, g in banded.groupby([*by_l, "metric"], sort=False):
         g = g[~quiet.loc[g.index]]
@@ -184,6 +185,7 @@ def alerts(
                     **_vals(r),
                     "detail": f"{r['outside']} the {sigma:g}-sigma band"
                     + (f" of the {window} periods before" if window else ""),
+                    **_interval(r),
                 }
             )
         ok = g["value"].notna()
@@ -202,15 +204,16 @@ def alerts(
                         **_vals(r),
                         "centre": centre,
                         "detail": f"{run} periods in a row {side} the centre {centre:.4g}",
+                        **_interval(r),
                     }
                 )
     # The last period against the one before it.
-    last_label = sc["period"].max()
-    k_last = money.parse_period(last_label, period)
+    k_last = int(max(money.parse_period(p, period) for p in sc["period"].unique()))
+    last_label = money.period_label(k_last, period)
     prev = money.period_label(k_last - 1, period)
     if (sc["period"] == prev).any():
         cmp_ = scorecard(
-            source,
+            tables,
             by=by_l,
             period=period,
             since=prev,
@@ -220,10 +223,10 @@ def alerts(
             metrics=watch,
             compare=prev,
         )
+        flags = cmp_["flag"].map(_flags)
         hit = cmp_[
             (cmp_["period"] == last_label)
-            & cmp_["flag"].fillna("").str.contains("significant")
-            & ~cmp_["flag"].fillna("").str.contains("small-n")
+            & flags.map(lambda f: "significant" in f and SMALL_N not in f)
         ]
         for _, r in hit.iterrows():
             rows.append(
@@ -236,6 +239,7 @@ def alerts(
                     "lower": np.nan,
                     "upper": np.nan,
                     "detail": f"{r['change']:+.4g} vs {prev} (p={r['p_value']:.2g})",
+                    **_interval(r),
                 }
             )
     out = pd.DataFrame(rows, columns=cols)
@@ -253,3 +257,16 @@ def _key(r: pd.Series, by: list[str]) -> dict:
 
 def _vals(r: pd.Series) -> dict:
     return {k: r[k] for k in ("value", "n", "centre", "lower", "upper")}
+
+
+def _interval(r: pd.Series) -> dict:
+    return {k: r[k] for k in ("ci_low", "ci_high", "level", "flag")}
+
+
+def _flags(flag: Any) -> list[str]:
+    return [f for f in str(flag or "").split(";") if f]
+
+
+def _quiet(flag: Any) -> bool:
+    """Points that never alert: small samples and empty cells (``no-...`` flags)."""
+    return any(f == SMALL_N or f.startswith("no-") for f in _flags(flag))

@@ -104,7 +104,9 @@ def control_band(
     with np.errstate(invalid="ignore"):
         above = ok & (v > out["upper"].to_numpy())
         below = ok & (v < out["lower"].to_numpy())
-    out["outside"] = np.where(above, "above", np.where(below, "below", None))
+    outside = np.full(len(v), None, dtype=object)
+    outside[above], outside[below] = "above", "below"
+    out["outside"] = outside
     return out
 
 

@@ -3,7 +3,7 @@
 :func:`analyse_comments` is the fast path for large comment streams (1 million comments of
 ~200 characters in well under two minutes on two cores). Each worker process receives the
 fitted theme model once and then, per chunk of comments, does everything in one go: redact
-(:mod:`cxroi.text.redact`), split into sentences (:func:`cxroi.text.themes.split_sentences`),
+(:mod:`cxroi.privacy`), split into sentences (:func:`cxroi.text.theme_model.split_sentences`),
 score and assign themes, so the comments are sent to the workers and parsed only once.
 
 Most of the cost of VADER and of TF-IDF is Python work per sentence, and real (and simulated)
@@ -23,7 +23,7 @@ damping the previous sentence, a negation in the last words of the previous sent
 all-caps emphasis); ``benchmarks/bench_text.py`` reports the agreement. Emojis are spelt out
 as in :class:`cxroi.text.sentiment.LexiconSentiment`; missing or empty comments get ``NaN``.
 
-**Themes** are those of :meth:`cxroi.text.themes.ThemeModel.transform` (same sentences, same
+**Themes** are those of :meth:`cxroi.text.theme_model.ThemeModel.transform` (same sentences, same
 confidences, the analyst's edits applied).
 """
 
@@ -36,9 +36,14 @@ from typing import Any
 import numpy as np
 
 from cxroi.text._parallel import map_chunks
-from cxroi.text.redact import Redactor
+from cxroi.privacy import Redactor
 from cxroi.text.sentiment import _EMOJI_RE, _EMOJI_WORDS, _analyzer, clean_texts
-from cxroi.text.themes import ThemeAssignment, ThemeModel, sentence_confidence, split_sentences
+from cxroi.text.theme_model import (
+    ThemeAssignment,
+    ThemeModel,
+    sentence_confidence,
+    split_sentences,
+)
 
 __all__ = ["CommentAnalysis", "analyse_comments", "sentence_valence"]
 
@@ -118,7 +123,7 @@ def _analyse_chunk(
     for i, t in enumerate(chunk):
         if t is None:
             continue
-        t = redactor(t)
+        t = redactor(t) or ""
         parts = split_sentences(t)
         sents.extend(parts)
         counts[i] = len(parts)
@@ -148,7 +153,7 @@ def _analyse_chunk(
     ids = np.fromiter((index[s] for s in sents), np.int64, len(sents))
     has = counts > 0
     owner = np.repeat(np.arange(n), counts)
-    s = np.bincount(owner, weights=cache.valence[ids], minlength=n)
+    s: np.ndarray = np.bincount(owner, weights=cache.valence[ids], minlength=n)
     s = s + np.sign(s) * emph
     sentiment[has] = np.round(s[has] / np.sqrt(s[has] ** 2 + 15.0), 4)
     starts = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
@@ -179,7 +184,7 @@ def analyse_comments(
     texts
         Comments (missing or empty allowed).
     model
-        A fitted :class:`~cxroi.text.themes.ThemeModel`; its ``config`` gives the redaction
+        A fitted :class:`~cxroi.text.theme_model.ThemeModel`; its ``config`` gives the redaction
         options, thresholds and analyst edits.
     n_jobs
         Worker processes (``None``/``-1``: every core); one pool for the whole pass, used
@@ -192,9 +197,9 @@ def analyse_comments(
     Returns
     -------
     CommentAnalysis
-        ``sentiment`` (float64) and ``themes`` (:class:`~cxroi.text.themes.ThemeAssignment`).
+        ``sentiment`` (float64) and ``themes`` (:class:`~cxroi.text.theme_model.ThemeAssignment`).
     """
-    model._check()
+    model._check_fitted()
     cfg = model._config
     clean = clean_texts(texts)
     state = {

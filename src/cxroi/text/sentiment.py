@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from cxroi.errors import CxroiError
+from cxroi.errors import CxroiError, NotFittedError, param
+from cxroi.metrics.nps import PASSIVE_MIN, PROMOTER_MIN
 from cxroi.text._parallel import map_chunks
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
     "binarise",
     "clean_texts",
     "score_sentiment",
-    "sentiment_table",
+    "sentiment_frame",
 ]
 
 # Emojis VADER's own emoji table describes in words it has no valence for.
@@ -187,7 +188,7 @@ class LexiconSentiment:
 # (positive if >= hi, negative if <= lo) per scale; in between is left out.
 SCALES: dict[str, tuple[float, float, float, float]] = {
     # name: (min, max, negative if <=, positive if >=)
-    "nps": (0, 10, 6, 9),
+    "nps": (0, 10, PASSIVE_MIN - 1, PROMOTER_MIN),  # detractors vs promoters
     "csat": (1, 5, 2, 4),
     "ces": (1, 7, 3, 5),
     "stars": (1, 5, 2, 4),
@@ -388,12 +389,13 @@ class ScoredSentiment:
         self.n_train_, self.n_test_ = int(len(tr)), int(len(te))
         self.n_positive_, self.n_negative_ = int(counts[1]), int(counts[0])
         self._train(texts_k, y, lex, search=False)  # final model on every labelled comment
+        self.params_ = {"C": self.C_, "auc": self.auc_, "lexicon_auc": self.lexicon_auc_}
         return self
 
     def predict(self, texts: Sequence[Any]) -> np.ndarray:
         """Sentiment per text in −1…1 (``2p − 1``); ``NaN`` for missing or empty text."""
         if not hasattr(self, "model_"):
-            raise CxroiError("ScoredSentiment is not fitted; call fit(texts, scores) first")
+            raise NotFittedError("ScoredSentiment is not fitted yet; call fit(texts, scores) first")
         clean = clean_texts(texts)
         state = {
             "vectorizer": self.vectorizer_,
@@ -407,7 +409,7 @@ class ScoredSentiment:
     def summary(self) -> pd.DataFrame:
         """Held-out quality of this model and of the lexicon model."""
         if not hasattr(self, "auc_"):
-            raise CxroiError("ScoredSentiment is not fitted")
+            raise NotFittedError("ScoredSentiment is not fitted yet; call fit(texts, scores) first")
         return pd.DataFrame(
             {
                 "model": ["scored", "lexicon"],
@@ -513,21 +515,22 @@ def score_sentiment(
     )
 
 
-def sentiment_table(
-    path: str | Any,
+def sentiment_frame(
+    frame: pd.DataFrame,
     *,
     text_column: str,
     score_column: str | None = None,
     scale: str = "auto",
     redact: bool = True,
+    random_state: int = 0,
     n_jobs: int | None = 1,
-) -> pd.DataFrame:
-    """Sentiment of every row of a CSV file (or a DataFrame), in input order.
+) -> tuple[pd.DataFrame, SentimentResult]:
+    """Sentiment of every row of a frame, in input order.
 
     Parameters
     ----------
-    path
-        CSV file path, or a DataFrame.
+    frame
+        The rows; not changed.
     text_column
         Column holding the text.
     score_column
@@ -536,35 +539,32 @@ def sentiment_table(
     scale
         Score scale (see :func:`binarise`).
     redact
-        Replace personal data in the text column (:mod:`cxroi.text.redact`) before scoring
+        Replace personal data in the text column (:mod:`cxroi.privacy`) before scoring
         and in the output.
+    random_state
+        Seed of the score-aware model's held-out split.
     n_jobs
         Worker processes.
 
     Returns
     -------
-    pandas.DataFrame
-        The input columns (text redacted) plus ``sentiment`` and ``model``; held-out quality is in
-        ``DataFrame.attrs["quality"]``.
+    frame, result
+        The input columns (text redacted) plus ``sentiment``; the model that scored them
+        (its name, held-out quality and, for the lexicon model, why it was chosen).
     """
-    if isinstance(path, pd.DataFrame):
-        df = path.copy()
-    else:
-        try:
-            df = pd.read_csv(path, dtype={text_column: "object"}, keep_default_na=True)
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
-            raise CxroiError(f"cannot read {path}: {e}") from None
-    for col in (text_column, score_column):
-        if col is not None and col not in df.columns:
-            raise CxroiError(f"no column {col!r} in {path}; columns: {', '.join(df.columns)}")
+    for name, col in (("text_column", text_column), ("score_column", score_column)):
+        if col is not None and col not in frame.columns:
+            raise CxroiError(
+                f"{param(name)} {col!r} is not a column; columns: {', '.join(map(str, frame))}"
+            )
+    df = frame.copy()
+    texts = clean_texts(df[text_column].tolist())
     if redact:
-        from cxroi.text.redact import Redactor
+        from cxroi.privacy import Redactor
 
-        df[text_column] = Redactor().many(clean_texts(df[text_column].tolist()))
+        texts = Redactor().many(texts)
+        df[text_column] = texts
     scores = None if score_column is None else df[score_column]
-    res = score_sentiment(df[text_column].tolist(), scores, scale=scale, n_jobs=n_jobs)
+    res = score_sentiment(texts, scores, scale=scale, random_state=random_state, n_jobs=n_jobs)
     df["sentiment"] = res.values
-    df["model"] = res.model
-    df.attrs["quality"] = res.quality
-    df.attrs["reason"] = res.reason
-    return df
+    return df, res

@@ -1,0 +1,330 @@
+"""Theme analyses: the workspace's theme model, theme impact, emerging themes, sentiment.
+
+Each function reads what it needs from the workspace (comments, the per-customer ledger, the
+analyst's ``[themes]`` edits, ``min_n``) and hands frames to :mod:`cxroi.text`, which knows
+nothing of workspaces. Definitions of every column are in :mod:`cxroi.text.impact`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxroi._types import WorkspaceLike
+from cxroi.errors import CxroiError, param
+from cxroi.models.ledger import ledger_frame
+from cxroi.results import SMALL_N, Result, Table
+from cxroi.text.impact import emerging_table, impact_table, score_comments
+from cxroi.text.sentiment import SentimentResult, clean_texts, sentiment_frame
+from cxroi.text.theme_config import ThemeConfig
+from cxroi.text.theme_model import ThemeModel
+from cxroi.text.theme_store import MODEL_FILE, load_model, save_model
+from cxroi.window import period_span
+
+__all__ = ["emerging", "sentiment", "theme_model", "themes"]
+
+IMPACT_METHOD = (
+    "estimate: a mention's key-driver weight, the NPS points it moves holding the other themes "
+    "fixed (joint least squares over all themes, classical standard errors); NPS with/without "
+    "and gaps: adjusted Wald; churn: 1 - exp(-churned / exposure years) of customers with and "
+    "without a mention; revenue at risk: extra churn x mentioning customers x their annual "
+    "spend (interval from the churn difference)"
+)
+EMERGING_METHOD = (
+    "estimate: change in a theme's share of comments, last period minus every earlier comment "
+    "(two-proportion z-test, Wald interval; p-values adjusted by Benjamini-Hochberg)"
+)
+_LEDGER_COLUMNS = ["customer_id", "churned", "exposure_years", "spend"]
+
+
+def theme_model(ws: WorkspaceLike, *, refit: bool = False, n_jobs: int | None = 1) -> ThemeModel:
+    """The workspace's fitted theme model.
+
+    Loaded from ``models/themes.json``, or fitted on every comment in ``responses`` and saved
+    there (``refit=True`` forces a new fit). The analyst's ``[themes]`` edits from
+    ``cxroi.toml`` are attached as the model's config.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    refit
+        Discover themes anew and overwrite ``models/themes.json``.
+    n_jobs
+        Worker processes for the model's ``transform`` (``-1``: every core).
+    """
+    config = ThemeConfig.from_dict(ws.settings.section("themes"))
+    path = Path(ws.path) / MODEL_FILE
+    if path.exists() and not refit:
+        return load_model(path, config=config, n_jobs=n_jobs)
+    rs = ws.table("responses")
+    comments = rs.filter(rs.comment.notnull()).select("comment").to_pandas()["comment"]
+    model = ThemeModel(config=config, n_jobs=n_jobs).fit(list(comments))
+    save_model(model, path)
+    return model
+
+
+def _comments(
+    ws: WorkspaceLike, *, by: str | None = None, period: str | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Commented responses in scope (``response_id``, ``customer_id``, ``ts``, ``nps``,
+    ``comment`` and ``by``) and the window they cover."""
+    rs = ws.table("responses")
+    rs = rs.filter(rs.comment.notnull())
+    window: dict[str, Any] = {}
+    if period is not None:
+        start, end = period_span(period, name="period")
+        rs = rs.filter((rs.ts >= start) & (rs.ts < end))
+        window = {"period": period, "since": start.date(), "until": _last_day(end)}
+    cols = ["response_id", "customer_id", "ts", "nps", "comment"]
+    if by is not None and by not in cols:
+        if by in rs.columns:
+            cols.append(by)
+        else:
+            cust = ws.table("customers")
+            if by not in cust.columns:
+                raise CxroiError(f"{param('by')} {by!r} is not a column of responses or customers")
+            rs = rs.left_join(cust.select("customer_id", by), "customer_id").drop(
+                "customer_id_right"
+            )
+            cols.append(by)
+    df = rs.select(*cols).order_by("response_id").to_pandas()
+    if df.empty:
+        raise CxroiError("no commented responses in scope" + (f" for {period}" if period else ""))
+    if not window:
+        ts = pd.to_datetime(df["ts"])
+        window = {"since": ts.min().date(), "until": ts.max().date()}
+    return df, window
+
+
+def _last_day(end: dt.datetime) -> dt.date:
+    return (end - dt.timedelta(days=1)).date()
+
+
+def _sentiment_params(sent: SentimentResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"sentiment_model": sent.model}
+    out.update({f"sentiment_{k}": v for k, v in sent.quality.items()})
+    if sent.reason:
+        out["sentiment_reason"] = sent.reason
+    return out
+
+
+def _small_n_warning(table: pd.DataFrame, min_n: int, what: str) -> list[str]:
+    small = int(table["flag"].str.split(";").map(lambda f: SMALL_N in f).sum())
+    if not small:
+        return []
+    return [f"{small} row(s) rest on fewer than {min_n} {what}; they are flagged {SMALL_N}"]
+
+
+def themes(
+    ws: WorkspaceLike,
+    *,
+    by: str | None = None,
+    period: str | None = None,
+    refit: bool = False,
+    n_jobs: int | None = -1,
+    level: float = 0.95,
+) -> Result:
+    """Theme impact: volume, sentiment, NPS with and without, key-driver weight, revenue at risk.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    by
+        Optional segment column (of responses or customers): one block of rows per value.
+    period
+        Only comments in this period (:func:`cxroi.window.period_span`: ``2025``,
+        ``2025-03``, ``2025-Q1``, ``2025-W02``, ``2025-03-15`` or ``A..B``).
+    refit
+        Discover themes anew instead of loading ``models/themes.json``.
+    n_jobs
+        Worker processes for sentiment and theme assignment (``-1``: every core).
+    level
+        Confidence level of every interval.
+
+    Returns
+    -------
+    Result
+        Table ``themes``: one row per theme (and segment), ``estimate`` the theme's impact in
+        NPS points with ``ci_low``/``ci_high``, ``n`` its mentions; secondary quantities with
+        ``<name>_ci_low``/``<name>_ci_high`` (see :mod:`cxroi.text.impact`). ``params`` names
+        the sentiment model and its held-out quality.
+    """
+    model = theme_model(ws, refit=refit, n_jobs=n_jobs)
+    frame, window = _comments(ws, by=by, period=period)
+    scored, assignment, sent = score_comments(frame, model, n_jobs=n_jobs)
+    warnings: list[str] = []
+    try:
+        ledger = ledger_frame(ws.tables)[_LEDGER_COLUMNS]
+    except CxroiError as e:
+        ledger = None
+        warnings.append(f"no churn or revenue at risk: {e}")
+    min_n = ws.settings.min_n
+    table = impact_table(scored, assignment, ledger, by=by, min_n=min_n, level=level)
+    warnings += _small_n_warning(table, min_n, "mentions")
+    view = [by, "theme", "label", "n", "share", "sentiment", "nps_gap", "estimate", "ci_low",
+            "ci_high", "revenue_at_risk", "flag"]  # fmt: skip
+    return Result(
+        "themes",
+        "Theme impact" + (f" by {by}" if by else ""),
+        [
+            Table(
+                "themes",
+                "Theme impact",
+                table,
+                method=IMPACT_METHOD,
+                view=[c for c in view if c is not None and c in table.columns],
+            )
+        ],
+        method=IMPACT_METHOD,
+        window=window,
+        params={
+            "by": by,
+            "level": level,
+            "min_n": min_n,
+            "n_comments": len(frame),
+            "n_themes": len(assignment.names),
+            **_sentiment_params(sent),
+        },
+        warnings=warnings,
+        readings=_impact_readings(table, ws.settings.currency) if by is None else [],
+    )
+
+
+def _impact_readings(table: pd.DataFrame, currency: str, top: int = 3) -> list[str]:
+    """Plain sentences on the themes with the most revenue at risk (or impact)."""
+    out = []
+    rows = table[~table["flag"].str.contains(SMALL_N, regex=False)].head(top)
+    for r in rows.itertuples():
+        s = (
+            f"Theme '{r.label}' is in {r.share:.0%} of comments; a mention moves NPS by "
+            f"{r.estimate:+.1f} points ({r.ci_low:+.1f} to {r.ci_high:+.1f})"
+        )
+        rar = getattr(r, "revenue_at_risk", None)
+        if rar is not None and pd.notna(rar):
+            s += (
+                f"; revenue at risk {rar:,.0f} {currency} a year "
+                f"({r.revenue_at_risk_ci_low:,.0f} to {r.revenue_at_risk_ci_high:,.0f})"
+            )
+        out.append(s + ".")
+    return out
+
+
+def emerging(
+    ws: WorkspaceLike,
+    *,
+    refit: bool = False,
+    n_jobs: int | None = -1,
+    period: str = "month",
+    alpha: float = 0.05,
+    level: float = 0.95,
+) -> Result:
+    """Themes whose share of comments rose significantly in the last period.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    refit
+        Discover themes anew instead of loading ``models/themes.json``.
+    n_jobs
+        Worker processes for theme assignment (``-1``: every core).
+    period
+        ``"month"``, ``"quarter"`` or ``"week"``: the last one holding comments is compared
+        with every earlier comment.
+    alpha
+        False-discovery rate (Benjamini-Hochberg) below which a rise is ``emerging``.
+    level
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    Result
+        Table ``emerging`` (see :func:`cxroi.text.impact.emerging_table`); ``window`` names
+        the last period.
+    """
+    model = theme_model(ws, refit=refit, n_jobs=n_jobs)
+    frame, _ = _comments(ws)
+    assignment = model.transform(model._config.redact.many(clean_texts(frame["comment"])))
+    min_n = ws.settings.min_n
+    table, window = emerging_table(
+        frame, assignment, period=period, alpha=alpha, level=level, min_n=min_n
+    )
+    rising = table[table["emerging"]]
+    readings = [
+        f"Theme '{r.label}' rose from {r.share_before:.1%} to {r.share_last:.1%} of comments "
+        f"in {window['period']} (adjusted p = {r.p_adjusted:.2g})."
+        for r in rising.itertuples()
+    ] or [f"No theme's share rose significantly in {window['period']}."]
+    return Result(
+        "emerging",
+        f"Emerging themes ({window['period']})",
+        [Table("emerging", "Emerging themes", table, method=EMERGING_METHOD)],
+        method=EMERGING_METHOD,
+        window=window,
+        params={"period": period, "alpha": alpha, "level": level, "min_n": min_n},
+        warnings=_small_n_warning(table, min_n, "comments in the last period"),
+        readings=readings,
+    )
+
+
+def sentiment(
+    path: str | Path,
+    *,
+    text_column: str,
+    score_column: str | None = None,
+    scale: str = "auto",
+    n_jobs: int | None = -1,
+) -> Result:
+    """Sentiment (−1…1) of every row of a CSV file, in input order, with the model used.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    text_column
+        Column holding the text (redacted in the output).
+    score_column
+        Optional score column: trains the score-aware model when there are enough scores.
+    scale
+        Score scale: ``nps``, ``csat``, ``ces``, ``stars``, ``binary``, ``signed`` or ``auto``.
+    n_jobs
+        Worker processes (``-1``: every core).
+
+    Returns
+    -------
+    Result
+        Table ``sentiment`` (the rows plus ``sentiment``); ``params`` name the model, its
+        held-out quality and why the lexicon model was used when it was.
+    """
+    try:
+        df = pd.read_csv(path, dtype={text_column: "object"}, keep_default_na=True)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise CxroiError(f"cannot read {path}: {e}") from None
+    out, res = sentiment_frame(
+        df, text_column=text_column, score_column=score_column, scale=scale, n_jobs=n_jobs
+    )
+    params = {"input": str(path), "rows": len(out), **_sentiment_params(res)}
+    reading = f"Scored {len(out):,} rows with the {res.model} model"
+    if "auc" in res.quality:
+        reading += (
+            f" (held-out ROC AUC {res.quality['auc']:.3f}, lexicon "
+            f"{res.quality['lexicon_auc']:.3f})"
+        )
+    return Result(
+        "sentiment",
+        f"Sentiment ({res.model})",
+        [Table("sentiment", "Sentiment", out, kind="data")],
+        method=(
+            "score-aware: logistic regression on TF-IDF and the lexicon score, 2p - 1"
+            if res.model == "scored"
+            else "lexicon: VADER compound score"
+        ),
+        params=params,
+        warnings=[res.reason] if res.reason and score_column is not None else [],
+        readings=[reading + "."],
+    )

@@ -1,0 +1,33 @@
+"""The ``cxroi`` command line: one Typer app split by command group.
+
+Each command parses its options, makes one :mod:`cxroi.analyses` call and renders the
+:class:`~cxroi.results.Result` (:mod:`cxroi.cli._render`): ``--format table|csv|json`` and,
+for CSV, ``--table NAME``. Every command takes ``--workspace DIR`` (default: the current
+folder). A library error prints as one line on stderr with exit code 2, never a traceback.
+
+Command groups: :mod:`~cxroi.cli.workspace` (init, ingest, tables),
+:mod:`~cxroi.cli.scorecard` (scorecard, alerts, cohorts), :mod:`~cxroi.cli.perception`
+(drivers, value, lever), :mod:`~cxroi.cli.lifetime` (clv, churn), :mod:`~cxroi.cli.themes`
+(themes, sentiment) and :mod:`~cxroi.cli.demo`.
+"""
+
+from __future__ import annotations
+
+from cxroi.cli import (  # noqa: F401  (each module registers its commands)
+    demo,
+    lifetime,
+    perception,
+    privacy,
+    scorecard,
+    themes,
+    workspace,
+)
+from cxroi.cli._app import app
+from cxroi.cli._render import emit
+
+__all__ = ["app", "emit", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

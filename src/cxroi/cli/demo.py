@@ -1,0 +1,36 @@
+"""``cxroi demo``: the whole job on a simulated company, in one library call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxroi.cli._app import Format, FormatOpt, WorkspaceOpt, app
+from cxroi.cli._render import emit
+from cxroi.cli._safe import plain
+
+
+@app.command("demo")
+def demo_command(
+    workspace: WorkspaceOpt = Path("demo-workspace"),
+    customers: Annotated[int, typer.Option(min=100, help="Customers to simulate.")] = 5_000,
+    months: Annotated[int, typer.Option(min=3, max=120, help="Months to simulate.")] = 24,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    format: FormatOpt = Format.table,
+) -> None:
+    """Generate a synthetic company with known ground truth, ingest it, analyse it and write
+    reports/report.md."""
+    from cxroi.demo import run_demo
+
+    def note(msg: str) -> None:
+        typer.echo(plain(msg), err=True)
+
+    run = run_demo(workspace, customers=customers, months=months, seed=seed, progress=note)
+    if format is Format.json:
+        typer.echo(run.to_json())
+    else:
+        emit(run.ingested, format)
+        emit(run.scorecard, format)
+    note(f"report written to {run.report}")

@@ -1,0 +1,221 @@
+"""Adjusted perception effects: churn hazard ratio and spend multiple of passives and detractors.
+
+The raw gaps of :func:`cxroi.models.perception.value_of_perception` mix the effect of
+perception with whatever makes some customers both unhappy and different (segment, customer
+type). Here both effects are estimated on the customer-month panel
+(:func:`cxroi.models.panel.customer_months`) with the NPS group *so far* (the latest score at or
+before the month, while it is at most ``max_age`` months old) and the analyst's confounders.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from cxroi.errors import CxroiError
+from cxroi.models._design import default_confounders, design, z
+from cxroi.models.ledger import ledger_frame
+from cxroi.models.panel import customer_months, month_of, monthly_nps
+from cxroi.models.survival import ChurnCox
+from cxroi.results import small_n_flag
+
+__all__ = ["MIN_EVENTS", "OUTCOMES", "VERSUS", "perception_effects"]
+
+VERSUS = ("passive", "detractor")
+"""The groups compared with promoters."""
+
+OUTCOMES = {
+    "churn": ("churn hazard ratio vs promoters", "cox (time-varying)"),
+    "spend": ("amount per purchase, multiple of promoters'", "log-linear regression"),
+}
+"""Outcome -> (what the estimate is, method)."""
+
+MIN_EVENTS = 10
+"""Fewest churn events for an adjusted hazard ratio."""
+
+NOT_ESTIMABLE = "not-estimable"  # a reason of cxroi.results.NO_INTERVAL
+
+
+def perception_effects(
+    tables: Mapping[str, Any],
+    *,
+    confounders: Sequence[str] | None = None,
+    survey: str | None = None,
+    max_age: int | None = 2,
+    level: float = 0.95,
+    min_n: int = 30,
+    ledger: pd.DataFrame | None = None,
+    strict: bool = True,
+) -> pd.DataFrame:
+    """Adjusted churn hazard ratio and spend multiple of passives and detractors vs promoters.
+
+    Months without a current score are left out of both models (kept as a category of their
+    own, their mix of groups would leak into the confounders' coefficients); a stale score
+    misclassifies customers whose experience has changed since, which pulls both effects
+    towards 1.
+
+    - churn: Cox proportional hazards in counting-process form on the panel
+      (:class:`cxroi.models.survival.ChurnCox`, calendar month as the time axis),
+      :math:`h_i(m) = h_0(m)\\exp(\\beta_g [g_i(m) = g] + \\gamma^\\top x_i)`, reported as
+      the hazard ratio :math:`e^{\\beta_g}`;
+    - spend: least squares of the log amount of each purchase on the group and the
+      confounders (customer-month means of the log amounts weighted by their purchase counts,
+      which gives the same coefficients; standard errors clustered by customer), reported as
+      the multiple :math:`e^{\\beta_g}` of a promoter's amount per purchase.
+
+    Intervals are Wald intervals on the log scale.
+
+    Parameters
+    ----------
+    tables
+        The canonical tables by name (``Workspace.tables``).
+    confounders
+        Customer or ledger columns to adjust for (e.g. a segment column); default ``plan``,
+        ``region`` and ``tenure_years`` (those present); ``()`` for none.
+    survey
+        NPS from this survey only (e.g. the relationship survey).
+    max_age
+        Months a response stays current (0: only the month it was given); ``None``: for ever.
+    level
+        Interval level.
+    min_n
+        Groups with fewer customers are flagged ``small-n``.
+    ledger
+        :func:`cxroi.models.ledger.ledger_frame` of ``tables`` when already at hand.
+    strict
+        Raise when an outcome cannot be estimated (too few churn events or purchases); with
+        ``False`` its rows are kept with no estimate, flagged ``not-estimable``, the reason in
+        ``note``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per outcome and group: ``outcome`` (``churn``/``spend``), ``nps_group``,
+        ``effect``, ``method``, ``estimate``, ``ci_low``, ``ci_high``, ``level``,
+        ``p_value``, ``n`` (customers observed in the group), ``flag``, ``note`` and
+        ``reading``.
+    """
+    if max_age is not None and max_age < 0:
+        raise CxroiError(f"max_age must be 0 or more months, got {max_age}")
+    led = ledger_frame(tables, survey=survey) if ledger is None else ledger
+    conf = default_confounders(list(led.columns), confounders)
+    panel = customer_months(
+        led, nps=monthly_nps(tables["responses"], survey=survey), max_age=max_age
+    )
+    panel = panel[panel["nps_group"].notna()]
+    panel = panel.merge(led[["customer_id", *conf]], on="customer_id", how="left")
+    panel = panel.reset_index(drop=True)
+    if panel.empty:
+        raise CxroiError("no customer has an NPS response; perception effects need NPS")
+    rows: list[dict[str, Any]] = []
+    for outcome, estimate in (("churn", _churn), ("spend", _spend)):
+        try:
+            rows += estimate(tables, panel, conf, level)
+        except CxroiError as e:
+            if strict:
+                raise
+            n = panel.groupby("nps_group")["customer_id"].nunique()
+            rows += [_failed(outcome, g, int(n.get(g, 0)), str(e), level) for g in VERSUS]
+    adj = ", ".join(conf) or "nothing"
+    for r in rows:
+        r["flag"] = ";".join(f for f in (small_n_flag(r["n"], min_n), r.get("flag", "")) if f)
+        if math.isnan(r["estimate"]):
+            r["reading"] = f"{r['nps_group'].capitalize()}s, {r['outcome']}: {r['note']}."
+            continue
+        what = (
+            f"have a churn hazard {r['estimate']:.2f} times a promoter's"
+            if r["outcome"] == "churn"
+            else f"spend {r['estimate']:.2f} times a promoter's amount per purchase"
+        )
+        r["reading"] = (
+            f"{r['nps_group'].capitalize()}s {what} ({level:.0%} CI {r['ci_low']:.2f}-"
+            f"{r['ci_high']:.2f}), adjusted for {adj}."
+        )
+    columns = ["outcome", "nps_group", "effect", "method", "estimate", "ci_low", "ci_high"]
+    columns += ["level", "p_value", "n", "flag", "note", "reading"]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def _failed(outcome: str, group: str, n: int, why: str, level: float) -> dict[str, Any]:
+    effect, method = OUTCOMES[outcome]
+    nan = float("nan")
+    return dict(
+        outcome=outcome, nps_group=group, effect=effect, method=method, estimate=nan,
+        ci_low=nan, ci_high=nan, level=level, p_value=nan, n=n, flag=NOT_ESTIMABLE, note=why,
+    )  # fmt: skip
+
+
+def _rows(outcome, beta, se, p, n, level) -> list[dict[str, Any]]:
+    effect, method = OUTCOMES[outcome]
+    q = z(level)
+    rows = []
+    for g in VERSUS:
+        if g not in beta:
+            continue
+        b, s = float(beta[g]), float(se[g])
+        rows.append(
+            dict(
+                outcome=outcome,
+                nps_group=g,
+                effect=effect,
+                method=method,
+                estimate=math.exp(b),
+                ci_low=math.exp(b - q * s),
+                ci_high=math.exp(b + q * s),
+                level=level,
+                p_value=float(p[g]),
+                n=int(n[g]),
+                note="",
+            )
+        )
+    return rows
+
+
+def _churn(tables, panel: pd.DataFrame, conf: Sequence[str], level: float) -> list[dict]:
+    cox = ChurnCox(
+        ["nps_group", *conf], reference={"nps_group": "promoter"}, level=level,
+        min_events=MIN_EVENTS,
+    ).fit(panel)  # fmt: skip
+    hr = cox.hazard_ratios_
+    terms = {g: f"nps_group={g}" for g in VERSUS if f"nps_group={g}" in hr.index}
+    beta = {g: cox.params_[t] for g, t in terms.items()}
+    se = {g: cox.standard_errors_[t] for g, t in terms.items()}
+    p = {g: hr.loc[t, "p_value"] for g, t in terms.items()}
+    n = {g: hr.loc[t, "n"] for g, t in terms.items()}
+    return _rows("churn", beta, se, p, n, level)
+
+
+def _spend(tables, panel: pd.DataFrame, conf: Sequence[str], level: float) -> list[dict]:
+    import statsmodels.api as sm
+
+    tx = tables["transactions"]
+    tx = tx.filter(tx.customer_id.notnull() & (tx.amount > 0))
+    tx = tx.mutate(period=tx.ts.truncate("M"), _y=tx.amount.ln())
+    cells = (
+        tx.group_by(["customer_id", "period"]).aggregate(n_tx=tx.count(), sum_log=tx._y.sum())
+    ).to_pandas()
+    if cells.empty:
+        return []
+    cells["period"] = month_of(cells["period"]).to_numpy()
+    df = panel.merge(cells, on=["customer_id", "period"]).reset_index(drop=True)
+    if len(df) < 10 or df["customer_id"].nunique() < 2:
+        raise CxroiError(f"too few customer-months with purchases: {len(df)}")
+    x = _group_dummies(df, conf)
+    x = sm.add_constant(x, has_constant="add")
+    y = df["sum_log"] / df["n_tx"]
+    cluster = pd.factorize(df["customer_id"])[0]
+    fit = sm.WLS(y, x, weights=df["n_tx"].astype(float)).fit(
+        cov_type="cluster", cov_kwds={"groups": cluster}
+    )
+    n = df.groupby("nps_group")["customer_id"].nunique()
+    return _rows("spend", fit.params, fit.bse, fit.pvalues, n, level)
+
+
+def _group_dummies(panel: pd.DataFrame, conf: Sequence[str]) -> pd.DataFrame:
+    g = panel["nps_group"]
+    groups = pd.DataFrame({k: (g == k).astype(float) for k in VERSUS})
+    x = pd.concat([groups, design(panel, conf)], axis=1)
+    return x.loc[:, x.std() > 0]

@@ -1,0 +1,162 @@
+"""The demo's report: the company analysed from A to C to B, checked against the truth.
+
+:func:`write_demo_report` runs the analyses (:mod:`cxroi.analyses`), renders their results as
+Markdown sections (:mod:`cxroi.report.markdown`) and ends with :func:`truth_check`: does each
+estimate's 95% interval cover the value the simulator planted (``ground_truth.json``)? The
+report only renders results; it computes no number of its own but the check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxroi import analyses
+from cxroi._types import WorkspaceLike
+from cxroi.report.markdown import markdown_table, md_text
+from cxroi.results import Result, Table
+
+__all__ = ["truth_check", "write_demo_report"]
+
+THEME_COLUMNS = (
+    "label", "n", "sentiment", "nps_without", "n_negative", "nps_gap_negative",
+    "nps_gap_positive",
+)  # fmt: skip
+
+
+def _check(quantity: str, truth: float, estimate: float, lo: float, hi: float) -> dict[str, Any]:
+    return {
+        "quantity": quantity,
+        "estimate": float(estimate),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "truth": float(truth),
+        "covered": bool(lo <= truth <= hi),
+    }
+
+
+def truth_check(
+    truth: dict[str, Any], drivers: Result, effects: pd.DataFrame, slow: pd.Series
+) -> Result:
+    """Each estimate against the simulator's true value: is it inside the 95% interval?"""
+    shares = truth["driver_shares"]["shares"]
+    rows = [
+        _check(f"share of NPS variance, {r.driver}", shares[r.driver], r.share,
+               r.share_ci_low, r.share_ci_high)
+        for r in drivers.table().itertuples()
+        if r.driver in shares
+    ]  # fmt: skip
+    threshold = truth["slow_response_threshold_hours"]
+    rows.append(
+        _check(f"churn hazard ratio after a first response > {threshold:g} h",
+               truth["slow_response_hazard_ratio"], slow.estimate, slow.ci_low, slow.ci_high)
+    )  # fmt: skip
+    for r in effects.itertuples():
+        key = "nps_group_hazard_ratio" if r.outcome == "churn" else "spend_multiplier"
+        what = "churn hazard ratio" if r.outcome == "churn" else "spend per purchase, multiple"
+        rows.append(
+            _check(f"{r.nps_group} vs promoter: {what}", truth[key][r.nps_group],
+                   r.estimate, r.ci_low, r.ci_high)
+        )  # fmt: skip
+    frame = pd.DataFrame(rows)
+    covered = int(frame["covered"].sum())
+    return Result(
+        "truth_check",
+        "Check against the simulator's ground truth",
+        [Table("truth_check", "Check against the simulator's ground truth", frame, kind="data")],
+        readings=[f"{covered} of {len(frame)} intervals cover the true value."],
+    )
+
+
+def _check_markdown(check: Result) -> str:
+    f = check.table()
+    shown = pd.DataFrame(
+        {
+            "quantity": f["quantity"],
+            "estimate": [
+                f"{e:.3g} [{lo:.3g}, {hi:.3g}]"
+                for e, lo, hi in zip(f["estimate"], f["ci_low"], f["ci_high"], strict=True)
+            ],
+            "truth": [f"{t:.3g}" for t in f["truth"]],
+            "covered": ["yes" if c else "no" for c in f["covered"]],
+        }
+    )
+    return markdown_table(shown)
+
+
+def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) -> Path:
+    """Analyse the demo workspace from A to C to B and write ``reports/report.md``.
+
+    Sections: the scorecard, what drives NPS, what perception is worth, what a slow first
+    response does, what customers talk about, and the check against the ground truth.
+    """
+    threshold = truth["slow_response_threshold_hours"]
+    drv = analyses.drivers(ws, survey="relationship", dropna=True)
+    value = analyses.value(ws, survey="relationship", adjust=["plan"])
+    slow = analyses.lever(ws, threshold=threshold, survey="relationship")
+    themes = analyses.themes(ws, n_jobs=1)
+    effects = value.table("effects")
+    check = truth_check(truth, drv, effects, slow.table().iloc[0])
+
+    v = value.table("value")
+    moves = v[v["nps_group"].str.contains("->") & (v["metric"] == "clv")]
+    groups = v[~v["nps_group"].str.contains("->")].pivot(
+        index="nps_group", columns="metric", values="value"
+    )
+    groups = groups.reindex(["promoter", "passive", "detractor"]).reset_index()
+    gen = truth["generator"]
+    lines = [
+        "# cxroi demo report",
+        "",
+        f"A simulated company of {gen['customers']:,} customers over {gen['months']} months "
+        f"(seed {gen['seed']}, {gen['start']} to {gen['end']}), analysed from what the company "
+        "does (A) through what customers think (C) to what they do and are worth (B). Every "
+        "interval is 95%.",
+        "",
+        "## Scorecard, last month",
+        "",
+        markdown_table(card.table(), ["period", "metric", "value", "ci_low", "ci_high", "n",
+                                      "unit"]),  # fmt: skip
+        "",
+        "## What drives NPS (relationship survey, relative weights)",
+        "",
+        markdown_table(drv.table(), ["driver", "share", "share_ci_low", "share_ci_high",
+                                     "quadrant"]),  # fmt: skip
+        "",
+        "## What perception is worth",
+        "",
+        markdown_table(groups),
+        "",
+        markdown_table(moves, ["nps_group", "value", "ci_low", "ci_high", "n"]),
+        "",
+        *[f"- {md_text(r)}" for r in effects["reading"]],
+        "",
+        "## What a slow first response does",
+        "",
+        *[f"- {md_text(r)}" for r in slow.readings],
+        "",
+        "## What customers talk about",
+        "",
+        "NPS gaps are against responses whose comment does not mention the theme; a mention "
+        "is negative when its sentences lean negative.",
+        "",
+        markdown_table(themes.table(), THEME_COLUMNS),
+        "",
+        "## Check against the simulator's ground truth",
+        "",
+        "The spend and churn gaps are adjusted for plan only: the customer type the simulator "
+        "draws (its archetype) is not in the data, so it still confounds them.",
+        "",
+        _check_markdown(check),
+        "",
+        *[f"{md_text(r)}" for r in check.readings],
+        "",
+    ]
+    out = Path(ws.path) / "reports" / "report.md"
+    out.parent.mkdir(exist_ok=True)
+    tmp = out.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(out)
+    return out

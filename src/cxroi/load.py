@@ -140,8 +140,21 @@ def _check(duck, tspec: TableSpec, staged: Staged, stored: dict, settings: Setti
     return p, rows, n_bad, out, n_odd
 
 
-def _write_duckdb(duck, tspec: TableSpec, p, n_bad: int, replace_rows: bool, on_commit):
-    """Upsert ``_typed``'s good rows into the table; returns (inserted, updated, changes)."""
+def _holding(duck, name: str, key: str, columns: list[str]) -> list[str]:
+    """Those of ``columns`` that hold a value in a stored row whose key ``_good`` carries."""
+    if not columns:
+        return []
+    counts = duck.execute(
+        "SELECT " + ", ".join(f"count({_ing.quote(c)})" for c in columns)
+        + f" FROM {name} WHERE {key} IN (SELECT {key} FROM _good)"
+    ).fetchone()
+    return [c for c, n in zip(columns, counts, strict=True) if n]
+
+
+def _write_duckdb(duck, tspec: TableSpec, p, n_bad: int, replace_rows: bool, kept, on_commit):
+    """Upsert ``_typed``'s good rows into the table.
+
+    Returns (matched, updated, changed columns, kept columns that hold values)."""
     name, key = _ing.quote(tspec.name), _ing.quote(p.key)
     cols = [c for c in p.columns]
     q = {c: _ing.quote(c) for c in cols}
@@ -156,6 +169,7 @@ def _write_duckdb(duck, tspec: TableSpec, p, n_bad: int, replace_rows: bool, on_
     ).fetchone()[0]
     values = [c for c in cols if c != p.key]
     changes: dict[str, int] = {}
+    kept = _holding(duck, name, key, [c for c in kept if not c.endswith(RAW_SUFFIX)])
     if replace_rows:
         duck.execute(f"DELETE FROM {name} WHERE {key} IN (SELECT {key} FROM _good)")
         duck.execute(
@@ -193,7 +207,7 @@ def _write_duckdb(duck, tspec: TableSpec, p, n_bad: int, replace_rows: bool, on_
             f"FROM _good g WHERE g.{key} NOT IN (SELECT {key} FROM {name})"
         )
     on_commit()
-    return matched, updated, changes
+    return matched, updated, changes, kept
 
 
 def load(
@@ -236,8 +250,8 @@ def load(
             duck.execute("BEGIN TRANSACTION")
             # FSST for strings skips the compression analysis that dominates big loads.
             duck.execute("SET force_compression = 'fsst'")
-            matched, updated, changes = _write_duckdb(
-                duck, tspec, p, n_bad, replace_rows, lambda: _check_unchanged(staged, before)
+            matched, updated, changes, kept = _write_duckdb(
+                duck, tspec, p, n_bad, replace_rows, kept, lambda: _check_unchanged(staged, before)
             )
             duck.execute("COMMIT")
         except BaseException as e:

@@ -135,9 +135,7 @@ def sniff_header_rows(path: Path, n: int = 3, *, encoding: str = "utf-8") -> lis
         if len(head) >= (1 << 20) and "field larger" not in str(e):
             return rows[:n]  # the sniffed block ended inside a quoted value: fine
         what = (
-            f"a value longer than {MAX_FIELD:,} characters"
-            if "field larger" in str(e)
-            else str(e)
+            f"a value longer than {MAX_FIELD:,} characters" if "field larger" in str(e) else str(e)
         )
         raise IngestError(f"{path.name}: line {reader.line_num}: {what}") from None
     finally:

@@ -456,6 +456,7 @@ def format_cell(v: Any) -> str:
     if v is None or v is pd.NA or v is pd.NaT:
         return ""
     if isinstance(v, float | np.floating):
+        v = float(v)
         if math.isnan(v):
             return ""
         if math.isinf(v):

@@ -114,7 +114,7 @@ def test_summary_interval_is_normal_on_the_log_scale(cdnow_bg):
 
 
 def test_models_are_estimators(cdnow_bg):
-    from cxroi.models._base import Estimator
+    from cxroi.estimator import Estimator
 
     assert isinstance(cdnow_bg, Estimator) and cdnow_bg.is_fitted
     assert not BetaGeo().is_fitted and not GammaGamma().is_fitted

@@ -21,7 +21,7 @@ def _responses() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "response_id": [f"r{i}" for i in range(len(COMMENTS))],
-            "ts": ["2025-01-0{} 10:00".format(i + 1) for i in range(len(COMMENTS))],
+            "ts": [f"2025-01-0{i + 1} 10:00" for i in range(len(COMMENTS))],
             "nps": [3, 5, 2, 10],
             "comment": COMMENTS,
         }

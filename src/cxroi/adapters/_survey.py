@@ -60,7 +60,9 @@ def find_questions(
     found: dict[str, str] = {}
     for key, col in overrides.items():
         if col not in texts:
-            raise IngestError(f"{label}: {param('questions')} {key}={col}: no column {col!r} in the export")
+            raise IngestError(
+                f"{label}: {param('questions')} {key}={col}: no column {col!r} in the export"
+            )
         found[key] = col
     taken = set(found.values())
     for key, pattern in _PATTERNS.items():

@@ -27,8 +27,8 @@ def privacy_scan(ws: WorkspaceLike, *, batch_size: int = 50_000) -> Result:
     for name in TABLES:
         t = ws.raw_table(name) if hasattr(ws, "raw_table") else ws.table(name)
         for col, dtype in t.schema().items():
-            if not dtype.is_string():
-                continue
+            if not dtype.is_string() or col == "id" or col.endswith("_id"):
+                continue  # keys and references are identifiers, not text
             if col.endswith(RAW_SUFFIX):
                 n = int(t[col].notnull().sum().execute())
                 raw.append({"table": name, "column": col, "values": n})
@@ -52,8 +52,8 @@ def privacy_scan(ws: WorkspaceLike, *, batch_size: int = 50_000) -> Result:
         readings.append(f"No personal data found in {scanned:,} stored text values.")
     else:
         for (table, col), part in findings.groupby(["table", "column"], sort=False):
-            kinds = ", ".join(f"{r.kind} {r.values:,}" for r in part.itertuples())
-            readings.append(f"{table}.{col} still holds personal data: {kinds} value(s).")
+            counts = ", ".join(f"{r.kind} {r.values:,}" for r in part.itertuples())
+            readings.append(f"{table}.{col} still holds personal data: {counts} value(s).")
     if not kept.empty:
         readings.append(
             "Raw text is kept (privacy keep_raw) in "

@@ -303,8 +303,9 @@ def sentiment(
     """
     try:
         df = pd.read_csv(path, dtype={text_column: "object"}, keep_default_na=True)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise CxroiError(f"cannot read {path}: {e}") from None
+    except (OSError, ValueError) as e:  # missing, empty, unparsable, wrongly encoded
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CxroiError(f"cannot read {path} as CSV: {first}") from None
     out, res = sentiment_frame(
         df, text_column=text_column, score_column=score_column, scale=scale, n_jobs=n_jobs
     )

@@ -42,6 +42,8 @@ def emit(result: Result, fmt: Format | str, *, table: str | None = None) -> None
     console = Console(width=None if sys.stdout.isatty() else 10_000, highlight=False)
     for t in result.tables:
         console.print(_rich_table(t))
+        if t.method:
+            console.print(Text(plain(f"method: {t.method}"), style="dim"))
     for r in result.readings:
         console.print(Text(plain(r)))
     for w in result.warnings:
@@ -50,8 +52,7 @@ def emit(result: Result, fmt: Format | str, *, table: str | None = None) -> None
 
 def _rich_table(t: Table) -> RichTable:
     frame = t.shown
-    title = t.title + (f" ({t.method})" if t.method else "")
-    out = RichTable(title=Text(plain(title)), show_edge=False, header_style="bold")
+    out = RichTable(title=Text(plain(t.title)), show_edge=False, header_style="bold")
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col]) and frame[col].dtype != bool
         out.add_column(Text(plain(col)), justify="right" if numeric else "left")

@@ -17,10 +17,10 @@ RateOpt = Annotated[
 
 @app.command("clv")
 def clv_command(
-    workspace: WorkspaceOpt = Path("."),
     calibration_end: Annotated[
         str, typer.Option(help="Last day (YYYY-MM-DD) of the calibration period.")
-    ] = ...,
+    ],
+    workspace: WorkspaceOpt = Path("."),
     holdout_end: Annotated[
         str | None, typer.Option(help="Last day of a holdout period to check the fit on.")
     ] = None,

@@ -151,6 +151,8 @@ def parse_period(
     name
         The parameter named in errors.
 
+    Examples
+    --------
     >>> parse_period("2025-Q2", "month"), parse_period("2025-Q2", "month", edge="end")
     (24303, 24305)
     """

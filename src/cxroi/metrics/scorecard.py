@@ -242,6 +242,11 @@ def _query(
 # -- the scorecard -----------------------------------------------------------------------------
 
 
+MAX_PERIODS = 2_000
+"""The most periods one scorecard covers (38 years of weeks); a placeholder date such as
+0001-01-01 would otherwise stretch it to 100,000 weeks."""
+
+
 def scorecard(
     tables: Mapping[str, Any],
     *,
@@ -321,6 +326,12 @@ def scorecard(
             f"choose from {', '.join(m.name for m in METRICS)}"
         )
 
+    ids = {"customer_id", "response_id", "transaction_id", "ticket_id", "event_id", "contract_id"}
+    if bad := [b for b in by if b in ids]:
+        raise CxroiError(
+            f"scorecard: {param('by')} {bad[0]!r} is a key, one group per row; group by an "
+            "attribute (plan, region, touchpoint, ...) instead"
+        )
     customers = tables.get("customers")
     cust_by = [b for b in by if customers is not None and b in customers.columns]
     groups = None
@@ -385,6 +396,13 @@ def scorecard(
         else None
     )
     q_first, q_last = (first, last) if base is None else (min(first, base), max(last, base))
+    if q_last - q_first + 1 > MAX_PERIODS:
+        raise CxroiError(
+            f"scorecard: {q_last - q_first + 1:,} {period}s from "
+            f"{money.period_label(q_first, period)} to {money.period_label(q_last, period)} is "
+            f"more than {MAX_PERIODS:,}; narrow the span with {param('since')} and "
+            f"{param('until')}, or use a longer {param('period')}"
+        )
 
     fams = _query(
         tables,

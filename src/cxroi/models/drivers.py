@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cxroi.errors import CxroiError, param
-from cxroi.models._base import Estimator
+from cxroi.estimator import Estimator
 from cxroi.models.importance import (
     BlockStats,
     frame_stats,

@@ -32,9 +32,9 @@ from ibis import _
 from scipy import stats
 
 from cxroi.errors import CxroiError, SmallSampleWarning, param
+from cxroi.estimator import Estimator
 from cxroi.metrics.money import retention_clv as _retention_clv
 from cxroi.metrics.nps import nps_group_expr
-from cxroi.models._base import Estimator
 from cxroi.models._design import z as _z
 from cxroi.models.rfm import TIME_UNITS
 from cxroi.results import small_n_flag

@@ -55,7 +55,7 @@ class Span:
 
 
 # -- candidates ----------------------------------------------------------------------------------
-_AT_SYMBOL = r"(?:@|\s?[\[(](?:at|@)[\])]\s?)"
+_AT_SYMBOL = r"(?:@|\s?[\[(](?:at|@|arobase|arroba)[\])]\s?)"
 _AT_WORD = r"\s(?:arobase|arroba|chez)\s"
 _AT_PLAIN = r"\s(?:at)\s"
 _DOT_SYMBOL = r"(?:\.|\s?[\[(](?:dot|punkt|point|punto)[\])]\s?)"
@@ -70,11 +70,14 @@ _EMAIL = re.compile(
     rf"|{_LOCAL}{_AT_PLAIN}[\w\-]+(?:{_DOT_WORD}[\w\-]+)*{_DOT_WORD}{_TLD}",
     re.IGNORECASE,
 )
-_URL = re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']+", re.IGNORECASE)
+_URL = re.compile(r"\b(?:[a-z][a-z0-9+.\-]{1,9}://|www\.)[^\s<>\"']+", re.IGNORECASE)
 _TOKEN_SEGMENT = re.compile(r"(?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[\w\-]{16,}")
-_IBAN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){10,30})")
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z]{2}\d{2}(?:(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?"
+    r"|[A-Za-z0-9]{10,30}))"
+)
 _CARD = re.compile(r"(?<!\d)(\d(?:[ .\-]?\d){12,18})(?!\d)")
-_PHONE = re.compile(r"(?<![\w+])((?:\+|00)?\(?\d[\d ().\-/]{5,}\d)(?!\d)")
+_PHONE = re.compile(r"(?<![\w+])((?:\(?\+|00)?\(?\d[\d ().\-/]{5,}\d)(?!\d)")
 _NINO = re.compile(
     r"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
     r" ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])",
@@ -107,7 +110,18 @@ _NOT_PHONE_BEFORE = re.compile(
 )
 
 
-_SECRET_HINTS = ("sk_", "pk_", "rk_", "akia", "gh", "xox", "pass", "pwd", "mot de passe", "contrase")
+_SECRET_HINTS = (
+    "sk_",
+    "pk_",
+    "rk_",
+    "akia",
+    "gh",
+    "xox",
+    "pass",
+    "pwd",
+    "mot de passe",
+    "contrase",
+)
 _AT_HINTS = (" at ", "(at)", "[at]", "arobase", "arroba", " chez ")
 
 
@@ -131,8 +145,10 @@ def _ean(number: str) -> bool:
 def _iban_spans(text: str) -> Iterator[tuple[int, int]]:
     from stdnum import iban
 
-    for m in _IBAN.finditer(text):
+    pos = 0
+    while m := _IBAN.search(text, pos):
         raw = m.group(1)
+        pos = m.start(1) + 1
         # the pattern may run into the next word: try the longest valid prefix
         for end in range(len(raw), 14, -1):
             cand = raw[:end]
@@ -140,6 +156,7 @@ def _iban_spans(text: str) -> Iterator[tuple[int, int]]:
                 continue
             if iban.is_valid(cand.replace(" ", "").upper()):
                 yield m.start(1), m.start(1) + end
+                pos = m.start(1) + end
                 break
 
 
@@ -190,7 +207,7 @@ _IDS: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
 def _phone_ok(cand: str, regions: tuple[str, ...]) -> bool:
     import phonenumbers
 
-    s = cand.strip()
+    s = cand.strip().lstrip("(")
     digits = _digits(s)
     if not 7 <= len(digits) <= 15 or _DATE.fullmatch(s) or _YEAR_REF.fullmatch(s):
         return False
@@ -223,7 +240,7 @@ def _url_has_token(url: str) -> bool:
     """A token, credentials or personal value in the URL (not ``?page=2&sort=date``)."""
     from urllib.parse import parse_qsl, urlsplit
 
-    rest = re.sub(r"^(?:https?://|ftp://)", "", url, flags=re.IGNORECASE)
+    rest = re.sub(r"^[a-z][a-z0-9+.\-]*://", "", url, flags=re.IGNORECASE)
     if "@" in rest.split("/", 1)[0]:
         return True
     parts = urlsplit(url if "://" in url else "http://" + url)

@@ -117,13 +117,15 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
         "",
         "## Scorecard, last month",
         "",
-        markdown_table(card.table(), ["period", "metric", "value", "ci_low", "ci_high", "n",
-                                      "unit"]),  # fmt: skip
+        markdown_table(
+            card.table(), ["period", "metric", "value", "ci_low", "ci_high", "n", "unit"]
+        ),  # fmt: skip
         "",
         "## What drives NPS (relationship survey, relative weights)",
         "",
-        markdown_table(drv.table(), ["driver", "share", "share_ci_low", "share_ci_high",
-                                     "quadrant"]),  # fmt: skip
+        markdown_table(
+            drv.table(), ["driver", "share", "share_ci_low", "share_ci_high", "quadrant"]
+        ),  # fmt: skip
         "",
         "## What perception is worth",
         "",

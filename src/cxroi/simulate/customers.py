@@ -39,7 +39,7 @@ def draw_categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One draw per row of ``probs`` (rows sum to one), vectorised by inverse CDF."""
     cum = np.cumsum(probs, axis=1)
     cum[:, -1] = 1.0
-    u = rng.random(probs.shape[0])
+    u = np.asarray(rng.random(probs.shape[0]))
     return (u[:, None] >= cum).sum(axis=1).astype(np.int8)
 
 

@@ -8,6 +8,7 @@ That keeps the slow-response hazard ratio identifiable from raw rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,8 @@ class Tickets:
     slow_month: np.ndarray  # (n, months) any slow ticket opened that month
 
     def subset(self, keep: np.ndarray) -> Tickets:
-        return Tickets(*(getattr(self, f)[keep] for f in _ROW_FIELDS), slow_month=self.slow_month)
+        rows = {f: getattr(self, f)[keep] for f in _ROW_FIELDS}
+        return Tickets(**rows, slow_month=self.slow_month)
 
 
 _ROW_FIELDS = (
@@ -135,7 +137,7 @@ def make_tickets(
     )
 
 
-def ticket_columns(t: Tickets, cal: Calendar) -> dict[str, object]:
+def ticket_columns(t: Tickets, cal: Calendar) -> dict[str, Any]:
     """Raw columns of the tickets table (timestamps after the simulation end become null)."""
     first = t.opened + np.rint(t.first_response_h * HOUR).astype(np.int64)
     resolved = t.opened + np.rint(t.resolution_h * HOUR).astype(np.int64)

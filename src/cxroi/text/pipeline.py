@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from cxroi.text._parallel import map_chunks
 from cxroi.privacy import Redactor
+from cxroi.text._parallel import map_chunks
 from cxroi.text.sentiment import _EMOJI_RE, _EMOJI_WORDS, _analyzer, clean_texts
 from cxroi.text.theme_model import (
     ThemeAssignment,

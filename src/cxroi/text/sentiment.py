@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from cxroi.errors import CxroiError, NotFittedError, param
+from cxroi.errors import CxroiError, param
+from cxroi.estimator import Estimator
 from cxroi.metrics.nps import PASSIVE_MIN, PROMOTER_MIN
 from cxroi.text._parallel import map_chunks
 
@@ -271,7 +272,7 @@ def _scored_chunk(
     return s
 
 
-class ScoredSentiment:
+class ScoredSentiment(Estimator):
     """Score-aware sentiment: TF-IDF + lexicon score → regularised logistic regression.
 
     Parameters
@@ -300,6 +301,8 @@ class ScoredSentiment:
     C_ : float
         Chosen regularisation.
     """
+
+    _not_fitted_hint = "call fit(texts, scores) first"
 
     name = "scored"
 
@@ -394,8 +397,7 @@ class ScoredSentiment:
 
     def predict(self, texts: Sequence[Any]) -> np.ndarray:
         """Sentiment per text in −1…1 (``2p − 1``); ``NaN`` for missing or empty text."""
-        if not hasattr(self, "model_"):
-            raise NotFittedError("ScoredSentiment is not fitted yet; call fit(texts, scores) first")
+        self._check_fitted()
         clean = clean_texts(texts)
         state = {
             "vectorizer": self.vectorizer_,
@@ -408,8 +410,7 @@ class ScoredSentiment:
     @property
     def summary(self) -> pd.DataFrame:
         """Held-out quality of this model and of the lexicon model."""
-        if not hasattr(self, "auc_"):
-            raise NotFittedError("ScoredSentiment is not fitted yet; call fit(texts, scores) first")
+        self._check_fitted()
         return pd.DataFrame(
             {
                 "model": ["scored", "lexicon"],

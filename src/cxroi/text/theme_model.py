@@ -63,7 +63,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from cxroi.errors import CxroiError, NotFittedError
+from cxroi.errors import CxroiError
+from cxroi.estimator import Estimator
 from cxroi.text._parallel import map_chunks
 from cxroi.text.sentiment import clean_texts
 from cxroi.text.theme_config import ThemeConfig
@@ -280,7 +281,7 @@ class ThemeAssignment:
         return pd.DataFrame(self.confidence > 0, columns=self.names)
 
 
-class ThemeModel:
+class ThemeModel(Estimator):
     """Discover themes in comments and assign them to new comments.
 
     Parameters
@@ -479,27 +480,7 @@ class ThemeModel:
         df.insert(1, "label", [" / ".join(t[:3]) for t in df["terms"]])
         return df
 
-    # -- not-fitted behaviour, as :class:`cxroi.models._base.Estimator` gives it ----------------
-    # (text may not import models; the lead moves that base class to a shared module)
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: a learned attribute before fit.
-        if name.endswith("_") and not name.startswith("__"):
-            raise NotFittedError(self._not_fitted)
-        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
-
-    _not_fitted = (
-        "ThemeModel is not fitted yet; call fit(texts) or cxroi.text.theme_store.load_model(path)"
-    )
-
-    @property
-    def is_fitted(self) -> bool:
-        """Whether :meth:`fit` has run (or the model was loaded)."""
-        return "params_" in self.__dict__
-
-    def _check_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError(self._not_fitted)
+    _not_fitted_hint = "call fit(texts) or cxroi.text.theme_store.load_model(path)"
 
     def __repr__(self) -> str:
         state = f"{self.n_themes_} themes" if self.is_fitted else "not fitted"

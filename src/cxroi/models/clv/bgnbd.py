@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import special
 
 from cxroi.errors import CxroiError
-from cxroi.models._base import Estimator
+from cxroi.estimator import Estimator
 from cxroi.models._mle import _dot, _fit_log_params, _maybe_compress, _summary, _validate_rft
 
 __all__ = ["BetaGeo", "holdout_by_frequency"]

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import special
 
 from cxroi.errors import CxroiError, CxroiWarning
-from cxroi.models._base import Estimator
+from cxroi.estimator import Estimator
 from cxroi.models._mle import (
     _as_array,
     _dot,

@@ -1,5 +1,7 @@
 """The estimator base class every fitter shares (scikit-learn's and lifelines' pattern).
 
+It sits in the base layer so that models and text analytics share it.
+
 The constructor stores settings unchanged; ``fit`` validates, sets learned attributes ending
 in ``_`` (always ``params_``), keeps no copy of the training data and returns ``self``;
 ``summary`` is a DataFrame of the fitted parameters. Asking for a learned attribute before
@@ -26,14 +28,19 @@ class Estimator:
 
     params_: Any
 
+    _not_fitted_hint = "call fit() first"
+
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: a learned attribute before fit, or a property
         # whose getter raised NotFittedError (an AttributeError, which Python swallows).
         if name.endswith("_") and not name.startswith("__"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit() first")
+            raise NotFittedError(self._not_fitted_message())
         if isinstance(getattr(type(self), name, None), property):
             self._check_fitted()
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def _not_fitted_message(self) -> str:
+        return f"{type(self).__name__} is not fitted yet; {self._not_fitted_hint}"
 
     @property
     def is_fitted(self) -> bool:
@@ -42,7 +49,7 @@ class Estimator:
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit() first")
+            raise NotFittedError(self._not_fitted_message())
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -94,8 +94,8 @@ def pandas_scorecard(
         {
             "value": 100 * (prom - det) / n,
             "n": n,
-            "ci_low": 100 * (pa - da - Z * se),
-            "ci_high": 100 * (pa - da + Z * se),
+            "ci_low": (100 * (pa - da - Z * se)).clip(-100, 100),  # clipped to the scale
+            "ci_high": (100 * (pa - da + Z * se)).clip(-100, 100),
         }
     )
     parts.append(_long(nps[n > 0], "nps"))
@@ -105,9 +105,9 @@ def pandas_scorecard(
         p, lo, hi = _wilson(k, n)
         df = pd.DataFrame({"value": 100 * p, "n": n, "ci_low": 100 * lo, "ci_high": 100 * hi})
         parts.append(_long(df[n > 0], metric))
-    parts.append(
-        _long(_t_interval(r.dropna(subset=["ces"]).groupby(["period", KEY])["ces"]), "ces")
-    )
+    ces = _t_interval(r.dropna(subset=["ces"]).groupby(["period", KEY])["ces"])
+    ces[["ci_low", "ci_high"]] = ces[["ci_low", "ci_high"]].clip(1, 7)
+    parts.append(_long(ces, "ces"))
 
     # Transactions.
     t = with_group(tables["transactions"], "ts")

@@ -118,3 +118,17 @@ def test_a_killed_load_leaves_nothing_half_written(tmp_path):
         count = ws.table("transactions").count().execute()
     assert count in (0, n)
     print(f"rows after kill: {count}")
+
+
+def test_an_engine_password_is_never_printed(tmp_path):
+    from typer.testing import CliRunner
+
+    from cxroi.cli import app
+
+    url = "postgres://analyst:s3cret-pw@127.0.0.1:1/cx"
+    with pytest.raises(WorkspaceError) as e:
+        Workspace.init(tmp_path / "w", settings=Settings(engine=url))
+    assert "s3cret-pw" not in str(e.value) and "analyst:***@127.0.0.1:1" in str(e.value)
+    r = CliRunner().invoke(app, ["init", str(tmp_path / "v"), "--engine", url])
+    assert r.exit_code == 2 and "s3cret-pw" not in r.output and r.output.startswith("error: ")
+    assert not (tmp_path / "v" / "cxroi.toml").exists()

@@ -145,7 +145,8 @@ def _holding(duck, name: str, key: str, columns: list[str]) -> list[str]:
     if not columns:
         return []
     counts = duck.execute(
-        "SELECT " + ", ".join(f"count({_ing.quote(c)})" for c in columns)
+        "SELECT "
+        + ", ".join(f"count({_ing.quote(c)})" for c in columns)
         + f" FROM {name} WHERE {key} IN (SELECT {key} FROM _good)"
     ).fetchone()
     return [c for c, n in zip(columns, counts, strict=True) if n]

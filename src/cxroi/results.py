@@ -27,7 +27,7 @@ Examples
 >>> import pandas as pd
 >>> r = Result("demo", "A demo", [Table("main", "Main", pd.DataFrame({"estimate": [1.0],
 ...     "ci_low": [0.5], "ci_high": [1.5], "level": [0.95], "n": [40], "flag": [""]}))])
->>> Result.from_json(r.to_json()).table("main").estimate.iloc[0]
+>>> float(Result.from_json(r.to_json()).table("main").estimate.iloc[0])
 1.0
 """
 

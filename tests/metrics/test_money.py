@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import ibis
 import numpy as np
@@ -178,3 +179,14 @@ def test_parse_period_one_period_only():
 )
 def test_period_discount_rate_compounds_to_the_annual_rate(period, per_year):
     assert (1 + money.period_discount_rate(0.1, period)) ** per_year == pytest.approx(1.1)
+
+
+def test_churn_from_exposure_by_hand():
+    from cxroi.metrics.money import churn_from_exposure
+
+    # 10 churns over 100 customer-years: hazard 0.1, churn 1 - e^-0.1, se e^-0.1 * sqrt(10) / 100
+    churn, se = churn_from_exposure(np.array([10.0, 0.0]), np.array([100.0, 50.0]))
+    assert churn[0] == pytest.approx(1 - math.exp(-0.1))
+    assert se[0] == pytest.approx(math.exp(-0.1) * math.sqrt(10) / 100)
+    assert (churn[1], se[1]) == (0.0, 0.0)
+    assert np.isnan(churn_from_exposure(1, 0.0)[0])

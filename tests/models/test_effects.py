@@ -93,7 +93,7 @@ def test_wider_level_gives_wider_intervals(typed_company):
 def test_perception_effects_errors(typed_company, tmp_path):
     ws, _ = typed_company
     tiny = tiny_workspace(tmp_path / "tiny")
-    with pytest.raises(CxroiError, match="confounder column\\(s\\) not found: segment"):
+    with pytest.raises(CxroiError, match="adjust: column\\(s\\) not found: segment"):
         perception_effects(ws.tables, confounders=["segment"])
     with pytest.raises(CxroiError, match="max_age must be 0 or more"):
         perception_effects(ws.tables, max_age=-1)

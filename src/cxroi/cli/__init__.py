@@ -31,3 +31,4 @@ __all__ = ["app", "emit", "main"]
 def main() -> None:
     """Console-script entry point."""
     app()
+

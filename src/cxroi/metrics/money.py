@@ -51,6 +51,7 @@ from cxroi.window import period_span
 __all__ = [
     "PERIODS",
     "churn_from_counts",
+    "churn_from_exposure",
     "coverage_flows",
     "coverage_islands",
     "flows_to_active",
@@ -327,6 +328,24 @@ def churn_from_counts(
     """Churn rate (fraction) with a Wilson interval; ``nan`` where nobody was active."""
     p, se, lo, hi = wilson(lost, active, level=level)
     return {"churn": p, "se": se, "ci_low": lo, "ci_high": hi}
+
+
+def churn_from_exposure(events: object, exposure: object) -> tuple[np.ndarray, np.ndarray]:
+    """Churn probability over one unit of exposure from events and exposure, and its se.
+
+    A constant hazard :math:`\\lambda = E/T` (events per unit of exposure, e.g. per customer
+    year) gives the churn probability :math:`1 - e^{-\\lambda}`; with Poisson events the
+    delta method gives its standard error :math:`e^{-\\lambda}\\sqrt{E}/T`. ``nan`` where
+    there is no exposure.
+
+    >>> churn, se = churn_from_exposure(10, 100.0)
+    >>> round(float(churn), 4), round(float(se), 4)
+    (0.0952, 0.0286)
+    """
+    e, t = as_float(events), as_float(exposure)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(t > 0, e / t, np.nan)
+        return 1 - np.exp(-rate), np.exp(-rate) * np.sqrt(e) / t
 
 
 def period_discount_rate(annual: float, period: str) -> float:

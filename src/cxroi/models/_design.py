@@ -20,7 +20,11 @@ def default_confounders(columns: Sequence[str], confounders: Sequence[str] | Non
         return [c for c in DEFAULT_CONFOUNDERS if c in columns]
     missing = [c for c in confounders if c not in columns]
     if missing:
-        raise CxroiError(f"confounder column(s) not found: {', '.join(missing)}")
+        known = ", ".join(c for c in columns if c != "customer_id")
+        raise CxroiError(
+            f"{param('adjust')}: column(s) not found: {', '.join(missing)}; the customers and "
+            f"their ledger have {known}"
+        )
     return list(confounders)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxroi.errors import CxroiError, param
-from cxroi.metrics.money import retention_clv
+from cxroi.metrics.money import churn_from_exposure, retention_clv
 from cxroi.metrics.nps import GROUPS
 from cxroi.results import small_n_flag
 
@@ -50,7 +50,7 @@ def _group_metrics(sums: np.ndarray, has_ref: bool, discount_rate: float) -> dic
     # a bootstrap replicate that draws none of a small group's customers has no exposure: its
     # metrics are missing (and left out of the percentiles)
     with np.errstate(divide="ignore", invalid="ignore"):
-        churn = 1 - np.exp(-e / t)
+        churn = churn_from_exposure(e, t)[0]
         margin = (s - c) / t
         out = {
             "churn_rate": churn,

@@ -33,6 +33,7 @@ from scipy import stats
 
 from cxroi.errors import CxroiError, SmallSampleWarning, param
 from cxroi.estimator import Estimator
+from cxroi.metrics.money import period_discount_rate
 from cxroi.metrics.money import retention_clv as _retention_clv
 from cxroi.metrics.nps import nps_group_expr
 from cxroi.models._design import z as _z
@@ -437,7 +438,7 @@ def retention_clv(
             f"annual {param('discount_rate')} must be in [0, 1), got {annual_discount_rate}"
         )
     to_months = TIME_UNITS[time_unit] / TIME_UNITS["month"]
-    i = (1 + annual_discount_rate) ** (1 / 12) - 1
+    i = period_discount_rate(annual_discount_rate, "month")
     z = _z(level)
     alpha = 1 - level
 

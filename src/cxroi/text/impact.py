@@ -58,6 +58,7 @@ from statsmodels.stats.multitest import multipletests
 from cxroi.errors import CxroiError, param
 from cxroi.metrics._intervals import z_value
 from cxroi.metrics.compare import nps_diff_from_counts, proportion_diff_from_counts
+from cxroi.metrics.money import churn_from_exposure
 from cxroi.metrics.nps import GROUPS, nps_from_counts, nps_group
 from cxroi.results import estimate_frame
 from cxroi.text.sentiment import SentimentResult, score_sentiment
@@ -135,14 +136,6 @@ def _negative_mentions(
             by_sentence = total / count
         tone = np.where(mentioned & (count > 0), by_sentence, tone)
     return mentioned & (tone < sent.neutral)
-
-
-def _annual_churn(events: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = events / years
-        churn = 1 - np.exp(-rate)
-        se = np.exp(-rate) * np.sqrt(events) / years  # delta method, Poisson events
-    return churn, se
 
 
 def _with_ci(prefix: str, r: dict[str, np.ndarray], key: str) -> dict[str, np.ndarray]:
@@ -247,7 +240,7 @@ def _behaviour(frame: pd.DataFrame, m: np.ndarray, ledger: pd.DataFrame, z: floa
         w, o = mm[:, j], ~mm[:, j]
         ev = np.array([churned[w].sum(), churned[o].sum()])
         ty = np.array([years[w].sum(), years[o].sum()])
-        churn, se = _annual_churn(ev, ty)
+        churn, se = churn_from_exposure(ev, ty)
         d = churn[0] - churn[1]
         d_se = float(np.hypot(se[0], se[1]))
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -166,7 +166,7 @@ class LexiconSentiment:
     Examples
     --------
     >>> LexiconSentiment().predict(["great service", "awful delay", None]).round(2).tolist()
-    [0.62, -0.46, nan]
+    [0.62, -0.65, nan]
     """
 
     name = "lexicon"

@@ -86,7 +86,7 @@ CASES = {
         ],
         "img.csv: this is not a text file; it looks like a PNG image",
     ),
-    "ten MB field": (_big_field, "is longer than 1,048,576 characters"),
+    "ten MB field": (_big_field, "is longer than 1,048,576 bytes"),
     "columns differing by case": (
         lambda tmp: [
             "ingest",

@@ -220,7 +220,7 @@ def _checks(column: Column, sql_type: str, cast: str, raw: str) -> list[tuple[st
         elif column.min is not None:
             out.append((f"{num} < {column.min}", f"is below the minimum {column.min:g}"))
     if sql_type == "VARCHAR":
-        out.append((f"length({raw}) > {MAX_FIELD}", f"is longer than {MAX_FIELD:,} characters"))
+        out.append((f"strlen({raw}) > {MAX_FIELD}", f"is longer than {MAX_FIELD:,} bytes"))
     if column.allowed:
         allowed = ", ".join(_lit(a) for a in column.allowed)
         out.append((f"{cast} NOT IN ({allowed})", f"is not one of {', '.join(column.allowed)}"))

@@ -64,7 +64,8 @@ def _staging(duck: Any, staged: Staged, timezone: str) -> Iterator[None]:
         yield
     finally:
         duck.execute("SET TimeZone = 'UTC'")
-        for t in ("_typed", "_bad", "_good", "_diff"):
+        duck.execute("DROP VIEW IF EXISTS _good")
+        for t in ("_typed", "_bad", "_diff"):
             duck.execute(f"DROP TABLE IF EXISTS {t}")
         duck.unregister("_stage")
 
@@ -160,7 +161,7 @@ def _write_duckdb(duck, tspec: TableSpec, p, n_bad: int, replace_rows: bool, kep
     cols = [c for c in p.columns]
     q = {c: _ing.quote(c) for c in cols}
     duck.execute(
-        f"CREATE OR REPLACE TEMP TABLE _good AS SELECT {', '.join(q.values())} FROM _typed"
+        f"CREATE OR REPLACE TEMP VIEW _good AS SELECT {', '.join(q.values())} FROM _typed"
         + (" WHERE _ok" if n_bad else "")
     )
     for col, sql_type in p.new_columns.items():
@@ -203,9 +204,10 @@ def _write_duckdb(duck, tspec: TableSpec, p, n_bad: int, replace_rows: bool, kep
                 duck.execute(f"UPDATE {name} AS t SET {sets} FROM _diff d WHERE t.{key} = d.{key}")
         else:
             updated = 0
+        new_only = "" if not matched else f" WHERE g.{key} NOT IN (SELECT {key} FROM {name})"
         duck.execute(
             f"INSERT INTO {name} ({', '.join(q.values())}) SELECT {', '.join(q.values())} "
-            f"FROM _good g WHERE g.{key} NOT IN (SELECT {key} FROM {name})"
+            f"FROM _good g{new_only}"
         )
     on_commit()
     return matched, updated, changes, kept

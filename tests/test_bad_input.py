@@ -205,3 +205,19 @@ def test_a_full_disk_is_a_clean_error_and_loads_nothing(tmp_path):
             assert _counts(disk / "w")["transactions"] == 3
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_cohorts_of_a_placeholder_signup_are_bounded(wsp):
+    with Workspace.open(wsp) as ws:
+        ws.ingest(
+            "customers",
+            pd.DataFrame({"customer_id": ["Z1"], "signup_date": ["0001-01-01"]}),
+            allow_dates=True,
+        )
+        ws.ingest(
+            "contracts",
+            pd.DataFrame({"contract_id": ["k"], "customer_id": ["Z1"],
+                          "start_date": ["2024-01-01"], "value": [1.0]}),
+        )  # fmt: skip
+    r = runner.invoke(app, ["cohorts", "-w", str(wsp), "--period", "week"])
+    assert r.exit_code == 2 and "more than 2,000" in r.output and "Traceback" not in r.output

@@ -31,4 +31,3 @@ __all__ = ["app", "emit", "main"]
 def main() -> None:
     """Console-script entry point."""
     app()
-

@@ -67,6 +67,8 @@ __all__ = [
 ]
 
 PERIODS = ("month", "quarter", "week")
+MAX_COHORT_PERIODS = 2_000
+"""The most periods a cohort table spans (a placeholder signup date would stretch it)."""
 _PER_YEAR = {"day": 365.25, "week": 365.25 / 7, "month": 12.0, "quarter": 4.0}
 _FAR = dt.date(9999, 12, 31)
 _MONDAY0 = dt.date(1970, 1, 5)  # epoch day 4: week index 0 starts here
@@ -453,6 +455,13 @@ def retention_cohorts(
         )
     first = index_of(lo, period)
     last = max(index_of(hi, period), first) + 1
+    if last - first > MAX_COHORT_PERIODS:
+        raise CxroiError(
+            f"cohorts: signups from {period_label(first, period)} to "
+            f"{period_label(last - 1, period)} span {last - first:,} {period}s, more than "
+            f"{MAX_COHORT_PERIODS:,}; check for placeholder dates, or use a longer "
+            f"{param('period')}"
+        )
     sizes = coh.group_by("cohort").aggregate(customers=coh.count()).execute()
     flows = coverage_flows(
         contracts,

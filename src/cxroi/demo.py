@@ -167,7 +167,7 @@ def run_demo(
         ingested = Result(
             "demo",
             "Demo company",
-            [Table("ingested", "Demo company: rows loaded", pd.DataFrame(rows), kind="data")],
+            [Table("ingested", "Rows loaded", pd.DataFrame(rows), kind="data")],
             params={"workspace": str(path), "customers": customers, "months": months, "seed": seed},
         )
         card = first_scorecard(ws)

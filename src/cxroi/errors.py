@@ -21,6 +21,7 @@ __all__ = [
     "NotFittedError",
     "SmallSampleWarning",
     "WorkspaceError",
+    "first_line",
     "param",
 ]
 
@@ -37,6 +38,12 @@ def param(name: str, value: object | None = None) -> str:
     'pass skip_bad=True to load the good rows'
     """
     return f"{_MARK}{name}{'' if value is None else '=' + str(value)}{_MARK}"
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): how a
+    third-party error is quoted inside one of ours."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _python_name(name: str, value: str | None) -> str:

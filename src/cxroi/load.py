@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from cxroi import ingest as _ing
 from cxroi.config import Settings
-from cxroi.errors import IngestError, param
+from cxroi.errors import IngestError, first_line, param
 from cxroi.privacy import RAW_SUFFIX, Redactor, is_free_text
 from cxroi.readers import LINE, Staged
 from cxroi.schema import TableSpec
@@ -247,7 +247,7 @@ def load(
         try:
             p, rows, n_bad, out, n_odd = _check(duck, tspec, staged, stored, settings, options)
         except duckdb.Error as e:
-            raise IngestError(f"{staged.label}: cannot check the rows: {_first_line(e)}") from None
+            raise IngestError(f"{staged.label}: cannot check the rows: {first_line(e)}") from None
         note("writing", 0.6)
         try:
             duck.execute("BEGIN TRANSACTION")
@@ -264,7 +264,7 @@ def load(
                 out.unlink(missing_ok=True)
             if isinstance(e, duckdb.Error):
                 raise IngestError(
-                    f"{staged.label}: the store refused the write ({_first_line(e)}); nothing "
+                    f"{staged.label}: the store refused the write ({first_line(e)}); nothing "
                     f"was loaded into {tspec.name}"
                 ) from None
             raise
@@ -328,10 +328,6 @@ def redact_free_text(staged: Staged, table: str, settings: Settings) -> tuple[St
         if redactor.keep_raw:
             data = data.append_column(name + RAW_SUFFIX, pa.array(raw, pa.string()))
     return Staged(data, staged.label, staged.unit, staged.path), changed
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _is_embedded(con: Any) -> bool:

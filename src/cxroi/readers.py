@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from cxroi.errors import IngestError, param
+from cxroi.errors import IngestError, first_line, param
 
 __all__ = [
     "FORMATS",
@@ -196,7 +196,7 @@ def _read_text(
                 path, read_options=read, convert_options=convert, parse_options=parse
             )
     except (pa.ArrowException, OSError) as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        msg = first_line(e)
         if "UTF8" in msg or "utf8" in msg.lower():
             line, where = _first_bad_utf8_line(path)
             raise IngestError(

@@ -28,7 +28,7 @@ import ibis
 
 from cxroi import ingest as _ing
 from cxroi.config import CONFIG_FILE, Settings, load_settings, write_settings
-from cxroi.errors import WorkspaceError
+from cxroi.errors import WorkspaceError, first_line
 from cxroi.privacy import RAW_SUFFIX
 from cxroi.readers import read_source
 from cxroi.schema import TABLES, spec
@@ -340,11 +340,11 @@ def _connect(
             # this process holds the store already, opened the other way: share that mode
             if read_only and "different configuration" in str(e):
                 return _connect(path, settings, read_only=False, purpose=purpose)
-            raise WorkspaceError(f"{file}: cannot open the store: {_first_line(e)}") from None
+            raise WorkspaceError(f"{file}: cannot open the store: {first_line(e)}") from None
         except duckdb.IOException as e:
             if "lock" not in str(e).lower():
                 raise WorkspaceError(
-                    f"{file}: cannot open the store ({_first_line(e)}); it may be damaged or "
+                    f"{file}: cannot open the store ({first_line(e)}); it may be damaged or "
                     "not a DuckDB file: restore it from a backup"
                 ) from None
             holder = _holder(path, str(e))
@@ -360,13 +360,9 @@ def _connect(
             pause = min(pause * 2, 0.5)
         except duckdb.Error as e:
             raise WorkspaceError(
-                f"{file}: cannot open the store ({_first_line(e)}); it may be damaged: restore "
+                f"{file}: cannot open the store ({first_line(e)}); it may be damaged: restore "
                 "it from a backup"
             ) from None
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _holder(path: Path, message: str) -> str:
@@ -381,7 +377,7 @@ def _holder(path: Path, message: str) -> str:
 
 
 def _redacted_message(e: BaseException, url: str) -> str:
-    msg = _first_line(e).replace(url, redact_url(url))
+    msg = first_line(e).replace(url, redact_url(url))
     pw = urlsplit(url).password
     return msg.replace(pw, "***") if pw else msg
 

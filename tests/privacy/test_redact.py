@@ -55,3 +55,40 @@ def test_from_config_rejects_unknown_keys():
 
 def test_many_keeps_missing_values():
     assert Redactor().many(["x@y.org", None, float("nan")]) == ["[EMAIL]", None, None]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my key sk_live_4eC39HqLyjWDarjtT1zdp7dc leaked", "my key [SECRET] leaked"),
+        ("AWS AKIAIOSFODNN7EXAMPLE in the log", "AWS [SECRET] in the log"),
+        ("password: hunter2 did not work", "[SECRET] did not work"),
+        ("Passwort=geheim123 bitte", "[SECRET] bitte"),
+        ("login at https://jo:pw123@shop.example/", "login at [URL]"),
+        (
+            "IBAN DE89 3704 0044 0532 0130 00 and FR1420041010050500013M02606",
+            "IBAN [IBAN] and [IBAN]",
+        ),
+        ("mi DNI es 12.345.678-Z", "mi DNI es [NATIONAL_ID]"),
+        ("NINO AB 12 34 56 C please", "NINO [NATIONAL_ID] please"),
+        ("mail jürgen@beispiel.de", "mail [EMAIL]"),
+        ("écrivez à jean [arobase] free [point] fr", "écrivez à [EMAIL]"),
+    ],
+)
+def test_secrets_ids_and_obfuscations(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ref 4111 1111 1111 1112 is not a card",  # fails Luhn
+        "barcode 4006381333931 on the box",  # EAN-13
+        "the store at Main St dot com is closed",
+        "DE89 3704 0044 0532 0130 01 is a typo",  # wrong IBAN check digits
+        "order 2024-00123 shipped",
+        "https://shop.example/orders?page=2&sort=date",
+    ],
+)
+def test_hard_negatives_are_kept(text):
+    assert redact(text) == text

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from cxroi._types import WorkspaceLike
-from cxroi.errors import CxroiError, param
+from cxroi.errors import CxroiError, first_line, param
 from cxroi.models.ledger import ledger_frame
 from cxroi.results import SMALL_N, Result, Table
 from cxroi.text.impact import emerging_table, impact_table, score_comments
@@ -304,8 +304,7 @@ def sentiment(
     try:
         df = pd.read_csv(path, dtype={text_column: "object"}, keep_default_na=True)
     except (OSError, ValueError) as e:  # missing, empty, unparsable, wrongly encoded
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CxroiError(f"cannot read {path} as CSV: {first}") from None
+        raise CxroiError(f"cannot read {path} as CSV: {first_line(e)}") from None
     out, res = sentiment_frame(
         df, text_column=text_column, score_column=score_column, scale=scale, n_jobs=n_jobs
     )

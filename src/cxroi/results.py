@@ -39,7 +39,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,6 @@ __all__ = [
     "csv_safe",
     "estimate_frame",
     "format_cell",
-    "frame_result",
     "jsonable",
     "small_n_flag",
 ]
@@ -471,19 +470,3 @@ def format_cell(v: Any) -> str:
     if isinstance(v, dt.date):
         return v.isoformat()
     return str(v)
-
-
-def frame_result(
-    analysis: str,
-    title: str,
-    frame: pd.DataFrame,
-    *,
-    kind: str = "estimates",
-    name: str | None = None,
-    view: Sequence[str] | None = None,
-    **meta: Any,
-) -> Result:
-    """A result holding one table."""
-    t = Table(name or analysis, title, frame, kind, meta.pop("table_method", None),
-              list(view) if view else None)  # fmt: skip
-    return Result(analysis, title, [t], **meta)

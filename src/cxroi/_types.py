@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -29,6 +29,8 @@ class WorkspaceLike(Protocol):
     settings: Settings
 
     def table(self, name: str) -> ir.Table: ...
+
+    def ingest(self, table: str, source: Any) -> Any: ...
 
     @property
     def tables(self) -> Tables: ...

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "CASE_STATUSES",
+    "BEHAVIOURS",
     "MATURITY_LEVELS",
     "SCORE_COLUMNS",
     "TABLES",
@@ -23,6 +24,9 @@ __all__ = [
     "TableSpec",
     "spec",
 ]
+
+BEHAVIOURS: tuple[str, ...] = ("churn", "spend", "purchases", "cost_to_serve")
+"""What an initiative should move through perception (B of A → C → B)."""
 
 MATURITY_LEVELS: tuple[str, ...] = (
     "efficiency",
@@ -218,6 +222,10 @@ TABLES: Mapping[str, TableSpec] = {
                 _c("touchpoint"),
                 _c("owner"),
                 _c("expected_effect", "float64"),
+                _c("running_cost", "float64", min=0),
+                _c("metric"),
+                _c("behaviour", allowed=BEHAVIOURS),
+                _c("holdout_share", "float64", min=0, max=0.9),
             ),
             ordered=(("start_date", "end_date"),),
         ),

@@ -33,6 +33,14 @@ CASES = {
     "emerging": lambda ws, tmp: analyses.emerging(ws, n_jobs=1),
     "sentiment": lambda ws, tmp: analyses.sentiment(_reviews(tmp), text_column="text", n_jobs=1),
     "privacy_scan": lambda ws, tmp: analyses.privacy_scan(ws),
+    "initiative_list": lambda ws, tmp: analyses.initiative_list(ws),
+    "initiative_show": lambda ws, tmp: analyses.initiative_show(ws, "I001"),
+}  # fmt: skip
+WRITERS = {
+    "initiative_add": lambda ws, tmp: analyses.initiative_add(
+        ws, initiative_id="T1", name="Test", level="excellence", start="2025-05-01", cost=10.0,
+        target="plan == 'premium'"),
+    "initiative_close": lambda ws, tmp: analyses.initiative_close(ws, "T1", end="2025-09-30"),
 }  # fmt: skip
 NOT_RESULTS = {"theme_model"}  # returns the fitted theme model itself
 
@@ -58,15 +66,18 @@ def company(tmp_path_factory):
 @pytest.fixture(scope="module")
 def results(company, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("contract-files")
+    with Workspace.open(company) as ws:
+        out = {name: case(ws, tmp) for name, case in WRITERS.items()}
     with Workspace.open(company, read_only=True) as ws:
-        return {name: case(ws, tmp) for name, case in CASES.items()}
+        out.update({name: case(ws, tmp) for name, case in CASES.items()})
+    return out
 
 
 def test_every_analysis_has_a_case():
-    assert set(analyses.__all__) - NOT_RESULTS == set(CASES)
+    assert set(analyses.__all__) - NOT_RESULTS == set(CASES) | set(WRITERS)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted({**CASES, **WRITERS}))
 def test_result_keeps_the_contract(results, name):
     r = results[name]
     assert isinstance(r, Result) and r.tables
@@ -77,7 +88,7 @@ def test_result_keeps_the_contract(results, name):
             assert t.frame["n"].notna().all(), f"{t.name}: every estimate row has an n"
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted({**CASES, **WRITERS}))
 def test_json_round_trips_and_carries_every_table(results, name):
     r = results[name]
     d = json.loads(r.to_json())
@@ -89,7 +100,7 @@ def test_json_round_trips_and_carries_every_table(results, name):
         assert [c["name"] for c in t["columns"]] == [str(c) for c in part.frame.columns]
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted({**CASES, **WRITERS}))
 def test_renders_as_table_csv_and_json(results, name, capsys):
     r = results[name]
     emit(r, "table")

@@ -10,6 +10,12 @@ from __future__ import annotations
 from cxroi.analyses.churn import churn
 from cxroi.analyses.clv import clv
 from cxroi.analyses.drivers import drivers
+from cxroi.analyses.initiatives import (
+    initiative_add,
+    initiative_close,
+    initiative_list,
+    initiative_show,
+)
 from cxroi.analyses.levers import lever
 from cxroi.analyses.perception import value
 from cxroi.analyses.privacy import privacy_scan
@@ -24,6 +30,10 @@ __all__ = [
     "cohorts",
     "drivers",
     "emerging",
+    "initiative_add",
+    "initiative_close",
+    "initiative_list",
+    "initiative_show",
     "lever",
     "privacy_scan",
     "scorecard",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from cxroi.cli import (  # noqa: F401  (each module registers its commands)
     demo,
+    initiatives,
     lifetime,
     perception,
     privacy,

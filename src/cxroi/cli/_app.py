@@ -29,7 +29,9 @@ def _flag_namer(command: Any):
                 flags[p.name] = (longs[0], bool(p.is_flag))
 
     def name(parameter: str, value: str | None) -> str:
-        flag, is_flag = flags.get(parameter, ("--" + parameter.replace("_", "-"), False))
+        if parameter not in flags:  # not an option of this command: say it as the library does
+            return parameter if value is None else f"{parameter}={value}"
+        flag, is_flag = flags[parameter]
         if value is None or (is_flag and value == "True"):
             return flag
         if value == "False" and is_flag:

@@ -173,5 +173,11 @@ def initiatives_table(cal: Calendar) -> pa.Table:
             "touchpoint": pa.array([x["touchpoint"] for x in inits]),
             "owner": pa.array([x["owner"] for x in inits]),
             "expected_effect": pa.array([x["expected_effect"] for x in inits], pa.float64()),
+            # the register's remaining fields: the expected effect is in NPS points, churn is
+            # the behaviour every simulated initiative moves, no running cost, no holdout
+            "running_cost": pa.array([0.0] * len(inits), pa.float64()),
+            "metric": pa.array(["nps"] * len(inits)),
+            "behaviour": pa.array(["churn"] * len(inits)),
+            "holdout_share": pa.nulls(len(inits), pa.float64()),
         }
     )

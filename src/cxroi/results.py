@@ -373,7 +373,10 @@ def estimate_frame(
         small = pd.Series(small_n_flag(f["n"].to_numpy(), min_n), index=f.index)
         f["flag"] = [add_flag(a, b) for a, b in zip(f["flag"], small, strict=True)]
     no_ci = f["ci_low"].isna() | f["ci_high"].isna()
-    f.loc[no_ci, "flag"] = [add_flag(a, no_interval) for a in f.loc[no_ci, "flag"]]
+    f.loc[no_ci, "flag"] = [
+        a if any(x in NO_INTERVAL for x in a.split(";")) else add_flag(a, no_interval)
+        for a in f.loc[no_ci, "flag"]
+    ]
     f.loc[no_ci, "level"] = np.nan
     std = [c for c in ("estimate", "value", *ESTIMATE_COLUMNS) if c in f.columns]
     lead = [c for c in f.columns if c not in std]

@@ -35,6 +35,7 @@ CASES = {
     "privacy_scan": lambda ws, tmp: analyses.privacy_scan(ws),
     "initiative_list": lambda ws, tmp: analyses.initiative_list(ws),
     "initiative_show": lambda ws, tmp: analyses.initiative_show(ws, "I001"),
+    "roi_simulate": lambda ws, tmp: analyses.roi_simulate(ws, "I002", draws=50),
 }  # fmt: skip
 WRITERS = {
     "initiative_add": lambda ws, tmp: analyses.initiative_add(

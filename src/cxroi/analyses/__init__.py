@@ -19,6 +19,7 @@ from cxroi.analyses.initiatives import (
 from cxroi.analyses.levers import lever
 from cxroi.analyses.perception import value
 from cxroi.analyses.privacy import privacy_scan
+from cxroi.analyses.roi import roi_simulate
 from cxroi.analyses.scorecard import alerts, cohorts, scorecard
 from cxroi.analyses.themes import emerging, sentiment, theme_model, themes
 from cxroi.analyses.workspace import workspace_tables
@@ -36,6 +37,7 @@ __all__ = [
     "initiative_show",
     "lever",
     "privacy_scan",
+    "roi_simulate",
     "scorecard",
     "sentiment",
     "theme_model",

@@ -19,6 +19,7 @@ from cxroi.cli import (  # noqa: F401  (each module registers its commands)
     lifetime,
     perception,
     privacy,
+    roi,
     scorecard,
     themes,
     workspace,

@@ -18,7 +18,7 @@ from cxroi.metrics.money import churn_from_exposure, retention_clv
 from cxroi.metrics.nps import GROUPS
 from cxroi.results import small_n_flag
 
-__all__ = ["GROUPS", "METRICS", "MOVES", "value_of_perception"]
+__all__ = ["GROUPS", "METRICS", "MOVES", "group_draws", "value_of_perception"]
 
 MOVES = (("detractor", "passive"), ("passive", "promoter"))
 """The one-step moves up the NPS groups that are valued."""
@@ -135,13 +135,8 @@ def value_of_perception(
     for seg, part in segments:
         reps: dict[str, dict[str, np.ndarray]] = {}
         counts = part["nps_group"].value_counts()
-        for g in GROUPS:
-            x = np.nan_to_num(part.loc[part["nps_group"] == g, cols].to_numpy(float))
-            n = len(x)
-            if n == 0:
-                continue
-            w = np.vstack([np.ones(n), rng.poisson(1.0, size=(max(n_boot, 0), n))])
-            reps[g] = m = _group_metrics(w @ x, has_ref, discount_rate)
+        for g, (n, m) in _replicates(part, cols, has_ref, discount_rate, rng, n_boot).items():
+            reps[g] = m
             for metric, v in m.items():
                 rows.append(_row(by, seg, g, metric, v[0], *interval(v), level, n, min_n))
         for a, b in MOVES:
@@ -154,6 +149,41 @@ def value_of_perception(
                 row["flag"] = small_n_flag(min(na, nb), min_n)
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _replicates(part, cols, has_ref, discount_rate, rng, n_boot):
+    """Per NPS group: (customers, metrics as arrays: the estimate, then ``n_boot`` Poisson
+    bootstrap replicates over the group's customers)."""
+    out = {}
+    for g in GROUPS:
+        x = np.nan_to_num(part.loc[part["nps_group"] == g, cols].to_numpy(float))
+        n = len(x)
+        if n == 0:
+            continue
+        w = np.vstack([np.ones(n), rng.poisson(1.0, size=(max(n_boot, 0), n))])
+        out[g] = (n, _group_metrics(w @ x, has_ref, discount_rate))
+    return out
+
+
+def group_draws(
+    ledger: pd.DataFrame, *, n_boot: int = 1000, discount_rate: float = 0.10, random_state: int = 0
+) -> dict[str, dict[str, np.ndarray]]:
+    """Churn, spend and cost to serve per NPS group: the estimate and bootstrap replicates.
+
+    The same computation as :func:`value_of_perception` (one estimate, then ``n_boot``
+    replicates that resample the group's customers), returned whole so that a Monte Carlo can
+    carry the estimates' uncertainty. Element 0 of every array is the point estimate.
+    """
+    missing = [c for c in _NEEDED if c not in ledger.columns]
+    if missing:
+        raise CxroiError(f"the ledger lacks column(s): {', '.join(missing)}")
+    rated = ledger[ledger["nps_group"].notna()]
+    if rated.empty:
+        raise CxroiError("no customer has an NPS response; the value of perception needs NPS")
+    cols = ["churned", "exposure_years", "spend", "purchases", "support_cost"]
+    rng = np.random.default_rng(random_state)
+    reps = _replicates(rated, cols, False, discount_rate, rng, n_boot)
+    return {g: m for g, (_, m) in reps.items()}
 
 
 def _row(by, seg, group, metric, value, lo, hi, level, n, min_n) -> dict[str, Any]:

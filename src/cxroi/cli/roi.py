@@ -1,0 +1,39 @@
+"""What an action returns: ``roi simulate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxroi.cli._app import Format, FormatOpt, TableOpt, WorkspaceOpt, app, open_workspace
+from cxroi.cli._render import emit
+
+roi_app = typer.Typer(help="What an initiative returns, through perception.", no_args_is_help=True)
+app.add_typer(roi_app, name="roi")
+
+
+@roi_app.command("simulate")
+def simulate(
+    initiative: Annotated[str, typer.Option(help="Initiative id (see cxroi initiative list).")],
+    horizon_months: Annotated[int, typer.Option(help="Months valued after launch.")] = 36,
+    draws: Annotated[int, typer.Option(help="Monte Carlo draws.")] = 1000,
+    effect: Annotated[
+        float | None, typer.Option(help="Expected NPS change (default: the initiative's).")
+    ] = None,
+    effect_sd: Annotated[float, typer.Option(help="Its standard deviation across draws.")] = 0.0,
+    survey: Annotated[str | None, typer.Option(help="NPS from this survey only.")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """ROI before launch: NPV, ROI, payback and their Monte Carlo band."""
+    from cxroi.analyses import roi_simulate
+
+    with open_workspace(workspace, "roi simulate") as ws:
+        result = roi_simulate(
+            ws, initiative, horizon_months=horizon_months, draws=draws, effect=effect,
+            effect_sd=effect_sd, survey=survey,
+        )  # fmt: skip
+    emit(result, format, table=table)

@@ -51,7 +51,8 @@ MOVES = (("detractor", "passive"), ("passive", "promoter"))
 def move_shares(shares: Mapping[str, float], delta_points: np.ndarray) -> dict[str, np.ndarray]:
     """Share of the target customers making each one-step move for a change of Δ NPS points.
 
-    >>> {k: float(v) for k, v in move_shares({"detractor": 0.2, "passive": 0.3}, 5.0).items()}
+    >>> f = move_shares({"detractor": 0.2, "passive": 0.3}, 5.0)
+    >>> {k: round(float(v), 4) for k, v in f.items()}
     {'detractor->passive': 0.02, 'passive->promoter': 0.03}
     """
     d, p = float(shares.get("detractor", 0.0)), float(shares.get("passive", 0.0))

@@ -12,7 +12,7 @@ from cxroi.analyses.themes import emerging, sentiment, theme_model, themes
 from cxroi.errors import CxroiError
 from cxroi.models.ledger import ledger_frame
 from cxroi.results import Result
-from cxroi.simulate import Company, generate
+from cxroi.simulate import Company
 from cxroi.store import Workspace
 from cxroi.text.impact import score_comments
 from cxroi.text.theme_model import ThemeModel
@@ -20,8 +20,8 @@ from cxroi.window import period_span
 
 
 @pytest.fixture(scope="module")
-def company() -> Company:
-    return generate(customers=4_000, months=12, seed=5, start="2024-01-01")
+def company(theme_company: Company) -> Company:
+    return theme_company
 
 
 @pytest.fixture(scope="module")

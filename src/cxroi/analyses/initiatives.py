@@ -29,7 +29,13 @@ from cxroi.results import Result, Table, format_cell
 from cxroi.schema import BEHAVIOURS, MATURITY_LEVELS
 from cxroi.window import to_date
 
-__all__ = ["initiative_add", "initiative_close", "initiative_list", "initiative_show"]
+__all__ = [
+    "initiative_add",
+    "initiative_close",
+    "initiative_list",
+    "initiative_record",
+    "initiative_show",
+]
 
 SCORES = ("nps", "csat", "ces")
 COLUMNS = (
@@ -197,12 +203,18 @@ def _shown(v: Any) -> str | None:
     return format_cell(v)
 
 
-def _one(ws: WorkspaceLike, initiative_id: str, *, warnings: list[str], title: str) -> Result:
+def initiative_record(ws: WorkspaceLike, initiative_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The register and the one-row frame of ``initiative_id`` (a clear error if unknown)."""
     stored = _stored(ws)
     row = stored[stored["initiative_id"] == initiative_id]
     if row.empty:
         known = ", ".join(sorted(stored["initiative_id"])) or "none yet"
         raise CxroiError(f"no initiative {initiative_id!r}; the register has {known}")
+    return stored, row
+
+
+def _one(ws: WorkspaceLike, initiative_id: str, *, warnings: list[str], title: str) -> Result:
+    _, row = initiative_record(ws, initiative_id)
     rec = row.iloc[0]
     target = None if pd.isna(rec["target"]) else rec["target"]
     n = _target_size(ws, target)
@@ -228,15 +240,12 @@ def _one(ws: WorkspaceLike, initiative_id: str, *, warnings: list[str], title: s
 
 def initiative_show(ws: WorkspaceLike, initiative_id: str) -> Result:
     """One initiative: every field, the size of its target group and its overlaps."""
-    stored = _stored(ws)
-    row = stored[stored["initiative_id"] == initiative_id]
-    warnings: list[str] = []
-    if not row.empty:
-        rec = row.iloc[0].to_dict()
-        rec["target"] = None if pd.isna(rec["target"]) else rec["target"]
-        rec["start_date"] = to_date(rec["start_date"], "start")
-        rec["end_date"] = None if pd.isna(rec["end_date"]) else to_date(rec["end_date"], "end")
-        warnings = _overlaps(ws, rec, stored)
+    stored, row = initiative_record(ws, initiative_id)
+    rec = row.iloc[0].to_dict()
+    rec["target"] = None if pd.isna(rec["target"]) else rec["target"]
+    rec["start_date"] = to_date(rec["start_date"], "start")
+    rec["end_date"] = None if pd.isna(rec["end_date"]) else to_date(rec["end_date"], "end")
+    warnings = _overlaps(ws, rec, stored)
     return _one(ws, initiative_id, warnings=warnings, title=f"Initiative {initiative_id}")
 
 
@@ -266,11 +275,7 @@ def initiative_close(ws: WorkspaceLike, initiative_id: str, *, end: object | Non
     """Set an initiative's last day (default: the last day the data cover); keeps the rest."""
     from cxroi.window import data_bounds
 
-    stored = _stored(ws)
-    row = stored[stored["initiative_id"] == initiative_id]
-    if row.empty:
-        known = ", ".join(sorted(stored["initiative_id"])) or "none yet"
-        raise CxroiError(f"no initiative {initiative_id!r}; the register has {known}")
+    _, row = initiative_record(ws, initiative_id)
     start_d = to_date(row.iloc[0]["start_date"], "start")
     end_d = to_date(end, "end") if end is not None else data_bounds(ws.tables)[1]
     if end_d is None:

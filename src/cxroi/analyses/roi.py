@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cxroi._types import WorkspaceLike
+from cxroi.analyses.initiatives import initiative_record
 from cxroi.errors import CxroiError, param
 from cxroi.metrics.nps import GROUPS
 from cxroi.models.initiative import target_filter
@@ -29,15 +30,6 @@ ASSUMPTIONS = (
     "stay in their new group for the horizon; the target group is the customers active at "
     "launch; the effect is immediate and constant"
 )
-
-
-def _initiative(ws: WorkspaceLike, initiative_id: str) -> pd.Series:
-    reg = ws.table("initiatives").to_pandas()
-    row = reg[reg["initiative_id"] == initiative_id]
-    if row.empty:
-        known = ", ".join(sorted(reg["initiative_id"])) or "none yet"
-        raise CxroiError(f"no initiative {initiative_id!r}; the register has {known}")
-    return row.iloc[0]
 
 
 def roi_simulate(
@@ -77,7 +69,7 @@ def roi_simulate(
         table ``fan`` (cumulative discounted net by month: the band's ends and median), with
         the probability that ROI > 0 in ``params`` and the assumptions in ``method``.
     """
-    rec = _initiative(ws, initiative_id)
+    rec = initiative_record(ws, initiative_id)[1].iloc[0]
     metric = rec.get("metric")
     metric = "nps" if metric is None or pd.isna(metric) else metric
     if metric != "nps":

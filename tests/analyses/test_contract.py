@@ -36,6 +36,8 @@ CASES = {
     "initiative_list": lambda ws, tmp: analyses.initiative_list(ws),
     "initiative_show": lambda ws, tmp: analyses.initiative_show(ws, "I001"),
     "roi_simulate": lambda ws, tmp: analyses.roi_simulate(ws, "I002", draws=50),
+    "roi_measure": lambda ws, tmp: analyses.roi_measure(ws, "I001", draws=50),
+    "roi_compare": lambda ws, tmp: analyses.roi_compare(ws),
 }  # fmt: skip
 WRITERS = {
     "initiative_add": lambda ws, tmp: analyses.initiative_add(

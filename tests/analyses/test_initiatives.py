@@ -56,7 +56,8 @@ def test_overlapping_initiatives_warn_and_say_how_effects_are_attributed(wsp):
         later = _add(ws, "A3", target="region == 'north'", start="2025-07-01", level="excellence")
     # A2 meets A1 in May-June on c2 and c4; A3 starts after A1 ended but runs with A2 (3 north)
     assert len(r.warnings) == 1 and "A2 overlaps A1" in r.warnings[0]
-    assert "on 2 customers" in r.warnings[0] and "measured on its own customers" in r.warnings[0]
+    assert "on 2 customers" in r.warnings[0] and "leaves them out of both" in r.warnings[0]
+    assert "customers it reaches alone" in r.warnings[0]
     assert len(later.warnings) == 1 and "A3 overlaps A2" in later.warnings[0]
     assert "on 4 customers" in later.warnings[0]
 

@@ -25,20 +25,25 @@ def company(tmp_path_factory):
 
 def test_point_estimate_is_the_closed_form_of_the_value_table(company):
     with Workspace.open(company, read_only=True) as ws:
-        r = analyses.roi_simulate(ws, "I002", draws=200, horizon_months=24)
+        r = analyses.roi_simulate(ws, "I003", draws=200, horizon_months=24)
         value = analyses.value(ws, n_boot=0).table("value")
         led = ledger_frame(ws.tables)
         cust = ws.table("customers").to_pandas()
         rate = ws.settings.discount_rate
-    premium = set(cust.loc[cust["plan"] == "premium", "customer_id"])
-    active = led[led["customer_id"].isin(premium) & (led["churned"] == 0)]
+        ini = ws.table("initiatives").to_pandas().set_index("initiative_id").loc["I003"]
+    target = cust[(cust["plan"] == "premium") & (cust["region"] == "north")]
+    active = led[led["customer_id"].isin(set(target["customer_id"])) & (led["churned"] == 0)]
     shares = active["nps_group"].value_counts(normalize=True)
     assert r.params["target_customers"] == len(active)
     v = value.set_index(["nps_group", "metric"])["value"]
     # by hand from the value table: monthly margin x monthly survival, discounted monthly
     i = (1 + rate) ** (1 / 12) - 1
     d, p = shares.get("detractor", 0), shares.get("passive", 0)
-    f = {("detractor", "passive"): 0.15 * d / (d + p), ("passive", "promoter"): 0.15 * p / (d + p)}
+    delta = ini["expected_effect"] / 100
+    f = {
+        ("detractor", "passive"): delta * d / (d + p),
+        ("passive", "promoter"): delta * p / (d + p),
+    }
 
     def month(g, t):
         margin = v[(g, "spend_per_year")] - v[(g, "support_cost_per_year")]
@@ -49,12 +54,13 @@ def test_point_estimate_is_the_closed_form_of_the_value_table(company):
         for (a, b), fm in f.items()
         for t in range(1, 25)
     )
+    cost = ini["cost"] + sum(ini["running_cost"] / (1 + i) ** t for t in range(1, 25))
     roi = r.table("roi").set_index("quantity")
     assert roi.loc["benefit", "estimate"] == pytest.approx(benefit, rel=1e-9)
-    assert roi.loc["npv", "estimate"] == pytest.approx(benefit - 450_000, rel=1e-9)
+    assert roi.loc["npv", "estimate"] == pytest.approx(benefit - cost, rel=1e-9)
     assert roi.loc["npv", "ci_low"] < roi.loc["npv", "estimate"] < roi.loc["npv", "ci_high"]
     fan = r.table("fan")
-    assert len(fan) == 24 and fan["net_point"].iloc[-1] == pytest.approx(benefit - 450_000)
+    assert len(fan) == 24 and fan["net_point"].iloc[-1] == pytest.approx(benefit - cost)
     assert np.all(fan["net_low"] <= fan["net_high"])
     assert 0 <= r.params["probability_roi_positive"] <= 1
     assert r.problems() == []
@@ -81,7 +87,11 @@ def test_clear_errors(company):
 
 
 def test_cli_json(company):
-    r = run_json(["roi", "simulate", "--initiative", "I003", "--draws", "50", "-w", str(company)])
+    r = run_json(["roi", "simulate", "--initiative", "I005", "--draws", "50", "-w", str(company)])
     rows = {row["quantity"]: row for row in r.get("roi").records()}
     assert set(rows) == {"npv", "roi", "benefit", "payback_month", "cost"}
-    assert rows["cost"]["estimate"] == 300_000 and rows["cost"]["flag"] == "exact"
+    # I005 has no running cost: the cost is the one-off cost, scaled to the company's size
+    with Workspace.open(company, read_only=True) as ws:
+        ini = ws.table("initiatives").to_pandas().set_index("initiative_id").loc["I005"]
+    assert ini["running_cost"] == 0 and ini["cost"] == 50_000 * 2000 / 20_000
+    assert rows["cost"]["estimate"] == ini["cost"] and rows["cost"]["flag"] == "exact"

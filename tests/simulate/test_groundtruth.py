@@ -8,6 +8,7 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
+from cxroi.holdout import held_out
 from cxroi.simulate import Company
 
 from .conftest import month_index
@@ -124,7 +125,7 @@ def _nps_points(score: pd.Series) -> pd.Series:
     return pd.Series(np.where(score >= 9, 100.0, np.where(score <= 6, -100.0, 0.0)))
 
 
-@pytest.mark.parametrize("initiative_id", ["I001", "I002", "I003", "I004"])
+@pytest.mark.parametrize("initiative_id", [f"I{k:03d}" for k in range(1, 9)])
 def test_initiative_difference_in_differences(company: Company, frames, initiative_id):
     """Within-customer before/after of relationship NPS, targeted-only vs never-targeted
     customers, recovers the true effect. (A pooled DiD of response means is biased upwards:
@@ -136,7 +137,10 @@ def test_initiative_difference_in_differences(company: Company, frames, initiati
     targets = {k: set(cust.query(v)["customer_id"]) for k, v in inits["target"].items()}
     anyone = set().union(*targets.values())
     others = set().union(*(v for k, v in targets.items() if k != initiative_id))
-    only = targets[initiative_id] - others
+    mine = sorted(targets[initiative_id])
+    share = inits.loc[initiative_id, "holdout_share"]
+    held = held_out(initiative_id, mine, None if pd.isna(share) else share)
+    only = {c for c, h in zip(mine, held, strict=True) if not h} - others
     control = set(cust["customer_id"]) - anyone
     start_date = pd.Series([inits.loc[initiative_id, "start_date"]]).astype("datetime64[ns]")
     launch = month_index(start_date, start)[0]
@@ -152,12 +156,14 @@ def test_initiative_difference_in_differences(company: Company, frames, initiati
     se = np.sqrt(change[treated].var() / treated.sum() + change[~treated].var() / (~treated).sum())
     assert treated.sum() > 100 and (~treated).sum() > 100
     assert abs(est - truth["true_effect_nps_points"]) < 3 * se + 1.0, (est, se, truth)
-    assert est > 3 * se
+    if truth["true_effect_nps_points"] > 10:
+        assert est > 3 * se
 
 
 def test_initiative_lifts_touchpoint_outcomes(company: Company, frames):
     """The delivery initiative raises the success rate of its touchpoint's events."""
-    ini = frames["initiatives"].set_index("initiative_id").loc["I002"]
+    inits = frames["initiatives"].set_index("initiative_id")
+    ini = inits[inits["touchpoint"] == "delivery"].iloc[0]
     start = company.truth["generator"]["start"]
     target = set(frames["customers"].query(ini["target"])["customer_id"])
     ev = frames["events"]

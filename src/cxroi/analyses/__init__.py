@@ -20,6 +20,8 @@ from cxroi.analyses.levers import lever
 from cxroi.analyses.perception import value
 from cxroi.analyses.privacy import privacy_scan
 from cxroi.analyses.roi import roi_simulate
+from cxroi.analyses.roi_compare import roi_compare
+from cxroi.analyses.roi_measure import roi_measure
 from cxroi.analyses.scorecard import alerts, cohorts, scorecard
 from cxroi.analyses.themes import emerging, sentiment, theme_model, themes
 from cxroi.analyses.workspace import workspace_tables
@@ -37,6 +39,8 @@ __all__ = [
     "initiative_show",
     "lever",
     "privacy_scan",
+    "roi_compare",
+    "roi_measure",
     "roi_simulate",
     "scorecard",
     "sentiment",

@@ -11,8 +11,9 @@ and lands whole, column by column (closing one sets its end and keeps the rest).
 
 Overlaps are warned about, not refused: when two initiatives run at the same time for some of
 the same customers, an effect measured on those customers belongs to both; ROI measurement
-then estimates each initiative on its own customers and dates and reports the overlap beside
-it, so the sum of the parts is not read as the whole.
+then leaves the shared customers out of both and estimates each initiative on the customers it
+reaches alone, reporting the overlap beside it, so the sum of the parts is not read as the
+whole.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def _overlaps(ws: WorkspaceLike, row: dict[str, Any], others: pd.DataFrame) -> l
             notes.append(
                 f"{row['initiative_id']} overlaps {o.initiative_id} ({o.name}) on {n:,} "
                 "customers at the same time: an effect measured on them belongs to both, so "
-                "each initiative is measured on its own customers and dates and the overlap is "
-                "reported beside it"
+                "roi measure leaves them out of both and measures each initiative on the "
+                "customers it reaches alone, reporting the overlap beside it"
             )
     return notes
 
@@ -201,6 +202,11 @@ def _shown(v: Any) -> str | None:
     if isinstance(v, pd.Timestamp | dt.date):
         return to_date(v, "date").isoformat()
     return format_cell(v)
+
+
+def register_frame(ws: WorkspaceLike) -> pd.DataFrame:
+    """The initiatives table as stored, one row per initiative."""
+    return _stored(ws)
 
 
 def initiative_record(ws: WorkspaceLike, initiative_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,13 +8,15 @@ the horizon (:mod:`cxroi.models.roi`).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
 from cxroi._types import WorkspaceLike
 from cxroi.analyses.initiatives import initiative_record
 from cxroi.errors import CxroiError, param
-from cxroi.metrics.nps import GROUPS
+from cxroi.metrics.nps import GROUPS, nps_group_expr
 from cxroi.models.initiative import target_filter
 from cxroi.models.ledger import ledger_frame
 from cxroi.models.perception import group_draws
@@ -32,6 +34,20 @@ ASSUMPTIONS = (
 )
 
 
+def _groups_before(ws: WorkspaceLike, day: dt.date, survey: str | None) -> pd.DataFrame:
+    """Each customer's NPS group from their last answer before ``day``."""
+    rs = ws.table("responses")
+    rs = rs.filter(rs.nps.notnull() & rs.customer_id.notnull() & (rs.ts.date() < day))
+    if survey is not None:
+        rs = rs.filter(rs.survey == survey)
+    last = rs.group_by("customer_id").aggregate(nps=rs.nps.argmax(rs.ts))
+    return (
+        last.mutate(nps_group=nps_group_expr(last.nps))
+        .select("customer_id", "nps_group")
+        .to_pandas()
+    )
+
+
 def roi_simulate(
     ws: WorkspaceLike,
     initiative_id: str,
@@ -43,6 +59,7 @@ def roi_simulate(
     survey: str | None = None,
     level: float = 0.90,
     random_state: int = 0,
+    as_of: dt.date | None = None,
 ) -> Result:
     """Expected NPV, ROI and payback of an initiative, with a Monte Carlo band.
 
@@ -61,6 +78,10 @@ def roi_simulate(
         NPS from this survey only for the groups (e.g. the relationship survey).
     level
         Level of the band (0.90: the 5th to 95th percentile of the draws).
+    as_of
+        Value the initiative as on this day (e.g. its launch): the target group is the
+        customers active then, with the NPS group of their last answer before it. Default:
+        the customers active at the data end.
 
     Returns
     -------
@@ -91,7 +112,16 @@ def roi_simulate(
     pred = target_filter(cust, target)
     ids = (cust if pred is None else cust.filter(pred)).select("customer_id").to_pandas()
     group = led[led["customer_id"].isin(ids["customer_id"])]
-    active = group[group["churned"] == 0]
+    if as_of is None:
+        active = group[group["churned"] == 0]
+    else:
+        day = pd.Timestamp(as_of)
+        live = (pd.to_datetime(group["entry"]) <= day) & (pd.to_datetime(group["exit"]) >= day)
+        active = (
+            group[live]
+            .drop(columns="nps_group")
+            .merge(_groups_before(ws, as_of, survey), on="customer_id", how="left")
+        )
     rated = active["nps_group"].dropna()
     if rated.empty:
         raise CxroiError(f"no active customer of {initiative_id}'s target group has an NPS")
@@ -188,6 +218,7 @@ def roi_simulate(
             "draws": draws,
             "probability_roi_positive": p_pos,
             "random_state": random_state,
+            "as_of": None if as_of is None else str(as_of),
         },  # fmt: skip
         readings=[reading],
     )

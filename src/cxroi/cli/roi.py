@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -36,4 +37,50 @@ def simulate(
             ws, initiative, horizon_months=horizon_months, draws=draws, effect=effect,
             effect_sd=effect_sd, survey=survey,
         )  # fmt: skip
+    emit(result, format, table=table)
+
+
+@roi_app.command("measure")
+def measure(
+    initiative: Annotated[str, typer.Option(help="Initiative id (see cxroi initiative list).")],
+    horizon_months: Annotated[
+        int | None, typer.Option(help="Months valued (default: the months since launch).")
+    ] = None,
+    survey: Annotated[
+        str | None, typer.Option(help="Survey whose NPS is measured ('' for every response).")
+    ] = "relationship",
+    expected_sd: Annotated[
+        float, typer.Option(help="SD of the expected NPS change for the simulated ROI beside.")
+    ] = 0.0,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """ROI after launch: realised effects by difference-in-differences, realised ROI."""
+    from cxroi.analyses import roi_measure
+
+    with open_workspace(workspace, "roi measure") as ws:
+        result = roi_measure(
+            ws, initiative, horizon_months=horizon_months, survey=survey or None,
+            expected_sd=expected_sd,
+        )  # fmt: skip
+    emit(result, format, table=table)
+
+
+class By(StrEnum):
+    level = "level"
+
+
+@roi_app.command("compare")
+def compare(
+    by: Annotated[By, typer.Option(help="Group initiatives by this.")] = By.level,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """ROI by maturity level: realised effects and ROI of the initiatives, level by level."""
+    from cxroi.analyses import roi_compare
+
+    with open_workspace(workspace, "roi compare") as ws:
+        result = roi_compare(ws, by=by.value)
     emit(result, format, table=table)

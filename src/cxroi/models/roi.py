@@ -43,7 +43,7 @@ from cxroi.errors import CxroiError, param
 from cxroi.metrics.money import period_discount_rate
 from cxroi.metrics.nps import GROUPS
 
-__all__ = ["ROIPaths", "move_shares", "roi_paths"]
+__all__ = ["ROIPaths", "move_shares", "realised_paths", "roi_paths"]
 
 MOVES = (("detractor", "passive"), ("passive", "promoter"))
 
@@ -139,6 +139,58 @@ def roi_paths(
     v = {g: monthly(g) for g in GROUPS}
     gain = sum(f[f"{a}->{b}"][:, None] * (v[b] - v[a]) for a, b in MOVES)
     benefit = customers * gain * d[None, :]
+    cost_path = cost + running_cost * np.cumsum(d)
+    net = np.cumsum(benefit, axis=1) - cost_path[None, :]
+    pv_benefit = benefit.sum(axis=1)
+    pv_cost = float(cost_path[-1])
+    npv = pv_benefit - pv_cost
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roi = npv / pv_cost if pv_cost > 0 else np.full_like(npv, np.nan)
+    paid = net >= 0
+    payback = np.where(paid.any(axis=1), paid.argmax(axis=1) + 1.0, np.nan)
+    return ROIPaths(benefit, net, pv_benefit, pv_cost, npv, roi, payback)
+
+
+def realised_paths(
+    *,
+    customers: int,
+    churn_monthly: float,
+    margin_monthly: float,
+    hazard_ratio: np.ndarray,
+    spend_effect: np.ndarray,
+    cost: float,
+    running_cost: float = 0.0,
+    horizon_months: int = 12,
+    discount_rate: float = 0.10,
+) -> ROIPaths:
+    """Value measured behaviour effects over a horizon: ROI after launch.
+
+    The target group's ``customers`` (active at launch) churn at ``churn_monthly`` and bring
+    ``margin_monthly`` per customer-month, as observed since launch. Without the initiative
+    they would churn at ``churn_monthly / HR`` and bring ``margin_monthly - spend_effect``, so
+    month :math:`t` gains :math:`N\\,[m_1 (1-h_1)^t - m_0 (1-h_0)^t]`, discounted monthly;
+    costs as in :func:`roi_paths`. ``hazard_ratio`` and ``spend_effect`` are one value per draw
+    (element 0 the point estimate).
+
+    >>> p = realised_paths(customers=100, churn_monthly=0.01, margin_monthly=10.0,
+    ...                    hazard_ratio=np.array([0.5]), spend_effect=np.array([0.0]),
+    ...                    cost=0.0, horizon_months=1, discount_rate=0.0)
+    >>> round(float(p.pv_benefit[0]), 6)  # 100 x 10 x (0.99 - 0.98)
+    10.0
+    """
+    if horizon_months < 1:
+        raise CxroiError(f"{param('horizon_months')} must be at least 1, got {horizon_months}")
+    if customers < 1:
+        raise CxroiError("the target group had no active customers at launch")
+    hr = np.asarray(hazard_ratio, dtype=float)
+    ds = np.broadcast_to(np.asarray(spend_effect, dtype=float), hr.shape)
+    t = np.arange(1, horizon_months + 1, dtype=float)
+    d = 1 / (1 + period_discount_rate(discount_rate, "month")) ** t
+    h1 = float(np.clip(churn_monthly, 0.0, 1.0))
+    h0 = np.clip(h1 / np.where(hr > 0, hr, np.nan), 0.0, 1.0)
+    with_it = margin_monthly * (1 - h1) ** t[None, :]
+    without = (margin_monthly - ds)[:, None] * (1 - h0)[:, None] ** t[None, :]
+    benefit = customers * (with_it - without) * d[None, :]
     cost_path = cost + running_cost * np.cumsum(d)
     net = np.cumsum(benefit, axis=1) - cost_path[None, :]
     pv_benefit = benefit.sum(axis=1)

@@ -313,7 +313,7 @@ def _truth(
         "end": str(np.datetime64(cal.end, "s").astype("datetime64[D]")),
         "block": BLOCK,
     }
-    truth["initiatives"] = [t.truth(months, cal) for t in acc.tallies]
+    truth["initiatives"] = [t.truth(months, cal, customers) for t in acc.tallies]
     truth["theme_effects_on_nps"] = acc.themes.theme_truth()
     truth["driver_shares"] = acc.themes.driver_truth()
     truth["marginals"] = {
@@ -428,7 +428,7 @@ def generate(
         acc = _merge(acc, blk)
     assert acc is not None
     tables = {name: pa.concat_tables(parts[name]) for name in TABLE_NAMES if name != "initiatives"}
-    tables["initiatives"] = initiatives_table(cal)
+    tables["initiatives"] = initiatives_table(cal, customers)
     tables = {name: tables[name] for name in TABLE_NAMES}
     return Company(
         tables=tables,
@@ -487,7 +487,7 @@ def generate_to(
         for w in writers.values():
             w.close()
     assert acc is not None
-    pq.write_table(initiatives_table(cal), out / "initiatives.parquet")
+    pq.write_table(initiatives_table(cal, customers), out / "initiatives.parquet")
     truth = _truth(customers, months, seed, start, cal, acc)
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1))
     return truth

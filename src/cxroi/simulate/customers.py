@@ -137,13 +137,16 @@ def make_customers(rng: np.random.Generator, n: int, offset: int, cal: Calendar)
 def target_mask(block: CustomerBlock, target: str) -> np.ndarray:
     """Boolean mask of the customers matched by an initiative's ``target``.
 
-    Targets are simple ``column == 'value'`` filters over the customers table, the same
-    semantics as ``pandas.DataFrame.query`` on it.
+    Targets are ``column == 'value'`` clauses joined by ``and`` over the customers table, the
+    same semantics as ``pandas.DataFrame.query`` on it (and as cxroi's target filter).
     """
-    column, _, value = (part.strip() for part in target.partition("=="))
-    value = value.strip("'\"")
     levels = {"plan": P.PLANS, "region": P.REGIONS, "occupation": P.OCCUPATIONS}
     levels["channel"] = P.CHANNELS
-    if column not in levels or value not in levels[column]:
-        raise ValueError(f"unsupported initiative target {target!r}")
-    return getattr(block, column) == levels[column].index(value)
+    mask = np.ones(block.n, dtype=bool)
+    for clause in target.split(" and "):
+        column, _, value = (part.strip() for part in clause.partition("=="))
+        value = value.strip("'\"")
+        if column not in levels or value not in levels[column]:
+            raise ValueError(f"unsupported initiative target {target!r}")
+        mask &= getattr(block, column) == levels[column].index(value)
+    return mask

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from cxroi.holdout import held_out
 from cxroi.schema import MATURITY_LEVELS
 from cxroi.simulate import params as P
 from cxroi.simulate.columns import cat, date, fmt_id
@@ -51,8 +52,17 @@ class Latent:
         self.starts = np.array([P.start_month(x, self.months) for x in inits])
         self.dims = np.array([P.DIMENSIONS.index(x["dimension"]) for x in inits])
         self.shifts = np.array([x["shift"] for x in inits])
-        self.targeted = np.stack([target_mask(self.block, x["target"]) for x in inits], axis=1)
+        self.targeted = np.stack([self._reached(x) for x in inits], axis=1)
         self.base = self.block.quality @ _W + self.block.noise
+
+    def _reached(self, spec: dict[str, Any]) -> np.ndarray:
+        """Target group less the randomised holdout: the customers the initiative reaches."""
+        mask = target_mask(self.block, spec["target"])
+        if spec.get("holdout_share"):
+            rows = np.flatnonzero(mask)
+            ids = fmt_id("C", 7, self.block.offset + rows + 1).to_pylist()
+            mask[rows[held_out(spec["initiative_id"], ids, spec["holdout_share"])]] = False
+        return mask
 
     def treated(self, i: np.ndarray, m: np.ndarray) -> np.ndarray:
         """``(rows, J)``: row's customer is targeted and the initiative has launched."""
@@ -100,6 +110,11 @@ class EffectTally:
     hazard: float = 0.0
     hazard_cf: float = 0.0
     cells: int = 0
+    spend: float = 0.0
+    spend_cf: float = 0.0
+    spend_direct: float = 0.0
+    months_alive: float = 0.0
+    customers: int = 0
 
     def add_responses(self, score: np.ndarray, score_cf: np.ndarray) -> None:
         self.n += int(score.size)
@@ -115,14 +130,27 @@ class EffectTally:
         self.hazard_cf += float(h_cf.sum())
         self.cells += int(h.size)
 
+    def add_spend(
+        self, spend: float, spend_cf: float, direct: float, months: float, customers: int
+    ) -> None:
+        self.spend += spend
+        self.spend_cf += spend_cf
+        self.spend_direct += direct
+        self.months_alive += months
+        self.customers += customers
+
+    _SUMS = ("n", "prom", "det", "prom_cf", "det_cf", "score", "score_cf", "hazard",
+             "hazard_cf", "cells", "spend", "spend_cf", "spend_direct", "months_alive",
+             "customers")  # fmt: skip
+
     def merge(self, other: EffectTally) -> None:
-        for f in ("n", "prom", "det", "prom_cf", "det_cf", "score", "score_cf"):
-            setattr(self, f, getattr(self, f) + getattr(other, f))
-        for f in ("hazard", "hazard_cf", "cells"):
+        for f in self._SUMS:
             setattr(self, f, getattr(self, f) + getattr(other, f))
 
-    def truth(self, months: int, cal: Calendar) -> dict[str, Any]:
+    def truth(self, months: int, cal: Calendar, customers: int) -> dict[str, Any]:
         spec = P.INITIATIVES[self.j]
+        cost, running = P.initiative_costs(spec, customers)
+        total_cost = cost + running * (months - P.start_month(spec, months))
         start = P.start_month(spec, months)
         dim_w = P.DRIVER_WEIGHTS[spec["dimension"]]
         n = max(self.n, 1)
@@ -143,19 +171,38 @@ class EffectTally:
             / n,
             "true_effect_nps_score": (self.score - self.score_cf) / n,
             "true_effect_churn_hr": self.hazard / self.hazard_cf if self.hazard_cf else None,
+            "true_effect_spend_per_month": self.spend_direct / self.months_alive
+            if self.months_alive
+            else None,
+            "true_incremental_spend": self.spend - self.spend_cf,
+            "cost": cost,
+            "running_cost": running,
+            "cost_to_data_end": total_cost,
+            "true_roi_to_data_end": (self.spend - self.spend_cf) / total_cost - 1,
+            "holdout_share": spec["holdout_share"],
+            "n_treated_customers": self.customers,
             "n_treated_relationship_responses": self.n,
             "n_treated_customer_months": self.cells,
-            "effect_definition": "realised effect on relationship-survey responses of targeted "
-            "customers from start_date: NPS (or mean score) as answered minus the same "
-            "responses with this initiative switched off; churn hr = summed monthly churn "
-            "probability of targeted customer-months at risk from start_date, actual / without "
-            "the initiative (acts only through the NPS group)",
+            "effect_definition": (
+                "realised effect on relationship-survey responses of targeted customers from "
+                "start_date: NPS (or mean score) as answered minus the same responses with this"
+                " initiative switched off; churn hr = summed monthly churn probability of "
+                "targeted customer-months at risk from start_date, actual / without the "
+                "initiative (acts only through the NPS group); spend per month = expected "
+                "transaction spend of a reached customer-month alive, actual minus in the NPS "
+                "group without the initiative; incremental spend = expected transaction spend "
+                "of reached customers from start_date to the data end, actual minus without the"
+                " initiative (survival and group both switched; undiscounted; purchase dropout "
+                "ignored); the ROI counts the one-off cost and the running cost of every month "
+                "to the data end"
+            ),
         }
 
 
-def initiatives_table(cal: Calendar) -> pa.Table:
-    """The initiatives table (same for every block)."""
+def initiatives_table(cal: Calendar, customers: int) -> pa.Table:
+    """The initiatives table (same for every block; costs scale with ``customers``)."""
     inits = P.INITIATIVES
+    costs = [P.initiative_costs(x, customers) for x in inits]
     first = cal.start.astype("datetime64[M]")
     starts = np.array(
         [(first + P.start_month(x, cal.months)).astype("datetime64[s]") for x in inits]
@@ -167,17 +214,17 @@ def initiatives_table(cal: Calendar) -> pa.Table:
             "name": pa.array([x["name"] for x in inits]),
             "level": cat(np.array([levels.index(x["level"]) for x in inits]), levels),
             "start_date": date(starts),
-            "cost": pa.array([x["cost"] for x in inits], pa.float64()),
+            "cost": pa.array([c for c, _ in costs], pa.float64()),
             "end_date": pa.nulls(len(inits), pa.date32()),
             "target": pa.array([x["target"] for x in inits]),
             "touchpoint": pa.array([x["touchpoint"] for x in inits]),
             "owner": pa.array([x["owner"] for x in inits]),
             "expected_effect": pa.array([x["expected_effect"] for x in inits], pa.float64()),
             # the register's remaining fields: the expected effect is in NPS points, churn is
-            # the behaviour every simulated initiative moves, no running cost, no holdout
-            "running_cost": pa.array([0.0] * len(inits), pa.float64()),
+            # the behaviour every simulated initiative moves
+            "running_cost": pa.array([r for _, r in costs], pa.float64()),
             "metric": pa.array(["nps"] * len(inits)),
             "behaviour": pa.array(["churn"] * len(inits)),
-            "holdout_share": pa.nulls(len(inits), pa.float64()),
+            "holdout_share": pa.array([x["holdout_share"] for x in inits], pa.float64()),
         }
     )

@@ -229,63 +229,68 @@ TOUCHPOINTS: dict[str, tuple[str, str]] = {
 STAGES: tuple[str, ...] = ("awareness", "purchase", "onboarding", "use", "support", "renewal")
 EVENT_SAMPLE = {"checkout_per_transaction": 0.15, "delivery_per_transaction": 0.15}
 
-# Initiatives: one per maturity level. ``start`` is a fraction of the simulated months (the
+# Initiatives: two per maturity level, each on its own region x plan cell (so no customer is
+# reached by two), launched at different dates with different costs; seven cells are reached by
+# none and serve as comparison customers. ``start`` is a fraction of the simulated months (the
 # launch is the first day of that month); ``shift`` is added to the latent quality of the
-# touchpoint's dimension for targeted customers from launch on.
+# touchpoint's dimension for targeted customers from launch on. ``holdout_share`` holds out
+# that share of the target group at random (cxroi.holdout) and they are not reached.
+# ``expected_effect`` is the planners' expectation in NPS points (from a pilot), not the truth.
+# Costs are for a company of COST_BASE_CUSTOMERS and scale with the company's size.
+COST_BASE_CUSTOMERS = 20_000
+
+
+def _init(n, name, level, touchpoint, target, start, shift, cost, running, owner, expected,
+          holdout=None):  # fmt: skip
+    return {
+        "initiative_id": f"I{n:03d}",
+        "name": name,
+        "level": level,
+        "touchpoint": touchpoint,
+        "dimension": TOUCHPOINTS[touchpoint][1],
+        "target": target,
+        "start": start,
+        "shift": shift,
+        "cost": cost,
+        "running_cost": running,
+        "owner": owner,
+        "expected_effect": expected,
+        "holdout_share": holdout,
+    }
+
+
 INITIATIVES: tuple[dict[str, Any], ...] = (
-    {
-        "initiative_id": "I001",
-        "name": "Support triage bot",
-        "level": "efficiency",
-        "touchpoint": "support_chat",
-        "dimension": "support",
-        "target": "region == 'north'",
-        "start": 0.40,
-        "shift": 1.2,
-        "cost": 120_000.0,
-        "owner": "support_ops",
-        "expected_effect": 6.0,
-    },
-    {
-        "initiative_id": "I002",
-        "name": "Next-day delivery",
-        "level": "excellence",
-        "touchpoint": "delivery",
-        "dimension": "delivery",
-        "target": "plan == 'premium'",
-        "start": 0.50,
-        "shift": 0.9,
-        "cost": 450_000.0,
-        "owner": "logistics",
-        "expected_effect": 15.0,
-    },
-    {
-        "initiative_id": "I003",
-        "name": "Fair price promise",
-        "level": "product_innovation",
-        "touchpoint": "checkout",
-        "dimension": "price",
-        "target": "region == 'south'",
-        "start": 0.55,
-        "shift": 1.0,
-        "cost": 300_000.0,
-        "owner": "pricing",
-        "expected_effect": 10.0,
-    },
-    {
-        "initiative_id": "I004",
-        "name": "New mobile app",
-        "level": "experience_innovation",
-        "touchpoint": "app",
-        "dimension": "app",
-        "target": "plan == 'basic'",
-        "start": 0.60,
-        "shift": 1.5,
-        "cost": 800_000.0,
-        "owner": "digital",
-        "expected_effect": 8.0,
-    },
-)
+    _init(1, "Support triage bot", "efficiency", "support_chat",
+          "region == 'north' and plan == 'basic'", 0.40, 1.2, 15_000.0, 300.0, "support_ops",
+          21.0),
+    _init(2, "Self-service returns", "efficiency", "support_email",
+          "region == 'east' and plan == 'standard'", 0.55, 0.9, 10_000.0, 200.0, "support_ops",
+          15.0, holdout=0.3),
+    _init(3, "Next-day delivery", "excellence", "delivery",
+          "region == 'north' and plan == 'premium'", 0.50, 1.1, 90_000.0, 1_500.0, "logistics",
+          30.0),
+    _init(4, "Onboarding calls", "excellence", "onboarding_call",
+          "region == 'west' and plan == 'basic'", 0.35, 1.0, 40_000.0, 800.0, "success",
+          4.0),
+    _init(5, "Fair price promise", "product_innovation", "checkout",
+          "region == 'south' and plan == 'standard'", 0.55, 1.0, 50_000.0, 0.0, "pricing",
+          27.0),
+    _init(6, "Flexible renewal plan", "product_innovation", "renewal_email",
+          "region == 'central' and plan == 'premium'", 0.45, 1.2, 30_000.0, 500.0, "pricing",
+          27.0),
+    _init(7, "New mobile app", "experience_innovation", "app",
+          "region == 'south' and plan == 'basic'", 0.60, 1.5, 120_000.0, 2_000.0, "digital",
+          10.0),
+    _init(8, "Personal shopper chat", "experience_innovation", "website",
+          "region == 'east' and plan == 'premium'", 0.45, 1.3, 60_000.0, 1_000.0, "digital",
+          9.0),
+)  # fmt: skip
+
+
+def initiative_costs(initiative: dict[str, Any], customers: int) -> tuple[float, float]:
+    """One-off and monthly running cost of ``initiative`` in a company of ``customers``."""
+    scale = customers / COST_BASE_CUSTOMERS
+    return round(initiative["cost"] * scale, 2), round(initiative["running_cost"] * scale, 2)
 
 
 def start_month(initiative: dict[str, Any], months: int) -> int:

@@ -1,0 +1,500 @@
+"""What an initiative returned, after launch: ``cxroi roi measure``.
+
+The path is measured link by link, A → C → B:
+
+* **who is compared.** The treated customers are the initiative's target group less its
+  randomised holdout (:mod:`cxroi.holdout`). With a holdout, the holdout is the comparison:
+  randomised at launch, it needs no parallel-trends assumption. Without one, the comparison is
+  every customer no initiative of the register targets while the data runs. Customers that
+  another initiative also reaches are left out of both groups, so each effect is this
+  initiative's alone, on the customers it reached alone (a warning says how many).
+* **C, perception:** NPS points and NPS score of the relationship survey (the customer as
+  subject), per customer and month, by imputation DiD (:func:`cxroi.models.did.imputation_did`)
+  — the same customers before and after, not pooled means.
+* **B, behaviour:** the churn hazard ratio (:func:`cxroi.models.did.hazard_did`) and spend per
+  customer-month (imputation DiD on every month each customer was active, zeros included).
+* **money:** the measured hazard ratio and spend effect, applied to the customers active at
+  launch with their observed churn and margin, valued over the months observed since launch
+  (:func:`cxroi.models.roi.realised_paths`), with a 95% Monte Carlo band over both effects;
+  beside it ``roi simulate``'s value for the same horizon from the expected NPS change, with
+  its 90% band.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxroi._types import WorkspaceLike
+from cxroi.analyses.initiatives import initiative_record
+from cxroi.analyses.roi import roi_simulate
+from cxroi.errors import CxroiError, param
+from cxroi.holdout import held_out
+from cxroi.models.did import DiDEstimate, hazard_did, imputation_did
+from cxroi.models.initiative import target_filter
+from cxroi.models.ledger import ledger_frame
+from cxroi.models.roi import realised_paths
+from cxroi.results import Result, Table, estimate_frame, format_cell
+from cxroi.window import Window, data_bounds, to_date
+
+__all__ = ["roi_measure"]
+
+MIN_TREATED = 30
+"""Fewer treated observations than this flag an effect ``small-n``."""
+RELATIONSHIP = "relationship"
+
+
+def _month_index(d: Any, first: dt.date) -> int:
+    d = pd.Timestamp(d)
+    return (d.year - first.year) * 12 + d.month - first.month + 1
+
+
+def _ids(ws: WorkspaceLike, target: str | None) -> set[str]:
+    cust = ws.table("customers")
+    pred = target_filter(cust, target)
+    sel = cust if pred is None else cust.filter(pred)
+    return set(sel.select("customer_id").to_pandas()["customer_id"])
+
+
+def _none(x: Any) -> Any:
+    return None if x is None or (not isinstance(x, str) and pd.isna(x)) else x
+
+
+def groups(ws: WorkspaceLike, initiative_id: str) -> dict[str, Any]:
+    """Treated and comparison customers of an initiative, and what was left out and why."""
+    register, row = initiative_record(ws, initiative_id)
+    rec = row.iloc[0]
+    first, last = data_bounds(ws.tables)
+    if first is None or last is None:
+        raise CxroiError("the workspace holds no transactions or responses to measure yet")
+    # months are counted from the first response or purchase (the outcomes measured)
+    starts = [ws.table(t)["ts"].min().to_pandas() for t in ("responses", "transactions")]
+    starts = [pd.Timestamp(x).date() for x in starts if x is not None and not pd.isna(x)]
+    first = max(first, min(starts)) if starts else first
+    target = _ids(ws, _none(rec["target"]))
+    others: set[str] = set()
+    overlapping: list[str] = []
+    for o in register.itertuples():
+        if o.initiative_id == initiative_id:
+            continue
+        if to_date(o.start_date, "start") > last:
+            continue
+        if _none(o.end_date) is not None and to_date(o.end_date, "end") < first:
+            continue
+        ids = _ids(ws, _none(o.target))
+        if ids & target:
+            overlapping.append(f"{o.initiative_id} ({len(ids & target):,})")
+        others |= ids
+    share = _none(rec.get("holdout_share"))
+    ordered = sorted(target)
+    held = held_out(initiative_id, ordered, share)
+    treated = {c for c, h in zip(ordered, held, strict=True) if not h} - others
+    if share:
+        control = {c for c, h in zip(ordered, held, strict=True) if h} - others
+        design = f"randomised holdout of {share:.0%} recorded at launch"
+    else:
+        control = _ids(ws, None) - target - others
+        design = "customers no initiative targets while the data runs"
+    return {
+        "rec": rec,
+        "first": first,
+        "last": last,
+        "treated": treated,
+        "control": control,
+        "design": design,
+        "overlap_left_out": len(target & others),
+        "overlapping": overlapping,
+    }
+
+
+def _panel_frame(ws: WorkspaceLike, g: dict[str, Any], launch: int, end: int) -> pd.DataFrame:
+    import ibis
+
+    ids = pd.DataFrame(
+        {
+            "customer_id": sorted(g["treated"]) + sorted(g["control"]),
+            "first_treat": [launch] * len(g["treated"]) + [0] * len(g["control"]),
+        }
+    )
+    return ids.assign(_end=end).rename(columns={"_end": "last_period"}).pipe(ibis.memtable)
+
+
+def _period(ts: Any, first: dt.date) -> Any:
+    return (ts.year() - first.year) * 12 + ts.month() - first.month + 1
+
+
+def _nps_panel(ws: WorkspaceLike, ids: Any, g: dict[str, Any], survey: str | None) -> pd.DataFrame:
+    rs = ws.table("responses")
+    rs = rs.filter(rs.nps.notnull() & rs.customer_id.notnull())
+    if survey is not None:
+        rs = rs.filter(rs.survey == survey)
+    j = rs.inner_join(ids, "customer_id")
+    j = j.mutate(period=_period(j.ts, g["first"]))
+    j = j.filter(j.period <= j.last_period)
+    points = (j.nps >= 9).cast("float64") * 100 - (j.nps <= 6).cast("float64") * 100
+    out = (
+        j.mutate(points=points)
+        .group_by(["customer_id", "period", "first_treat"])
+        .aggregate(nps_points=lambda t: t.points.mean(), nps_score=lambda t: t.nps.mean())
+    )
+    return out.to_pandas()
+
+
+def _months_frame(ws: WorkspaceLike, ids: Any, g: dict[str, Any]) -> pd.DataFrame:
+    """One row per customer and month active: spend, support cost and whether they churned."""
+    led = ledger_frame(ws.tables)[["customer_id", "entry", "exit", "churned"]]
+    led = led[led["customer_id"].isin(g["treated"] | g["control"])].copy()
+    led["p_in"] = [max(1, _month_index(d, g["first"])) for d in led["entry"]]
+    led["p_out"] = [_month_index(d, g["first"]) for d in led["exit"]]
+    ids_df = ids.to_pandas()
+    led = led.merge(ids_df, on="customer_id")
+    led = led[led["p_out"] >= led["p_in"]]
+    reps = (led["p_out"] - led["p_in"] + 1).to_numpy()
+    months = led.loc[led.index.repeat(reps)].copy()
+    offset = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    months["period"] = months["p_in"].to_numpy() + offset
+    months["churn"] = ((months["period"] == months["p_out"]) & (months["churned"] == 1)).astype(int)
+    months = months[months["period"] <= months["last_period"]]
+    tx, tk = ws.table("transactions"), ws.table("tickets")
+    spend = tx.inner_join(ids, "customer_id")
+    spend = (
+        spend.mutate(period=_period(spend.ts, g["first"]))
+        .group_by(["customer_id", "period"])
+        .aggregate(spend=lambda t: t.amount.sum())
+        .to_pandas()
+    )
+    cost = tk.inner_join(ids, "customer_id")
+    cost = (
+        cost.mutate(period=_period(cost.opened_at, g["first"]))
+        .group_by(["customer_id", "period"])
+        .aggregate(support_cost=lambda t: t.cost.sum())
+        .to_pandas()
+    )
+    months = months.merge(spend, on=["customer_id", "period"], how="left").merge(
+        cost, on=["customer_id", "period"], how="left"
+    )
+    months[["spend", "support_cost"]] = months[["spend", "support_cost"]].fillna(0.0)
+    return months[
+        ["customer_id", "period", "first_treat", "churn", "spend", "support_cost", "entry"]
+    ]
+
+
+def _attributes(ws: WorkspaceLike, ids: set[str]) -> pd.DataFrame:
+    """The customers' categorical attributes (text columns of 2 to 20 values) by id."""
+    cust = ws.table("customers")
+    cols = [c for c, t in cust.schema().items() if t.is_string() and c != "customer_id"]
+    frame = cust.select("customer_id", *cols).to_pandas()
+    frame = frame[frame["customer_id"].isin(ids)]
+    keep = [c for c in cols if 2 <= frame[c].nunique() <= 20]
+    return frame[["customer_id", *keep]]
+
+
+def _trends(
+    frame: pd.DataFrame, attrs: list[str], *, levels: bool
+) -> tuple[pd.DataFrame, list[str]]:
+    """Add a linear month trend per attribute level (and, for ``levels``, the level itself).
+
+    The first level of each attribute is the base. ``frame`` has ``period`` and ``attrs``.
+    """
+    out = frame.copy()
+    names: list[str] = []
+    period = out["period"].astype(float)
+    for a in attrs:
+        for v in sorted(out[a].dropna().unique())[1:]:
+            ind = (out[a] == v).astype(float)
+            out[f"_t_{a}_{v}"] = ind * period
+            names.append(f"_t_{a}_{v}")
+            if levels:
+                out[f"_l_{a}_{v}"] = ind
+                names.append(f"_l_{a}_{v}")
+    return out, names
+
+
+def _effect_row(metric: str, unit: str, e: DiDEstimate, n: int) -> dict[str, Any]:
+    return {
+        "metric": metric,
+        "unit": unit,
+        "estimate": e.estimate,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "level": 0.95,
+        "n": n,
+        "pretrend_p": e.pretrend_p,
+        "method": e.method,
+    }
+
+
+def roi_measure(
+    ws: WorkspaceLike,
+    initiative_id: str,
+    *,
+    survey: str | None = RELATIONSHIP,
+    horizon_months: int | None = None,
+    draws: int = 2000,
+    expected_sd: float = 0.0,
+    random_state: int = 0,
+) -> Result:
+    """Realised effects of an initiative on perception and behaviour, and its realised ROI.
+
+    Parameters
+    ----------
+    initiative_id
+        An initiative of the register that launched before the data end.
+    survey
+        The survey whose NPS is the perception measured (default the relationship survey;
+        ``None``: every response with an NPS).
+    horizon_months
+        Months valued (default: the whole months observed since launch).
+    draws
+        Monte Carlo draws of the two behaviour effects for the ROI band.
+    expected_sd
+        Standard deviation of the expected NPS change for the simulated ROI beside the
+        realised one (``roi simulate --effect-sd``; default 0: the change taken as given).
+
+    Returns
+    -------
+    Result
+        Table ``effects`` (NPS points, NPS score, churn hazard ratio, spend per month: each
+        with its 95% interval, ``n`` treated observations, method and pre-trend p-value),
+        table ``roi`` (realised NPV, ROI, payback, benefit and cost with a 95% band, and the
+        simulated value for the same horizon with its 90% band) and table ``pretrend``; the
+        realised ``npv``, ``roi`` and ``payback_months`` also in ``params``.
+    """
+    if horizon_months is not None and horizon_months < 1:
+        raise CxroiError(f"{param('horizon_months')} must be at least 1, got {horizon_months}")
+    g = groups(ws, initiative_id)
+    rec, first, last = g["rec"], g["first"], g["last"]
+    start = to_date(rec["start_date"], "start")
+    if start > last:
+        raise CxroiError(
+            f"initiative {initiative_id} starts on {start}, after the data end ({last}): "
+            "there is nothing to measure yet; use roi simulate before launch"
+        )
+    launch = _month_index(start, first)
+    if launch <= 1:
+        raise CxroiError(
+            f"initiative {initiative_id} started on {start}, in the first month of the data "
+            f"({first}): there is no before period to compare with"
+        )
+    end_day = last if _none(rec["end_date"]) is None else min(to_date(rec["end_date"], "end"), last)
+    end = _month_index(end_day, first)
+    if end <= launch:
+        raise CxroiError(
+            f"initiative {initiative_id} launched on {start} and the data end on {end_day}: no "
+            "whole month after launch yet; measure again when a month of data has arrived"
+        )
+    if not g["treated"]:
+        raise CxroiError(f"initiative {initiative_id} reached no customer on its own to measure")
+    if not g["control"]:
+        raise CxroiError(
+            f"initiative {initiative_id} has no comparison customers: every customer is "
+            "targeted by some initiative, and it recorded no holdout"
+        )
+    warn: list[str] = []
+    if g["overlap_left_out"]:
+        warn.append(
+            f"{g['overlap_left_out']:,} of {initiative_id}'s customers are also targeted by "
+            f"{', '.join(g['overlapping'])}: they are left out of both groups, so the effect "
+            f"is {initiative_id}'s alone on the customers it reached alone"
+        )
+    if survey is not None and "survey" in ws.table("responses").columns:
+        rs = ws.table("responses")
+        known = set(rs.select("survey").distinct().to_pandas()["survey"].dropna())
+        if survey not in known:
+            warn.append(f"no {survey!r} survey: NPS from every response instead")
+            survey = None
+    ids = _panel_frame(ws, g, launch, end)
+    attrs = _attributes(ws, g["treated"] | g["control"])
+    attr_cols = list(attrs.columns[1:])
+    nps = _nps_panel(ws, ids, g, survey).merge(attrs, on="customer_id", how="left")
+    nps, trend = _trends(nps, attr_cols, levels=False)
+    months = _months_frame(ws, ids, g).merge(attrs, on="customer_id", how="left")
+    rows, pre = [], []
+    for metric, unit in (("nps_points", "NPS points"), ("nps_score", "points on 0-10")):
+        e = imputation_did(nps, metric, covariates=trend)
+        rows.append(_effect_row(metric, unit, e, e.n_treated_obs))
+        if metric == "nps_points":
+            pre = [{"outcome": metric, "lead": k, "coefficient": v} for k, v in e.leads.items()]
+            nps_e = e
+    months["treated_group"] = (months["first_treat"] > 0).astype(int)
+    months["post"] = (months["period"] >= launch).astype(int)
+    cells = (
+        months.groupby(["period", "treated_group", "post", *attr_cols], as_index=False)
+        .agg(events=("churn", "sum"), exposure=("churn", "size"))
+        .assign(launch=launch)
+    )
+    cells, cell_terms = _trends(cells, attr_cols, levels=True)
+    hz = hazard_did(cells, covariates=cell_terms)
+    rows.append(_effect_row("churn_hazard_ratio", "ratio", hz, hz.n_treated_obs))
+    pre += [{"outcome": "churn_hazard_ratio", "lead": k, "coefficient": v}
+            for k, v in hz.leads.items()]  # fmt: skip
+    spend, trend = _trends(months, attr_cols, levels=False)
+    sp = imputation_did(spend, "spend", covariates=trend)
+    rows.append(_effect_row("spend_per_month", "money", sp, sp.n_treated_obs))
+    effects = estimate_frame(rows, min_n=MIN_TREATED)
+    for e, name in ((nps_e, "NPS"), (hz, "churn"), (sp, "spend")):
+        if e.pretrend_failed:
+            warn.append(
+                f"pre-trend check fails for {name} (p = {e.pretrend_p:.3f}): before launch the "
+                "targeted and comparison customers already moved apart, so this effect may be "
+                "biased"
+            )
+
+    post = months[(months["treated_group"] == 1) & (months["post"] == 1)]
+    at_launch = months[(months["treated_group"] == 1) & (months["period"] == launch)]
+    n_launch = int(at_launch["customer_id"].nunique())
+    h1 = float(post["churn"].mean())
+    m1 = float((post["spend"] - post["support_cost"]).mean())
+    horizon = int(horizon_months or (end - launch + 1))
+    rng = np.random.default_rng(random_state)
+    hr = np.concatenate([[hz.estimate], np.exp(rng.normal(np.log(hz.estimate), hz.se, draws))])
+    ds = np.concatenate([[sp.estimate], rng.normal(sp.estimate, sp.se, draws)])
+    running = _none(rec.get("running_cost")) or 0.0
+    rate = ws.settings.discount_rate
+    paths = realised_paths(
+        customers=n_launch, churn_monthly=h1, margin_monthly=m1, hazard_ratio=hr,
+        spend_effect=ds, cost=float(rec["cost"]), running_cost=float(running),
+        horizon_months=horizon, discount_rate=rate,
+    )  # fmt: skip
+    sim = _simulated(ws, initiative_id, horizon, start, survey, expected_sd, warn)
+    roi_rows = []
+    for q, x, unit in (("npv", paths.npv, "money"), ("roi", paths.roi, "ratio"),
+                       ("benefit", paths.pv_benefit, "money"),
+                       ("payback_months", paths.payback_month, "month")):  # fmt: skip
+        lo, hi = (np.nanquantile(x[1:], [0.025, 0.975]) if np.isfinite(x[1:]).any()
+                  else (np.nan, np.nan))  # fmt: skip
+        s = sim.get(q, {})
+        roi_rows.append({"quantity": q, "unit": unit, "estimate": float(x[0]),
+                         "ci_low": float(lo), "ci_high": float(hi), "level": 0.95,
+                         "n": n_launch, "simulated": s.get("estimate", np.nan),
+                         "simulated_low": s.get("ci_low", np.nan),
+                         "simulated_high": s.get("ci_high", np.nan)})  # fmt: skip
+    roi_rows.append({"quantity": "cost", "unit": "money", "estimate": paths.pv_cost,
+                     "n": n_launch, "flag": "exact", "simulated": paths.pv_cost})  # fmt: skip
+    roi = estimate_frame(roi_rows, level=0.95, no_interval="not-estimable")
+    costs = (
+        f"one-off cost {format_cell(float(rec['cost']))} at launch and running cost "
+        f"{format_cell(float(running))} a month for {horizon} months, discounted at "
+        f"{rate:.0%} a year; the effect on support cost is not counted"
+    )
+    npv, roi_x, pay = float(paths.npv[0]), float(paths.roi[0]), float(paths.payback_month[0])
+    agree = None
+    if "npv" in sim and np.isfinite(sim["npv"].get("ci_low", np.nan)):
+        agree = bool(sim["npv"]["ci_low"] <= npv <= sim["npv"]["ci_high"])
+    readings = _readings(initiative_id, rec, effects, npv, roi_x, pay, horizon, sim, agree)
+    method = (
+        f"treated: the target group less its holdout; comparison: {g['design']}. "
+        f"{nps_e.method}; {hz.method}. Money: {costs}."
+    )
+    return Result(
+        "roi_measure",
+        f"ROI after launch: {initiative_id}",
+        [
+            Table(
+                "effects",
+                f"Realised effects of {initiative_id}",
+                effects,
+                method=method,
+                view=["metric", "estimate", "ci_low", "ci_high", "n", "pretrend_p", "flag"],
+            ),
+            Table(
+                "roi",
+                f"Realised ROI of {initiative_id} over {horizon} months",
+                roi,
+                view=[
+                    "quantity",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "simulated",
+                    "simulated_low",
+                    "simulated_high",
+                    "flag",
+                ],
+            ),
+            Table(
+                "pretrend",
+                "Pre-launch leads (NPS points; churn hazard ratio by quarter)",
+                pd.DataFrame(pre, columns=["outcome", "lead", "coefficient"]),
+                kind="data",
+            ),
+        ],  # fmt: skip
+        method=method,
+        window=Window.resolve(ws.tables).as_dict(),
+        params={
+            "initiative_id": initiative_id,
+            "level": rec["level"],
+            "design": g["design"],
+            "treated_customers": len(g["treated"]),
+            "comparison_customers": len(g["control"]),
+            "left_out_overlap": g["overlap_left_out"],
+            "launch": str(start),
+            "months_after_launch": end - launch + 1,
+            "horizon_months": horizon,
+            "customers_at_launch": n_launch,
+            "churn_monthly": h1,
+            "margin_monthly": m1,
+            "npv": npv,
+            "roi": roi_x,
+            "payback_months": None if np.isnan(pay) else pay,
+            "costs_counted": costs,
+            "simulated_agrees": agree,
+            "survey": survey,
+            "draws": draws,
+        },
+        warnings=warn,
+        readings=readings,
+    )
+
+
+def _simulated(
+    ws: WorkspaceLike, initiative_id: str, horizon: int, launch: dt.date, survey: str | None,
+    expected_sd: float, warn: list[str],
+) -> dict[str, dict[str, float]]:  # fmt: skip
+    try:
+        r = roi_simulate(
+            ws, initiative_id, horizon_months=horizon, draws=500, as_of=launch, survey=survey,
+            effect_sd=expected_sd,
+        )  # fmt: skip
+    except CxroiError as e:
+        warn.append(f"no simulated ROI beside the realised one: {e}")
+        return {}
+    t = r.table("roi").set_index("quantity")
+    names = {"npv": "npv", "roi": "roi", "benefit": "benefit", "payback_months": "payback_month"}
+    return {
+        k: {c: float(t.loc[v, c]) for c in ("estimate", "ci_low", "ci_high")}
+        for k, v in names.items()
+        if v in t.index
+    }
+
+
+def _readings(
+    iid: str, rec: Any, effects: pd.DataFrame, npv: float, roi: float, pay: float,
+    horizon: int, sim: dict[str, dict[str, float]], agree: bool | None,
+) -> list[str]:  # fmt: skip
+    e = effects.set_index("metric")
+    nps, hr = e.loc["nps_points"], e.loc["churn_hazard_ratio"]
+    out = [
+        f"{rec['name']} ({iid}, {rec['level']}) moved the NPS of the customers it reached by "
+        f"{nps['estimate']:+.1f} points (95% CI {nps['ci_low']:+.1f} to {nps['ci_high']:+.1f}) "
+        f"and their churn hazard by a ratio of {hr['estimate']:.2f} ({hr['ci_low']:.2f} to "
+        f"{hr['ci_high']:.2f}).",
+        f"Over the {horizon} months since launch it returned an NPV of {format_cell(npv)}: "
+        f"ROI {roi:.2f}"
+        + (f", paid back in month {pay:.0f}." if np.isfinite(pay) else ", not paid back yet."),
+    ]
+    if "npv" in sim:
+        s = sim["npv"]
+        out.append(
+            f"Before launch, roi simulate expected {format_cell(s['estimate'])} (90% band "
+            f"{format_cell(s['ci_low'])} to {format_cell(s['ci_high'])}) for the same months: "
+            + (
+                "the realised value is inside that band."
+                if agree
+                else "the realised value is outside that band."
+            )  # fmt: skip
+        )
+    return out

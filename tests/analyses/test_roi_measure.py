@@ -1,0 +1,174 @@
+"""``roi measure`` and ``roi compare`` on simulated companies, against the simulator's truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxroi import Workspace, analyses
+from cxroi.errors import CxroiError
+from cxroi.holdout import held_out
+from cxroi.schema import MATURITY_LEVELS
+from tests.utils.cli import run_json
+
+SEEDS = (21, 22)
+
+
+def _company(tmp_path_factory, seed: int):
+    from cxroi.simulate import generate
+
+    sim = generate(customers=4000, months=24, seed=seed)
+    path = tmp_path_factory.mktemp(f"measure{seed}") / "ws"
+    with Workspace.init(path) as ws:
+        for name, table in sim.tables.items():
+            ws.ingest(name, table)
+    return path, sim.truth
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """Every initiative of two simulated companies, measured."""
+    out = []
+    for seed in SEEDS:
+        path, truth = _company(tmp_path_factory, seed)
+        with Workspace.open(path, read_only=True) as ws:
+            for t in truth["initiatives"]:
+                r = analyses.roi_measure(ws, t["initiative_id"], draws=300)
+                out.append((seed, path, t, r))
+    return out
+
+
+def _covered(measured, metric: str, key: str) -> list[bool]:
+    hits = []
+    for _, _, t, r in measured:
+        e = r.table("effects").set_index("metric").loc[metric]
+        hits.append(bool(e["ci_low"] <= t[key] <= e["ci_high"]))
+    return hits
+
+
+def test_nps_effect_recovers_the_truth_over_seeds(measured):
+    hits = _covered(measured, "nps_points", "true_effect_nps_points")
+    assert len(hits) == 16 and sum(hits) >= 14, hits
+    # and the estimates track the truth across initiatives (they range 3 to 35 points)
+    est = [r.table("effects").set_index("metric").loc["nps_points", "estimate"]
+           for *_, r in measured]  # fmt: skip
+    true = [t["true_effect_nps_points"] for _, _, t, _ in measured]
+    assert np.corrcoef(est, true)[0, 1] > 0.8
+
+
+def test_score_and_churn_effects_cover_the_truth(measured):
+    assert sum(_covered(measured, "nps_score", "true_effect_nps_score")) >= 14
+    assert sum(_covered(measured, "churn_hazard_ratio", "true_effect_churn_hr")) >= 14
+
+
+def test_the_effects_json_carries_the_contract(measured):
+    _, _, _, r = measured[0]
+    e = r.table("effects")
+    assert list(e["metric"]) == ["nps_points", "nps_score", "churn_hazard_ratio",
+                                 "spend_per_month"]  # fmt: skip
+    for c in ("estimate", "ci_low", "ci_high", "n", "method", "level"):
+        assert e[c].notna().all(), c
+    assert (e["level"] == 0.95).all()
+    for k in ("npv", "roi", "payback_months", "costs_counted"):
+        assert k in r.params
+    roi = r.table("roi").set_index("quantity")
+    assert roi.loc["npv", "estimate"] == pytest.approx(r.params["npv"])
+    assert roi.loc["npv", "ci_low"] <= r.params["npv"] <= roi.loc["npv", "ci_high"]
+    assert np.isfinite(roi.loc["npv", "simulated"])
+    assert r.problems() == []
+
+
+def test_the_holdout_is_the_comparison_when_recorded(measured):
+    seed, path, t, r = next(m for m in measured if m[2]["initiative_id"] == "I002")
+    assert t["holdout_share"] == 0.3
+    assert r.params["design"].startswith("randomised holdout of 30%")
+    with Workspace.open(path, read_only=True) as ws:
+        cust = ws.table("customers").to_pandas()
+    target = cust[(cust["region"] == "east") & (cust["plan"] == "standard")]["customer_id"]
+    held = held_out("I002", list(target), 0.3)
+    assert r.params["comparison_customers"] == int(held.sum())
+    assert r.params["treated_customers"] == int((~held).sum())
+    # the simulator reached exactly the customers the hash leaves in
+    assert t["n_treated_customers"] <= r.params["treated_customers"]
+
+
+def test_compare_covers_all_four_levels(measured):
+    _, path, _, _ = measured[0]
+    with Workspace.open(path, read_only=True) as ws:
+        r = analyses.roi_compare(ws)
+    lv = r.table("levels").set_index("level")
+    assert list(lv.index) == list(MATURITY_LEVELS)
+    assert (lv["initiatives"] == 2).all()
+    per = r.table("initiatives")
+    for level in MATURITY_LEVELS:
+        mine = per[per["level"] == level]
+        # the level's effect is the mean of its initiatives', its ROI the pooled NPV / cost
+        assert lv.loc[level, "estimate"] == pytest.approx(mine["nps_effect"].mean())
+        assert lv.loc[level, "roi"] == pytest.approx(mine["npv"].sum() / mine["cost"].sum())
+        # a t interval on 1 degree of freedom: 12.7 standard errors each side
+        half = 12.706204736 * mine["nps_effect"].std(ddof=1) / np.sqrt(2)
+        assert lv.loc[level, "ci_high"] - lv.loc[level, "estimate"] == pytest.approx(half)
+    assert any("wide" in x for x in r.readings)
+
+
+@pytest.fixture()
+def scratch(measured, tmp_path):
+    """A writable copy of the first company."""
+    import shutil
+
+    _, path, _, _ = measured[0]
+    dst = tmp_path / "ws"
+    shutil.copytree(path, dst)
+    return dst
+
+
+def _add(ws, iid: str, start: str, target: str) -> None:
+    analyses.initiative_add(
+        ws, initiative_id=iid, name=f"test {iid}", level="efficiency", target=target,
+        start=dt.date.fromisoformat(start), cost=1000.0, metric="nps",
+    )  # fmt: skip
+
+
+def test_clear_errors_for_what_cannot_be_measured(scratch):
+    with Workspace.open(scratch) as ws:
+        _add(ws, "T900", "2026-06-01", "plan == 'basic' and region == 'west'")
+        _add(ws, "T901", "2025-12-01", "plan == 'basic' and region == 'west'")
+        _add(ws, "T902", "2024-01-01", "plan == 'basic' and region == 'west'")
+    with Workspace.open(scratch, read_only=True) as ws:
+        with pytest.raises(CxroiError, match="after the data end .* nothing to measure yet"):
+            analyses.roi_measure(ws, "T900")
+        with pytest.raises(CxroiError, match="no whole month after launch yet"):
+            analyses.roi_measure(ws, "T901")
+        with pytest.raises(CxroiError, match="no before period"):
+            analyses.roi_measure(ws, "T902")
+        with pytest.raises(CxroiError, match="no initiative 'I999'"):
+            analyses.roi_measure(ws, "I999")
+        with pytest.raises(CxroiError, match="horizon_months"):
+            analyses.roi_measure(ws, "I001", horizon_months=0)
+
+
+def test_an_overlapping_initiative_is_left_out_and_said(scratch):
+    with Workspace.open(scratch) as ws:
+        _add(ws, "T910", "2024-10-01", "region == 'north' and channel == 'web'")
+        cust = ws.table("customers").to_pandas()
+    with Workspace.open(scratch, read_only=True) as ws:
+        r = analyses.roi_measure(ws, "I001", draws=100)
+    both = cust[(cust["region"] == "north") & (cust["plan"] == "basic")
+                & (cust["channel"] == "web")]  # fmt: skip
+    assert r.params["left_out_overlap"] == len(both)
+    assert any("T910" in w and "left out of both groups" in w for w in r.warnings)
+
+
+def test_cli_measure_json_and_bad_input(measured, capsys):
+    _, path, _, _ = measured[0]
+    r = run_json(["roi", "measure", "--initiative", "I003", "--workspace", str(path)])
+    assert r.analysis == "roi_measure" and isinstance(r.table("effects"), pd.DataFrame)
+    from cxroi.cli import app
+    from tests.utils.cli import runner
+
+    out = runner.invoke(app, ["roi", "measure", "--initiative", "I404", "--workspace", str(path)])
+    assert out.exit_code == 2 and "no initiative 'I404'" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -1,0 +1,89 @@
+"""Coverage of ``roi measure`` on simulator seeds no test uses (issue 13's targets).
+
+For each seed, simulate a company, ingest it, measure every initiative, and compare with the
+simulator's ground truth: does the 95% interval of the NPS effect (and of the churn hazard
+ratio, and of the spend effect) cover the true effect; is the realised NPV inside the 90% band
+of ``roi simulate`` for the same months (and does the realised 95% band overlap it)?
+
+    python validation/roi_coverage.py --seeds 101 102 103 104 105 --customers 10000
+
+Writes one CSV row per seed x initiative and prints the coverage table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from cxroi import Workspace, analyses
+from cxroi.simulate import generate
+
+
+def one_seed(seed: int, customers: int, months: int) -> list[dict]:
+    sim = generate(customers=customers, months=months, seed=seed)
+    path = Path(tempfile.mkdtemp()) / "ws"
+    with Workspace.init(path) as ws:
+        for name, table in sim.tables.items():
+            ws.ingest(name, table)
+    rows = []
+    with Workspace.open(path, read_only=True) as ws:
+        for truth in sim.truth["initiatives"]:
+            iid = truth["initiative_id"]
+            r = analyses.roi_measure(ws, iid, draws=1000)
+            e = r.table("effects").set_index("metric")
+            money = r.table("roi").set_index("quantity")
+            row = {"seed": seed, "initiative_id": iid, "level": truth["level"]}
+            for metric, key in (("nps_points", "true_effect_nps_points"),
+                                ("nps_score", "true_effect_nps_score"),
+                                ("churn_hazard_ratio", "true_effect_churn_hr"),
+                                ("spend_per_month", "true_effect_spend_per_month")):  # fmt: skip
+                lo, hi = e.loc[metric, "ci_low"], e.loc[metric, "ci_high"]
+                row[f"{metric}_true"] = truth[key]
+                row[f"{metric}_est"] = e.loc[metric, "estimate"]
+                row[f"{metric}_low"], row[f"{metric}_high"] = lo, hi
+                row[f"{metric}_covered"] = bool(lo <= truth[key] <= hi)
+                row[f"{metric}_pretrend_p"] = e.loc[metric, "pretrend_p"]
+            npv = money.loc["npv"]
+            row["npv"], row["npv_low"], row["npv_high"] = (
+                npv["estimate"],
+                npv["ci_low"],
+                npv["ci_high"],
+            )
+            row["sim_low"], row["sim_high"] = npv["simulated_low"], npv["simulated_high"]
+            row["sim_agrees"] = bool(r.params["simulated_agrees"])
+            row["bands_overlap"] = bool(
+                pd.notna(npv["simulated_low"])
+                and npv["ci_low"] <= npv["simulated_high"]
+                and npv["simulated_low"] <= npv["ci_high"]
+            )
+            row["true_roi"] = truth["true_roi_to_data_end"]
+            row["roi"] = r.params["roi"]
+            rows.append(row)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103, 104, 105])
+    ap.add_argument("--customers", type=int, default=10_000)
+    ap.add_argument("--months", type=int, default=24)
+    ap.add_argument("--out", default="validation/roi_coverage.csv")
+    a = ap.parse_args()
+    rows = []
+    for seed in a.seeds:
+        t = time.time()
+        rows += one_seed(seed, a.customers, a.months)
+        print(f"seed {seed}: {time.time() - t:.0f} s", flush=True)
+        pd.DataFrame(rows).to_csv(a.out, index=False)
+    df = pd.DataFrame(rows)
+    cols = [c for c in df.columns if c.endswith("_covered")] + ["sim_agrees", "bands_overlap"]
+    print(df[cols].mean().round(3).to_string())
+    print(df.groupby("level")[cols].mean().round(2).to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -36,8 +36,10 @@ MATURITY_LEVELS: tuple[str, ...] = (
 )
 """CX maturity levels of an initiative, lowest first (see the brief)."""
 
-CASE_STATUSES: tuple[str, ...] = ("open", "contacted", "resolved", "closed")
-"""Statuses of a close-the-loop case, in the order a case normally moves through them."""
+CASE_STATUSES: tuple[str, ...] = ("open", "contacted", "resolved", "closed", "held_out")
+"""Statuses of a close-the-loop case, in the order a case normally moves through them;
+``held_out``: the case was drawn into the randomised holdout at opening and is not followed up
+(recorded so that following up can be measured against it)."""
 
 BILLING_PERIODS: tuple[str, ...] = ("month", "quarter", "year", "once")
 

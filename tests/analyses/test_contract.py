@@ -38,6 +38,7 @@ CASES = {
     "roi_simulate": lambda ws, tmp: analyses.roi_simulate(ws, "I002", draws=50),
     "roi_measure": lambda ws, tmp: analyses.roi_measure(ws, "I001", draws=50),
     "roi_compare": lambda ws, tmp: analyses.roi_compare(ws),
+    "roi_closed_loop": lambda ws, tmp: analyses.roi_closed_loop(ws, draws=50),
 }  # fmt: skip
 WRITERS = {
     "initiative_add": lambda ws, tmp: analyses.initiative_add(

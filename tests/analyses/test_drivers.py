@@ -119,12 +119,14 @@ def test_touchpoint_scores_as_drivers_match_a_hand_join(company):
 
 
 def test_drivers_of_churn_follow_the_true_driver_order(company):
-    # churn depends on the NPS group, which depends on the ratings' latent qualities: the
-    # drivers of the likelihood to churn rank delivery first and price second, with a "-" sign
+    # churn depends on the NPS group, which depends on the ratings' latent qualities, and on
+    # slow support directly (a hazard ratio of its own), so the three heaviest true drivers
+    # lead the drivers of churn, all with a "-" sign; a churn flag is too noisy a target at
+    # 4,000 customers to order the three (their shares are 1-2% of variance)
     ws, truth = company
     out = _table(ws, target="churned", survey="relationship", dropna=True, n_boot=0)
     top = sorted(truth["driver_weights"], key=truth["driver_weights"].get, reverse=True)
-    assert list(out["driver"][:2]) == top[:2]
+    assert set(out["driver"][:3]) == set(top[:3])
     assert set(out["sign"][:3]) == {"-"}
 
 
@@ -148,12 +150,14 @@ def test_theme_mentions_as_drivers(company):
         drivers(ws, drivers=["rating_app", "zzz"], n_boot=0)
 
 
-def _implied_driver_shares(n: int = 200_000, seed: int = 0) -> dict[str, float]:
+def _implied_driver_shares(n: int = 200_000, seed: int = 0, months: int = 24) -> dict[str, float]:
     """Population relative-weight shares of the ratings implied by the simulator's truth.
 
     Draws latent qualities, satisfaction, relationship NPS and the noisy 1-10 ratings with the
     mechanism in :mod:`cxroi.simulate.params` (archetype means, N(0, 1) quality, satisfaction
-    noise, rounding and clipping; initiatives and slow-response dips left out), then computes
+    noise, rounding and clipping; each initiative's quality shift for customers of its region x
+    plan cell, in a response month drawn uniformly over the run; slow-response dips left out),
+    then computes
     Johnson's relative weights from the correlation matrix by hand (independent of
     :mod:`cxroi.models.drivers`).
     """
@@ -164,6 +168,17 @@ def _implied_driver_shares(n: int = 200_000, seed: int = 0) -> dict[str, float]:
     share = np.array([a["share"] for a in arch])
     a = rng.choice(len(arch), size=n, p=share / share.sum())
     q = np.array([x["quality"] for x in arch])[a] + rng.standard_normal((n, len(P.DIMENSIONS)))
+    plan = np.array([rng.choice(len(P.PLANS), p=arch[k]["plan"]) for k in a])
+    region = np.array([rng.choice(len(P.REGIONS), p=arch[k]["region"]) for k in a])
+    month = rng.integers(0, months, n)
+    for x in P.INITIATIVES:
+        cell = dict(c.split(" == ") for c in x["target"].split(" and "))
+        hit = plan == P.PLANS.index(cell["plan"].strip("'"))
+        hit &= region == P.REGIONS.index(cell["region"].strip("'"))
+        hit &= month >= P.start_month(x, months)
+        if x["holdout_share"]:
+            hit &= rng.random(n) >= x["holdout_share"]
+        q[hit, P.DIMENSIONS.index(x["dimension"])] += x["shift"]
     w = np.array([P.DRIVER_WEIGHTS[d] for d in P.DIMENSIONS])
     s = q @ w + rng.normal(0, P.SATISFACTION_NOISE_SD, n)
     nps = np.clip(np.rint(P.NPS_A + P.NPS_B * s), 0, 10)
@@ -179,11 +194,11 @@ def _implied_driver_shares(n: int = 200_000, seed: int = 0) -> dict[str, float]:
 def test_simulators_population_shares_agree_with_independent_implied_shares(company):
     # The simulator records each rating's population share from the expected moments of its
     # own relationship responses (initiatives and slow-response dips included); the implied
-    # shares above come from fresh draws of the mechanism without them (delivery .466, price
-    # .241, support .163, product .078, app .035, staff .016). They differ by at most ~0.013.
+    # shares above come from fresh draws of the mechanism with the initiatives but without the
+    # dips, and with responses spread evenly over the months.
     _, truth = company
     recorded = truth["driver_shares"]["shares"]
-    implied = _implied_driver_shares()
+    implied = _implied_driver_shares(months=truth["generator"]["months"])
     assert recorded.keys() == implied.keys()
     for driver, share in implied.items():
         assert recorded[driver] == pytest.approx(share, abs=0.02), driver

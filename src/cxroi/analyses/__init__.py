@@ -8,6 +8,7 @@ make one call here and render what comes back.
 from __future__ import annotations
 
 from cxroi.analyses.churn import churn
+from cxroi.analyses.closed_loop import roi_closed_loop
 from cxroi.analyses.clv import clv
 from cxroi.analyses.drivers import drivers
 from cxroi.analyses.initiatives import (
@@ -39,6 +40,7 @@ __all__ = [
     "initiative_show",
     "lever",
     "privacy_scan",
+    "roi_closed_loop",
     "roi_compare",
     "roi_measure",
     "roi_simulate",

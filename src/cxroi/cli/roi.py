@@ -84,3 +84,19 @@ def compare(
     with open_workspace(workspace, "roi compare") as ws:
         result = roi_compare(ws, by=by.value)
     emit(result, format, table=table)
+
+
+@roi_app.command("closed-loop")
+def closed_loop(
+    window_months: Annotated[int, typer.Option(help="Months after a case compared.")] = 6,
+    horizon_months: Annotated[int, typer.Option(help="Months the extra survival is valued.")] = 36,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """Closed-loop ROI: what following up detractors does to churn and value (holdout)."""
+    from cxroi.analyses import roi_closed_loop
+
+    with open_workspace(workspace, "roi closed-loop") as ws:
+        result = roi_closed_loop(ws, window_months=window_months, horizon_months=horizon_months)
+    emit(result, format, table=table)

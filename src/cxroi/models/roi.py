@@ -43,7 +43,7 @@ from cxroi.errors import CxroiError, param
 from cxroi.metrics.money import period_discount_rate
 from cxroi.metrics.nps import GROUPS
 
-__all__ = ["ROIPaths", "move_shares", "realised_paths", "roi_paths"]
+__all__ = ["ROIPaths", "followup_value", "move_shares", "realised_paths", "roi_paths"]
 
 MOVES = (("detractor", "passive"), ("passive", "promoter"))
 
@@ -201,3 +201,43 @@ def realised_paths(
     paid = net >= 0
     payback = np.where(paid.any(axis=1), paid.argmax(axis=1) + 1.0, np.nan)
     return ROIPaths(benefit, net, pv_benefit, pv_cost, npv, roi, payback)
+
+
+def followup_value(
+    *,
+    churn_monthly: float,
+    hazard_ratio: np.ndarray,
+    margin_monthly: float,
+    window_months: int,
+    horizon_months: int = 36,
+    discount_rate: float = 0.10,
+) -> np.ndarray:
+    """Customer value a follow-up adds to one detractor case (closed-loop ROI).
+
+    Followed-up customers churn at ``churn_monthly`` for ``window_months`` after the case;
+    without the follow-up they would churn at ``churn_monthly / HR``. After the window both
+    carry on at ``churn_monthly``, so the gap in survival persists. The value is the margin
+    of the extra survival, discounted monthly over ``horizon_months``:
+
+    .. math:: \\Delta = m \\sum_{t=1}^{H} d^t \\big[S_1(t) - S_0(t)\\big],\\quad
+        S_k(t) = (1-h_k)^{\\min(t,W)}\\,(1-h_1)^{\\max(t-W,0)}
+
+    One value per hazard-ratio draw.
+
+    >>> v = followup_value(churn_monthly=0.02, hazard_ratio=np.array([0.5]),
+    ...                    margin_monthly=10.0, window_months=1, horizon_months=1,
+    ...                    discount_rate=0.0)
+    >>> round(float(v[0]), 6)  # 10 x (0.98 - 0.96)
+    0.2
+    """
+    if window_months < 1 or horizon_months < 1:
+        raise CxroiError("the follow-up window and the horizon must be at least one month")
+    hr = np.asarray(hazard_ratio, dtype=float)
+    h1 = float(np.clip(churn_monthly, 0.0, 1.0))
+    h0 = np.clip(h1 / np.where(hr > 0, hr, np.nan), 0.0, 1.0)
+    t = np.arange(1, horizon_months + 1, dtype=float)
+    d = 1 / (1 + period_discount_rate(discount_rate, "month")) ** t
+    inside, after = np.minimum(t, window_months), np.maximum(t - window_months, 0)
+    s1 = (1 - h1) ** inside * (1 - h1) ** after
+    s0 = (1 - h0)[:, None] ** inside[None, :] * (1 - h1) ** after[None, :]
+    return margin_monthly * ((s1[None, :] - s0) * d[None, :]).sum(axis=1)

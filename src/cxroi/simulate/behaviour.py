@@ -54,10 +54,14 @@ def simulate_churn(
     group: np.ndarray,
     slow_month: np.ndarray,
     tallies: list[EffectTally],
+    penalty: np.ndarray | None = None,
 ) -> Churn:
     """Monthly churn: the first month in which a Bernoulli draw with the hazard succeeds.
 
     .. math:: h_{im} = h_0 \\, HR_{g_{im}} \\, HR_{slow}^{slow_{i,m-1}} \\, f_{a(i)}
+        \\, HR_{held}^{held_{im}}
+
+    ``penalty`` marks the customer-months within the window after a held-out case.
     """
     n, months = group.shape
     m = np.arange(months)
@@ -71,6 +75,8 @@ def simulate_churn(
         * factor[:, None]
         * np.where(slow_prev, P.SLOW_RESPONSE_HAZARD_RATIO, 1)
     )
+    if penalty is not None:
+        base = base * np.where(penalty, P.NOT_FOLLOWED_UP_HAZARD_RATIO, 1.0)
     h = base * hr_group[group]
     flag = at_risk & (rng.random((n, months)) < h)
     churned = flag.any(axis=1)

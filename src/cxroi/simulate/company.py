@@ -45,6 +45,7 @@ from cxroi.simulate.perception import (
     SURVEYS,
     PerceptionTally,
     cases,
+    closed_loop,
     responses,
 )
 from cxroi.simulate.support import make_tickets, ticket_columns
@@ -108,14 +109,17 @@ def _simulate_block(seed: int, b: int, off: int, n: int, cal: Calendar) -> _Bloc
         q_support += latent.shifts[j] * on
     tickets = make_tickets(rng, block, cal, lo0, hi0, q_support)
     tallies = [EffectTally(j) for j in range(len(P.INITIATIVES))]
-    churn = simulate_churn(rng, block, cal, latent, s, group, tickets.slow_month, tallies)
+    loop = closed_loop(rng, cal, lo0, hi0, s, tickets.slow_month)
+    churn = simulate_churn(
+        rng, block, cal, latent, s, group, tickets.slow_month, tallies, loop.penalty
+    )
     end = np.where(churn.end_s == NULL, cal.end, churn.end_s)
     tickets = tickets.subset(tickets.opened < end[tickets.i])
     lo, hi = windows(block, cal, churn.end_s)
     tx = transactions(rng, block, cal, lo, hi, group)
     themes = PerceptionTally()
-    resp = responses(rng, block, cal, latent, lo, hi, end, tickets, tx, tallies, themes)
-    cs = cases(rng, resp, cal)
+    resp = responses(rng, block, cal, latent, lo, hi, end, tickets, tx, tallies, themes, loop)
+    cs = cases(rng, resp, cal, loop)
     ev = events(rng, block, cal, latent, lo, hi, end, tickets, tx)
     con = contracts(rng, block, churn, cal)
 

@@ -120,6 +120,12 @@ SURVEY_RATES = {
 }
 COMMENT_SHARE = 0.5
 CASE_SHARE_OF_DETRACTORS = 0.5
+# Closed loop: cases are opened on relationship-survey detractors; a random share is held out
+# (status held_out, no follow-up). A held-out customer's churn hazard is multiplied by the
+# ratio below in each of the months after the response month, up to the window.
+FOLLOWUP_HOLDOUT_SHARE = 0.2
+NOT_FOLLOWED_UP_HAZARD_RATIO = 1.5
+FOLLOWUP_EFFECT_MONTHS = 6
 
 THEMES: dict[str, str] = {
     "delivery": "delivery",
@@ -347,11 +353,26 @@ def static_truth() -> dict[str, Any]:
             "formula": "monthly churn probability = base_monthly_churn * "
             "nps_group_hazard_ratio[group of relationship NPS this month] * "
             "slow_response_hazard_ratio ** (slow ticket in previous calendar month) * "
-            "archetype churn_factor; first churn ends all contracts; no churn in the signup "
+            "archetype churn_factor * not_followed_up_hazard_ratio ** (a held-out case "
+            "within closed_loop.effect_months before); first churn ends all contracts; no "
+            "churn in the signup "
             "month; transactions, tickets, events and responses stop at the end_date",
             "base_monthly_churn": BASE_MONTHLY_CHURN,
         },
         "nps_group_hazard_ratio": dict(NPS_GROUP_HAZARD_RATIO),
+        "closed_loop": {
+            "cases_on": "relationship-survey detractor responses, with probability "
+            "case_share_of_detractors",
+            "case_share_of_detractors": CASE_SHARE_OF_DETRACTORS,
+            "holdout_share": FOLLOWUP_HOLDOUT_SHARE,
+            "not_followed_up_hazard_ratio": NOT_FOLLOWED_UP_HAZARD_RATIO,
+            "effect_months": FOLLOWUP_EFFECT_MONTHS,
+            "followed_vs_held_out_hazard_ratio": 1 / NOT_FOLLOWED_UP_HAZARD_RATIO,
+            "mechanism": "a held-out case's customer has the monthly churn probability "
+            "multiplied by not_followed_up_hazard_ratio in each of the effect_months calendar "
+            "months after the response month; following up removes that, so followed vs "
+            "held-out cases have hazard ratio followed_vs_held_out_hazard_ratio in that window",
+        },
         "slow_response_threshold_hours": SLOW_RESPONSE_THRESHOLD_HOURS,
         "slow_response_hazard_ratio": SLOW_RESPONSE_HAZARD_RATIO,
         "slow_response_satisfaction_effect": SLOW_RESPONSE_SATISFACTION_EFFECT,

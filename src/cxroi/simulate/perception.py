@@ -15,7 +15,7 @@ from cxroi.simulate.customers import DAY, Calendar, CustomerBlock
 from cxroi.simulate.initiatives import EffectTally, Latent, nps_score
 from cxroi.simulate.support import HOUR, Tickets, expand_months
 
-__all__ = ["SURVEYS", "PerceptionTally", "cases", "responses"]
+__all__ = ["SURVEYS", "ClosedLoop", "PerceptionTally", "cases", "closed_loop", "responses"]
 
 SURVEYS: tuple[str, ...] = ("relationship", "transactional")
 RESPONSE_TOUCHPOINTS: tuple[str, ...] = (
@@ -130,6 +130,52 @@ def _tally_group(tally: PerceptionTally, prefix: str, mask: np.ndarray, score: n
     tally.add(f"{prefix}_det", (mask & (score[:, None] <= 6)).sum(axis=0))
 
 
+@dataclass
+class ClosedLoop:
+    """Relationship-survey draws made before churn, so that follow-ups can act on churn.
+
+    ``u_rel`` decides in which months a customer answers the relationship survey (the same
+    draws ``responses`` uses); ``u_case`` and ``u_hold`` decide, for a detractor answer in
+    that month, whether a case is opened and whether it is held out. ``penalty`` marks the
+    customer-months within the effect window after a held-out case.
+    """
+
+    u_rel: np.ndarray
+    u_case: np.ndarray
+    u_hold: np.ndarray
+    penalty: np.ndarray
+
+
+def closed_loop(
+    rng: np.random.Generator,
+    cal: Calendar,
+    lo0: np.ndarray,
+    hi0: np.ndarray,
+    s: np.ndarray,
+    slow_month: np.ndarray,
+) -> ClosedLoop:
+    """Draw the relationship answers, cases and holdouts ahead of churn (see ``ClosedLoop``).
+
+    A relationship answer's NPS is deterministic given the month's satisfaction and slow
+    window (``responses`` computes it the same way), so a held-out detractor case is known
+    before churn is drawn. Months after churn hold no answer; a case in the churn month
+    affects no later month.
+    """
+    shape = s.shape
+    u_rel, u_case, u_hold = rng.random(shape), rng.random(shape), rng.random(shape)
+    month_len = np.diff(cal.bounds).astype(np.float64)
+    would = u_rel < P.SURVEY_RATES["relationship_per_month"] * (hi0 - lo0) / month_len
+    slow_win = slow_month.copy()
+    slow_win[:, 1:] |= slow_month[:, :-1]
+    det = nps_score(s + P.SLOW_RESPONSE_SATISFACTION_EFFECT * slow_win) <= 6
+    held = would & det & (u_case < P.CASE_SHARE_OF_DETRACTORS)
+    held &= u_hold < P.FOLLOWUP_HOLDOUT_SHARE
+    penalty = np.zeros(shape, dtype=bool)
+    for k in range(1, P.FOLLOWUP_EFFECT_MONTHS + 1):
+        penalty[:, k:] |= held[:, :-k]
+    return ClosedLoop(u_rel, u_case, u_hold, penalty)
+
+
 def responses(
     rng: np.random.Generator,
     block: CustomerBlock,
@@ -142,6 +188,7 @@ def responses(
     tx: dict,
     tallies: list[EffectTally],
     themes: PerceptionTally,
+    loop: ClosedLoop,
 ) -> dict:
     """Survey responses from four sources: monthly relationship survey, after purchases, after
     support tickets and after onboarding.
@@ -151,7 +198,7 @@ def responses(
     rates = P.SURVEY_RATES
     month_len = np.diff(cal.bounds).astype(np.float64)
     frac = (hi - lo) / month_len
-    rel = (rng.random(frac.shape) < rates["relationship_per_month"] * frac).astype(np.int64)
+    rel = (loop.u_rel < rates["relationship_per_month"] * frac).astype(np.int64)
     ri, _, rts = expand_months(rng, rel, lo, hi)
 
     pick = np.flatnonzero(rng.random(tx["i"].size) < rates["purchase_per_transaction"])
@@ -266,14 +313,20 @@ CASE_OWNERS: tuple[str, ...] = ("ana", "ben", "chen", "dara", "eli", "fatima")
 CASE_OUTCOMES: tuple[str, ...] = ("apologised", "refund_issued", "issue_fixed", "explained")
 
 
-def cases(rng: np.random.Generator, resp: dict, cal: Calendar) -> dict:
-    """Close-the-loop cases for a share of detractor responses."""
-    det = np.flatnonzero(
-        (resp["nps"] <= 6) & (rng.random(resp["nps"].size) < P.CASE_SHARE_OF_DETRACTORS)
-    )
+def cases(rng: np.random.Generator, resp: dict, cal: Calendar, loop: ClosedLoop) -> dict:
+    """Close-the-loop cases on relationship-survey detractors, a random share held out.
+
+    The case and holdout draws are the ones :func:`closed_loop` made before churn.
+    """
+    rel = resp["survey"] == 0
+    month = cal.month_of(resp["ts"])
+    i = resp["i"]
+    det = np.flatnonzero(rel & (resp["nps"] <= 6))
+    det = det[loop.u_case[i[det], month[det]] < P.CASE_SHARE_OF_DETRACTORS]
+    held = loop.u_hold[i[det], month[det]] < P.FOLLOWUP_HOLDOUT_SHARE
     opened = resp["ts"][det] + np.floor(rng.uniform(0, 2 * DAY, det.size)).astype(np.int64)
     keep = opened < cal.end
-    det, opened = det[keep], opened[keep]
+    det, opened, held = det[keep], opened[keep], held[keep]
     age = cal.end - opened
     old = age > 14 * DAY
     p_old = np.array([0.05, 0.10, 0.25, 0.60])
@@ -284,14 +337,16 @@ def cases(rng: np.random.Generator, resp: dict, cal: Calendar) -> dict:
         (u[:, None] >= np.cumsum(p_old)[None, :-1]).sum(1),
         (u[:, None] >= np.cumsum(p_new)[None, :-1]).sum(1),
     )
-    done = status >= 2
+    status = np.where(held, 4, status)  # CASE_STATUSES[4] == "held_out"
+    done = (status >= 2) & ~held
     closed = opened + np.floor(rng.random(det.size) * np.minimum(age, 14 * DAY)).astype(np.int64)
     outcome = np.where(done, rng.integers(0, len(CASE_OUTCOMES), det.size), -1)
+    owner = np.where(held, -1, rng.integers(0, len(CASE_OWNERS), det.size))
     return {
         "response_row": det,
         "status": status,
         "opened_at": opened,
-        "owner": rng.integers(0, len(CASE_OWNERS), det.size),
+        "owner": owner,
         "closed_at": np.where(done, closed, NULL),
         "outcome": outcome,
     }

@@ -80,8 +80,11 @@ def company():
 
 
 def test_simulated_initiative_in_south_is_flagged(company):
-    # Ground truth: "Fair price promise" targets region south from 2025-02 (+24 NPS points).
-    launch = next(i for i in company.truth["initiatives"] if i["target"] == "region == 'south'")
+    # Ground truth: "Fair price promise" (south, standard plan) from 2025-02 and "New mobile
+    # app" (south, basic plan) from 2025-03, each +10 to +30 NPS points for their customers
+    south_inits = [i for i in company.truth["initiatives"] if "region == 'south'" in i["target"]]
+    assert len(south_inits) == 2
+    launch = min(south_inits, key=lambda i: i["start_date"])
     a = alerts(company.tables, metrics=["nps"], by="region", window=None)
     south = a[(a["region"] == "south") & (a["period"] >= launch["start_date"][:7])]
     assert (south["value"] > south["centre"]).any()

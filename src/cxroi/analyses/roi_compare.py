@@ -54,6 +54,8 @@ def _measured(ws: WorkspaceLike) -> tuple[pd.DataFrame, list[str]]:
                 "nps_low": e.loc["nps_points", "ci_low"],
                 "nps_high": e.loc["nps_points", "ci_high"],
                 "churn_hr": e.loc["churn_hazard_ratio", "estimate"],
+                "churn_hr_low": e.loc["churn_hazard_ratio", "ci_low"],
+                "churn_hr_high": e.loc["churn_hazard_ratio", "ci_high"],
                 "npv": money.loc["npv", "estimate"],
                 "npv_low": money.loc["npv", "ci_low"],
                 "npv_high": money.loc["npv", "ci_high"],

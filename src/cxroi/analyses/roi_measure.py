@@ -10,7 +10,10 @@ The path is measured link by link, A → C → B:
   initiative's alone, on the customers it reached alone (a warning says how many).
 * **C, perception:** NPS points and NPS score of the relationship survey (the customer as
   subject), per customer and month, by imputation DiD (:func:`cxroi.models.did.imputation_did`)
-  — the same customers before and after, not pooled means.
+  — the same customers before and after, not pooled means. With an observational comparison
+  each customer attribute (plan, region, channel, …) gets a linear month trend in the
+  untreated-outcome model (parallel trends within attributes: spend, for one, drifts apart
+  between plans as customers stop buying at different speeds); a randomised holdout gets none.
 * **B, behaviour:** the churn hazard ratio (:func:`cxroi.models.did.hazard_did`) and spend per
   customer-month (imputation DiD on every month each customer was active, zeros included).
 * **money:** the measured hazard ratio and spend effect, applied to the customers active at
@@ -33,6 +36,7 @@ from cxroi.analyses.initiatives import initiative_record
 from cxroi.analyses.roi import roi_simulate
 from cxroi.errors import CxroiError, param
 from cxroi.holdout import held_out
+from cxroi.metrics.nps import nps_points_expr
 from cxroi.models.did import DiDEstimate, hazard_did, imputation_did
 from cxroi.models.initiative import target_filter
 from cxroi.models.ledger import ledger_frame
@@ -105,6 +109,7 @@ def groups(ws: WorkspaceLike, initiative_id: str) -> dict[str, Any]:
         "treated": treated,
         "control": control,
         "design": design,
+        "randomised": bool(share),
         "overlap_left_out": len(target & others),
         "overlapping": overlapping,
     }
@@ -134,9 +139,8 @@ def _nps_panel(ws: WorkspaceLike, ids: Any, g: dict[str, Any], survey: str | Non
     j = rs.inner_join(ids, "customer_id")
     j = j.mutate(period=_period(j.ts, g["first"]))
     j = j.filter(j.period <= j.last_period)
-    points = (j.nps >= 9).cast("float64") * 100 - (j.nps <= 6).cast("float64") * 100
     out = (
-        j.mutate(points=points)
+        j.mutate(points=nps_points_expr(j.nps))
         .group_by(["customer_id", "period", "first_treat"])
         .aggregate(nps_points=lambda t: t.points.mean(), nps_score=lambda t: t.nps.mean())
     )
@@ -308,7 +312,9 @@ def roi_measure(
             survey = None
     ids = _panel_frame(ws, g, launch, end)
     attrs = _attributes(ws, g["treated"] | g["control"])
-    attr_cols = list(attrs.columns[1:])
+    # a randomised holdout needs no adjustment (and a small one cannot carry it); an
+    # observational comparison gets a trend per customer attribute
+    attr_cols = [] if g["randomised"] else list(attrs.columns[1:])
     nps = _nps_panel(ws, ids, g, survey).merge(attrs, on="customer_id", how="left")
     nps, trend = _trends(nps, attr_cols, levels=False)
     months = _months_frame(ws, ids, g).merge(attrs, on="customer_id", how="left")

@@ -41,6 +41,7 @@ __all__ = [
     "nps_from_counts",
     "nps_group",
     "nps_group_expr",
+    "nps_points_expr",
 ]
 
 METHODS = ("adjusted-wald", "wald")
@@ -62,6 +63,16 @@ def nps_group_expr(score: ir.NumericValue) -> ir.StringValue:
         (score >= PASSIVE_MIN, GROUPS[1]),
         (score >= 0, GROUPS[2]),
     )
+
+
+def nps_points_expr(score: ir.NumericValue) -> ir.FloatingValue:
+    """Engine expression: one answer's NPS contribution, +100 promoter, 0 passive, -100 detractor.
+
+    The mean over answers is the NPS, so a difference-in-differences on it is in NPS points.
+    """
+    return (score >= PROMOTER_MIN).cast("float64") * 100 - (score < PASSIVE_MIN).cast(
+        "float64"
+    ) * 100
 
 
 def nps_group(scores: object) -> np.ndarray:

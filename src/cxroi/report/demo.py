@@ -38,9 +38,18 @@ def _check(quantity: str, truth: float, estimate: float, lo: float, hi: float) -
 
 
 def truth_check(
-    truth: dict[str, Any], drivers: Result, effects: pd.DataFrame, slow: pd.Series
+    truth: dict[str, Any],
+    drivers: Result,
+    effects: pd.DataFrame,
+    slow: pd.Series,
+    initiatives: pd.DataFrame | None = None,
+    closed_loop: Result | None = None,
 ) -> Result:
-    """Each estimate against the simulator's true value: is it inside the 95% interval?"""
+    """Each estimate against the simulator's true value: is it inside the 95% interval?
+
+    ``initiatives`` is ``roi compare``'s table of measured initiatives; ``closed_loop`` the
+    result of ``roi closed-loop``.
+    """
     shares = truth["driver_shares"]["shares"]
     rows = [
         _check(f"share of NPS variance, {r.driver}", shares[r.driver], r.share,
@@ -60,6 +69,28 @@ def truth_check(
             _check(f"{r.nps_group} vs promoter: {what}", truth[key][r.nps_group],
                    r.estimate, r.ci_low, r.ci_high)
         )  # fmt: skip
+    true_init = {x["initiative_id"]: x for x in truth.get("initiatives", [])}
+    for r in (initiatives if initiatives is not None else pd.DataFrame()).itertuples():
+        t = true_init.get(r.initiative_id)
+        if t is None:
+            continue
+        rows.append(
+            _check(
+                f"{r.initiative_id} ({r.level}): NPS effect, points",
+                t["true_effect_nps_points"],
+                r.nps_effect,
+                r.nps_low,
+                r.nps_high,
+            )
+        )
+        rows.append(_check(f"{r.initiative_id} ({r.level}): churn hazard ratio",
+                           t["true_effect_churn_hr"], r.churn_hr, r.churn_hr_low,
+                           r.churn_hr_high))  # fmt: skip
+    if closed_loop is not None:
+        hr = closed_loop.table("effects").set_index("metric").loc["churn_hazard_ratio"]
+        rows.append(_check("follow-up vs held-out detractor case: churn hazard ratio",
+                           truth["closed_loop"]["followed_vs_held_out_hazard_ratio"],
+                           hr["estimate"], hr["ci_low"], hr["ci_high"]))  # fmt: skip
     frame = pd.DataFrame(rows)
     covered = int(frame["covered"].sum())
     return Result(
@@ -90,15 +121,20 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
     """Analyse the demo workspace from A to C to B and write ``reports/report.md``.
 
     Sections: the scorecard, what drives NPS, what perception is worth, what a slow first
-    response does, what customers talk about, and the check against the ground truth.
+    response does, what each maturity level of initiatives returns, what following up a
+    detractor does, what customers talk about, and the check against the ground truth.
     """
     threshold = truth["slow_response_threshold_hours"]
     drv = analyses.drivers(ws, survey="relationship", dropna=True)
     value = analyses.value(ws, survey="relationship", adjust=["plan"])
     slow = analyses.lever(ws, threshold=threshold, survey="relationship")
     themes = analyses.themes(ws, n_jobs=1)
+    compare = analyses.roi_compare(ws)
+    loop = analyses.roi_closed_loop(ws)
     effects = value.table("effects")
-    check = truth_check(truth, drv, effects, slow.table().iloc[0])
+    check = truth_check(
+        truth, drv, effects, slow.table().iloc[0], compare.table("initiatives"), loop
+    )
 
     v = value.table("value")
     moves = v[v["nps_group"].str.contains("->") & (v["metric"] == "clv")]
@@ -138,6 +174,22 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
         "## What a slow first response does",
         "",
         *[f"- {md_text(r)}" for r in slow.readings],
+        "",
+        "## What each way of doing CX returns",
+        "",
+        "Each initiative measured after launch by difference-in-differences (NPS effect in "
+        "points, realised ROI over the months since launch), grouped by maturity level.",
+        "",
+        markdown_table(
+            compare.table("levels"),
+            ["level", "initiatives", "estimate", "ci_low", "ci_high", "roi", "roi_low", "roi_high"],
+        ),  # fmt: skip
+        "",
+        *[f"- {md_text(r)}" for r in compare.readings],
+        "",
+        "## What following up a detractor does",
+        "",
+        *[f"- {md_text(r)}" for r in loop.readings],
         "",
         "## What customers talk about",
         "",

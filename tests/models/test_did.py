@@ -111,3 +111,15 @@ def test_realised_paths_by_hand():
     assert p.pv_cost == pytest.approx(cost, rel=1e-12)
     assert p.npv[0] == pytest.approx(benefit - cost, rel=1e-12)
     assert p.roi[0] == pytest.approx((benefit - cost) / cost, rel=1e-12)
+
+
+def test_randomised_hazard_compares_the_months_from_launch_only():
+    """A holdout drawn at launch: a pre-launch gap (chance, among customers now gone) is not
+    differenced; the hazard ratio is the post-launch ratio of rates, by hand."""
+    rates = {(1, 0): 0.034, (2, 0): 0.021, (1, 1): 0.013, (2, 1): 0.019}
+    cells = _cells(rates, 10_000)
+    e = hazard_did(cells, randomised=True)
+    assert e.estimate == pytest.approx(0.019 / 0.021, rel=1e-8)
+    assert np.isnan(e.pretrend_p) and "randomised" in e.method
+    # the DiD would have read the chance pre-launch gap as an effect
+    assert hazard_did(cells).estimate == pytest.approx((0.019 / 0.013) / (0.021 / 0.034))

@@ -120,7 +120,11 @@ def imputation_did(
 
 
 def hazard_did(
-    cells: pd.DataFrame, *, covariates: list[str] | None = None, alpha: float = 0.05
+    cells: pd.DataFrame,
+    *,
+    covariates: list[str] | None = None,
+    randomised: bool = False,
+    alpha: float = 0.05,
 ) -> DiDEstimate:
     """Hazard ratio of the treated customer-months after launch, by a Poisson hazard DiD.
 
@@ -129,19 +133,28 @@ def hazard_did(
     (customer-months at risk), and any ``covariates`` columns (e.g. attribute levels and
     their trends). ``estimate``, ``ci_low`` and ``ci_high`` are hazard ratios; ``se`` is on
     the log scale.
+
+    With ``randomised`` (a holdout drawn at launch) only the months from launch are compared:
+    the groups were alike when it was drawn, and the customers who churned before it are no
+    longer in either, so differencing a pre-launch gap would only add the noise of a chance
+    difference among customers who are gone. There is then no pre-trend test.
     """
     import statsmodels.api as sm
     from scipy import stats
 
     c = cells[cells["exposure"] > 0].copy()
+    if randomised:
+        c = c[c["post"] > 0]
     c["treated_post"] = c["treated_group"] * c["post"]
-    if not (c["treated_post"] > 0).any() or not ((c["treated_group"] > 0) & (c["post"] == 0)).any():
+    before = ((c["treated_group"] > 0) & (c["post"] == 0)).any() or randomised
+    if not (c["treated_post"] > 0).any() or not before:
         raise CxroiError("the churn hazard needs targeted customer-months before and after launch")
     if c.loc[c["treated_post"] > 0, "events"].sum() == 0:
         raise CxroiError("no targeted customer has churned since launch: no hazard ratio yet")
     periods = pd.get_dummies(c["period"].astype(int), prefix="m", drop_first=True, dtype=float)
     extra = list(covariates or [])
-    base = pd.concat([periods, c[["treated_group", "treated_post", *extra]].astype(float)], axis=1)
+    group = [] if randomised else ["treated_group"]
+    base = pd.concat([periods, c[[*group, "treated_post", *extra]].astype(float)], axis=1)
 
     def fit(x: pd.DataFrame) -> Any:
         x = sm.add_constant(x, has_constant="add")
@@ -163,6 +176,8 @@ def hazard_did(
         )
         leads = pd.get_dummies(lead_q, prefix="q", dtype=float)
         leads = leads[[k for k in leads.columns if k not in ("q_0", "q_-1")]]
+        if randomised:
+            leads = leads.iloc[:, :0]
         p, stat, lead_coef = float("nan"), float("nan"), {}
         if leads.shape[1]:
             res_pt = fit(pd.concat([base, leads.set_index(c.index)], axis=1))
@@ -188,7 +203,13 @@ def hazard_did(
         pretrend_p=p,
         pretrend_stat=stat,
         leads=lead_coef,
-        method="discrete-time hazard DiD: Poisson GLM of monthly churn on month and group "
-        "effects, offset log customer-months at risk, quasi-Poisson standard errors "
-        "(statsmodels); pre-trend: targeted x quarter-before-launch terms, joint Wald test",
+        method=(
+            "randomised holdout: Poisson GLM of monthly churn from launch on month effects and "
+            "the treated term, offset log customer-months at risk, quasi-Poisson standard "
+            "errors (statsmodels)"
+            if randomised
+            else "discrete-time hazard DiD: Poisson GLM of monthly churn on month and group "
+            "effects, offset log customer-months at risk, quasi-Poisson standard errors "
+            "(statsmodels); pre-trend: targeted x quarter-before-launch terms, joint Wald test"
+        ),
     )

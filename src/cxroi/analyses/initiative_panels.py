@@ -139,24 +139,16 @@ def months_frame(ws: WorkspaceLike, ids: Any, g: dict[str, Any]) -> pd.DataFrame
     months["period"] = months["p_in"].to_numpy() + offset
     months["churn"] = ((months["period"] == months["p_out"]) & (months["churned"] == 1)).astype(int)
     months = months[months["period"] <= months["last_period"]]
-    tx, tk = ws.table("transactions"), ws.table("tickets")
-    spend = tx.inner_join(ids, "customer_id")
-    spend = (
-        spend.mutate(period=_period(spend.ts, g["first"]))
-        .group_by(["customer_id", "period"])
-        .aggregate(spend=lambda t: t.amount.sum())
-        .to_pandas()
-    )
-    cost = tk.inner_join(ids, "customer_id")
-    cost = (
-        cost.mutate(period=_period(cost.opened_at, g["first"]))
-        .group_by(["customer_id", "period"])
-        .aggregate(support_cost=lambda t: t.cost.sum())
-        .to_pandas()
-    )
-    months = months.merge(spend, on=["customer_id", "period"], how="left").merge(
-        cost, on=["customer_id", "period"], how="left"
-    )
+    for table, ts, amount, name in (("transactions", "ts", "amount", "spend"),
+                                    ("tickets", "opened_at", "cost", "support_cost")):  # fmt: skip
+        rows = ws.table(table).inner_join(ids, "customer_id")
+        sums = (
+            rows.mutate(period=_period(rows[ts], g["first"]))
+            .group_by(["customer_id", "period"])
+            .aggregate(**{name: rows[amount].sum()})
+            .to_pandas()
+        )
+        months = months.merge(sums, on=["customer_id", "period"], how="left")
     months[["spend", "support_cost"]] = months[["spend", "support_cost"]].fillna(0.0)
     return months[
         ["customer_id", "period", "first_treat", "churn", "spend", "support_cost", "entry"]

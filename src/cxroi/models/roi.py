@@ -86,6 +86,20 @@ class ROIPaths:
     payback_month: np.ndarray  # nan: not within the horizon
 
 
+def _paths(benefit: np.ndarray, d: np.ndarray, cost: float, running_cost: float) -> ROIPaths:
+    """NPV, ROI and payback of discounted monthly ``benefit`` against the costs."""
+    cost_path = cost + running_cost * np.cumsum(d)
+    net = np.cumsum(benefit, axis=1) - cost_path[None, :]
+    pv_benefit = benefit.sum(axis=1)
+    pv_cost = float(cost_path[-1])
+    npv = pv_benefit - pv_cost
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roi = npv / pv_cost if pv_cost > 0 else np.full_like(npv, np.nan)
+    paid = net >= 0
+    payback = np.where(paid.any(axis=1), paid.argmax(axis=1) + 1.0, np.nan)
+    return ROIPaths(benefit, net, pv_benefit, pv_cost, npv, roi, payback)
+
+
 def roi_paths(
     *,
     customers: int,
@@ -139,16 +153,7 @@ def roi_paths(
     v = {g: monthly(g) for g in GROUPS}
     gain = sum(f[f"{a}->{b}"][:, None] * (v[b] - v[a]) for a, b in MOVES)
     benefit = customers * gain * d[None, :]
-    cost_path = cost + running_cost * np.cumsum(d)
-    net = np.cumsum(benefit, axis=1) - cost_path[None, :]
-    pv_benefit = benefit.sum(axis=1)
-    pv_cost = float(cost_path[-1])
-    npv = pv_benefit - pv_cost
-    with np.errstate(divide="ignore", invalid="ignore"):
-        roi = npv / pv_cost if pv_cost > 0 else np.full_like(npv, np.nan)
-    paid = net >= 0
-    payback = np.where(paid.any(axis=1), paid.argmax(axis=1) + 1.0, np.nan)
-    return ROIPaths(benefit, net, pv_benefit, pv_cost, npv, roi, payback)
+    return _paths(benefit, d, cost, running_cost)
 
 
 def realised_paths(
@@ -191,16 +196,7 @@ def realised_paths(
     with_it = margin_monthly * (1 - h1) ** t[None, :]
     without = (margin_monthly - ds)[:, None] * (1 - h0)[:, None] ** t[None, :]
     benefit = customers * (with_it - without) * d[None, :]
-    cost_path = cost + running_cost * np.cumsum(d)
-    net = np.cumsum(benefit, axis=1) - cost_path[None, :]
-    pv_benefit = benefit.sum(axis=1)
-    pv_cost = float(cost_path[-1])
-    npv = pv_benefit - pv_cost
-    with np.errstate(divide="ignore", invalid="ignore"):
-        roi = npv / pv_cost if pv_cost > 0 else np.full_like(npv, np.nan)
-    paid = net >= 0
-    payback = np.where(paid.any(axis=1), paid.argmax(axis=1) + 1.0, np.nan)
-    return ROIPaths(benefit, net, pv_benefit, pv_cost, npv, roi, payback)
+    return _paths(benefit, d, cost, running_cost)
 
 
 def followup_value(

@@ -57,9 +57,17 @@ def test_demo_writes_scorecard_and_report(demo):
         "What perception is worth",
         "What a slow first response does",
         "What customers talk about",
+        "Who to act for",
         "Check against the simulator's ground truth",
     ):
         assert f"\n## {title}\n" in report, title
+    # the planted niche's rank is read from the opportunities table the section shows
+    who = _section(report, "Who to act for")
+    truth = json.loads((path / DEMO_DATA / "ground_truth.json").read_text())
+    niche = truth["planted_opportunity"]
+    ranks = {(r[1], r[2]): r[0] for r in _rows(who)}
+    if (niche["column"], niche["value"]) in ranks:
+        assert f"ranked #{ranks[(niche['column'], niche['value'])]}." in who
     assert "report written to" in res.output
     # the scorecard in the report is the saved one
     rows = _rows(_section(report, "Scorecard, last month"))

@@ -6,8 +6,10 @@ import pytest
 
 from cxroi.errors import NotFittedError
 from cxroi.estimator import Estimator
+from cxroi.models.archetypes import ArchetypeMixture
 from cxroi.models.clv import BetaGeo, GammaGamma
 from cxroi.models.drivers import KeyDriverAnalysis
+from cxroi.models.risk import ChurnRisk
 from cxroi.models.survival import ChurnCox
 from cxroi.text.sentiment import ScoredSentiment
 from cxroi.text.theme_model import ThemeModel
@@ -19,6 +21,8 @@ UNFITTED = [
     KeyDriverAnalysis(),
     ThemeModel(),
     ScoredSentiment(),
+    ArchetypeMixture(),
+    ChurnRisk(),
 ]
 
 

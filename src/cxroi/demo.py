@@ -171,7 +171,7 @@ def run_demo(
             params={"workspace": str(path), "customers": customers, "months": months, "seed": seed},
         )
         card = first_scorecard(ws)
-        note("analysing: drivers, value of perception, levers, themes")
+        note("analysing: drivers, value of perception, levers, themes, ROI, opportunities, risk")
         report = write_demo_report(ws, truth, card)
     return DemoRun(path, ingested, card, report, truth)
 

@@ -117,6 +117,9 @@ class Table:
         How the estimates were made, when one method serves the whole table.
     view
         The columns the narrow terminal table shows (default: all).
+    show
+        Whether the terminal table view prints the table unasked (a long listing beside its
+        summary may not be); JSON and CSV always carry it.
     """
 
     name: str
@@ -125,6 +128,7 @@ class Table:
     kind: str = "estimates"
     method: str | None = None
     view: list[str] | None = None
+    show: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in ("estimates", "data"):
@@ -148,6 +152,7 @@ class Table:
             "kind": self.kind,
             "method": self.method,
             "view": self.view,
+            "show": self.show,
             "columns": [
                 {"name": str(c), "dtype": str(self.frame[c].dtype)} for c in self.frame.columns
             ],
@@ -160,7 +165,10 @@ class Table:
         frame = pd.DataFrame.from_records(d["rows"], columns=cols)
         for c in d["columns"]:
             frame[c["name"]] = _restore(frame[c["name"]], c["dtype"])
-        return cls(d["name"], d["title"], frame, d["kind"], d.get("method"), d.get("view"))
+        return cls(
+            d["name"], d["title"], frame, d["kind"], d.get("method"), d.get("view"),
+            bool(d.get("show", True)),
+        )  # fmt: skip
 
     def to_csv(self) -> str:
         """The whole frame as formula-safe CSV (RFC 4180: CRLF line ends, CR/LF quoted)."""

@@ -329,9 +329,11 @@ def test_recovers_simulated_spend_multipliers():
         [_spend_ratios(df.iloc[rng.integers(0, len(df), len(df))]) for _ in range(100)]
     )
     truth = company.truth["spend_multiplier"]
+    # four bootstrap SDs: across seeds the estimate scatters more than the customer bootstrap
+    # says (passive on seeds 5, 6, 8, 9: 0.868, 0.888, 0.911, 0.916 around 0.9; SD here 0.010)
     for g in ("passive", "detractor"):
         expected = truth[g] / truth["promoter"]
-        assert abs(got[g] - expected) < 3 * boot[g].std(), g
+        assert abs(got[g] - expected) < 4 * boot[g].std(), g
 
 
 def test_no_repeat_purchases_is_a_clear_error():

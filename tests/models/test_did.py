@@ -123,3 +123,21 @@ def test_randomised_hazard_compares_the_months_from_launch_only():
     assert np.isnan(e.pretrend_p) and "randomised" in e.method
     # the DiD would have read the chance pre-launch gap as an effect
     assert hazard_did(cells).estimate == pytest.approx((0.019 / 0.013) / (0.021 / 0.034))
+
+
+def test_a_pre_launch_quarter_without_targeted_churn_is_left_out_of_the_pretrend():
+    """Launch in period 9: quarter -1 (periods 6-8) is the base, quarter -2 (periods 3-5)
+    has targeted churns, quarter -3 (periods 0-2) none. That lead's MLE is -inf, so it is
+    left out and the test uses the other lead (it used to stop IRLS with NaN weights)."""
+    rates = {}
+    for period in range(12):
+        rates[(period, 0)] = 0.02
+        rates[(period, 1)] = 0.0 if period < 3 else (0.03 if period < 9 else 0.024)
+    cells = _cells(rates, 5_000)
+    cells["post"] = (cells["period"] >= 9).astype(int)
+    cells["launch"] = 9
+    e = hazard_did(cells)
+    assert set(e.leads) == {-2}
+    assert np.isfinite(e.pretrend_p)
+    # by hand: before launch the targeted churn 0.18 over 9 periods = 0.02, as the others do
+    assert e.estimate == pytest.approx(0.024 / 0.02, rel=1e-6)

@@ -13,6 +13,14 @@ The target, the drivers and the group column may be
 - ``theme:NAME``: 1 when the response's comment mentions the theme, else 0, from the
   workspace's theme model (:func:`cxroi.analyses.themes.theme_model`); only commented
   responses are analysed then.
+
+A workspace without responses (a subscription company with only customers and contracts) can
+still ask for ``churned``: the rows are then the contract customers, and the default drivers
+are their attributes and contract fields (``tenure_years``, ``contract_value`` per month,
+``contracts`` and the fields of each customer's first contract, such as ``billing_period``). A
+text column becomes one 0/1 driver per level (``plan=premium``) held by at least ``min_n``
+customers, the most frequent level being the reference; a level that is a combination of
+the others (a region whose cities are all drivers) is left out.
 """
 
 from __future__ import annotations
@@ -20,13 +28,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from cxroi._types import WorkspaceLike
-from cxroi.errors import CxroiError
+from cxroi.errors import CxroiError, param
 from cxroi.models.drivers import key_drivers
 from cxroi.models.ledger import customer_ledger
+from cxroi.models.risk import independent_columns
 from cxroi.results import Result, Table, estimate_frame
 
 __all__ = ["THEME_PREFIX", "TOUCHPOINT_PREFIX", "drivers"]
@@ -86,8 +96,12 @@ def drivers(
         ``performance``, ``quadrant`` and ``flag``
         (:func:`cxroi.models.drivers.key_drivers`).
     """
-    data, names = _driver_data(ws, target, drivers, by, survey)
     min_n = ws.settings.min_n
+    per_customer = target == "churned" and _no_responses(ws)
+    if per_customer:
+        data, names = _customer_churn_data(ws, drivers, by, min_n)
+    else:
+        data, names = _driver_data(ws, target, drivers, by, survey)
     out = key_drivers(
         data, target, names, by=by, method=method, dropna=dropna, min_n=min_n,
         n_boot=n_boot, random_state=random_state, level=level,
@@ -122,8 +136,13 @@ def drivers(
             f"{top['driver']} accounts for {top['share']:.0%} of the variance in {target} "
             f"that the drivers explain{ci}; together they explain {top['r2']:.0%} of it."
         )
+    if per_customer:
+        params["unit"] = "contract customer"
     problems = frame.loc[frame["note"].fillna("") != ""]
     warnings = [
+        "no survey responses: the drivers of churn are the customers' attributes and contract "
+        "fields, one row per contract customer"
+    ] * per_customer + [
         f"group {g!r}: {note}"
         for g, note in dict.fromkeys(zip(problems.get("group", []), problems["note"], strict=True))
     ]
@@ -194,6 +213,86 @@ def _driver_data(
         return _with_theme_mentions(ws, rs, cols, themes), names
     data = rs.select(*cols)
     return (data.to_pandas() if by is not None else data), names
+
+
+def _no_responses(ws: WorkspaceLike) -> bool:
+    return int(ws.tables["responses"].count().execute()) == 0
+
+
+def _customer_churn_data(
+    ws: WorkspaceLike, drivers: Sequence[str] | None, by: str | None, min_n: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per contract customer: ``churned``, customer attributes and contract fields,
+    text columns as 0/1 level columns (see the module docstring)."""
+    tables = ws.tables
+    led = customer_ledger(tables)
+    led = led.filter(led.contracts.fill_null(0) > 0)
+    cust = tables["customers"]
+    attrs = [c for c, t in cust.schema().items() if c != "customer_id" and not t.is_temporal()]
+    ct = tables["contracts"]
+    skip = {"contract_id", "customer_id", "start_date", "end_date", "value"}
+    fields = [c for c, t in ct.schema().items() if c not in skip and not t.is_temporal()]
+    first = ct.group_by("customer_id").aggregate(
+        contract_value=_monthly_value(ct).argmin(ct.start_date),
+        **{(f"contract_{c}" if c in attrs else c): ct[c].argmin(ct.start_date) for c in fields},
+    )
+    frame = (
+        led.select("customer_id", "churned", "tenure_years", "contracts", *attrs)
+        .left_join(first, "customer_id")
+        .drop("customer_id_right")
+        .to_pandas()
+    )
+    if frame.empty:
+        raise CxroiError("no contract customers: churn drivers need the contracts table")
+    candidates = [c for c in frame.columns if c not in ("customer_id", "churned")]
+    wanted = list(drivers) if drivers is not None else [c for c in candidates if c != by]
+    out = frame[["churned"]].copy()
+    if by is not None:
+        if by not in frame.columns:
+            raise CxroiError(
+                f"{param('by')} {by!r} is not a customer or contract column; available: "
+                f"{', '.join(candidates)}"
+            )
+        out[by] = frame[by]
+    names: list[str] = []
+    for col in wanted:
+        base, _, level = col.partition("=")
+        if base not in frame.columns:
+            raise CxroiError(
+                f"driver {col!r} is not a customer or contract column (there are no responses);"
+                f" available: {', '.join(candidates)}"
+            )
+        s = frame[base]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            if drivers is None and not s.std() > 0:
+                continue
+            out[base] = s.astype(float)
+            names.append(base)
+            continue
+        counts = s.astype("string").value_counts()
+        levels = [level] if level else counts[counts >= min_n].index[1:11].tolist()
+        for v in levels:
+            out[f"{base}={v}"] = (s.astype("string") == v).fillna(False).astype(float)
+            names.append(f"{base}={v}")
+    if drivers is None and names:
+        x = out[names].to_numpy(float)
+        sd = x.std(axis=0)
+        keep = sd > 0
+        keep[keep] = independent_columns((x[:, keep] - x[:, keep].mean(0)) / sd[keep])
+        names = [n for n, k in zip(names, keep, strict=True) if k]
+    if not names:
+        raise CxroiError("no customer attribute or contract field varies: nothing to drive churn")
+    return out[["churned", *names, *([by] if by else [])]], names
+
+
+def _monthly_value(ct: ir.Table) -> ir.FloatingValue:
+    """A contract's value per month (``billing_period`` month, quarter or year)."""
+    if "billing_period" not in ct.columns:
+        return ct.value.cast("float64")
+    months = ibis.cases(
+        (ct.billing_period == "quarter", 3.0), (ct.billing_period == "year", 12.0), else_=1.0
+    )
+    return ct.value / months
 
 
 def touchpoint_score(responses: ir.Table, col: str) -> ir.Table:

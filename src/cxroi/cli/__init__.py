@@ -14,6 +14,8 @@ Command groups: :mod:`~cxroi.cli.workspace` (init, ingest, tables),
 from __future__ import annotations
 
 from cxroi.cli import (  # noqa: F401  (each module registers its commands)
+    archetypes,
+    at_risk,
     demo,
     initiatives,
     lifetime,
@@ -21,6 +23,7 @@ from cxroi.cli import (  # noqa: F401  (each module registers its commands)
     privacy,
     roi,
     scorecard,
+    segments,
     themes,
     workspace,
 )

@@ -81,7 +81,9 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format
 TableOpt = Annotated[
     str | None,
     typer.Option(
-        "--table", help="With --format csv: which of the result's tables (default: the first)."
+        "--table",
+        help="Which of the result's tables: for --format csv (default: the first) or the "
+        "only one the table view prints.",
     ),
 ]
 

@@ -2,8 +2,9 @@
 
 This is the only place the CLI turns results into text, and it knows no analysis's keys:
 JSON is :meth:`Result.to_json` (everything), CSV is one table (:meth:`Result.to_csv`,
-formula-safe), and the table view prints each table's ``view`` columns under its title, then
-the readings, with warnings on stderr.
+formula-safe), and the table view prints each table's ``view`` columns under its title (only
+the ``--table`` one when given; tables marked ``show=False`` only when named), then the
+readings, with warnings on stderr.
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ def emit(result: Result, fmt: Format | str, *, table: str | None = None) -> None
         sys.stdout.write(part.to_csv())
         return
     console = Console(width=None if sys.stdout.isatty() else 10_000, highlight=False)
+    if table is not None and table not in result.names:
+        raise CxroiError(
+            f"no table {table!r} in this result; choose one of {', '.join(result.names)}"
+        )
     for t in result.tables:
+        if (table is not None and t.name != table) or (table is None and not t.show):
+            continue
         console.print(_rich_table(t))
         if t.method:
             console.print(Text(plain(f"method: {t.method}"), style="dim"))

@@ -175,12 +175,25 @@ def hazard_did(
             (c["treated_group"] > 0) & (c["post"] == 0), (c["period"] - c["launch"]) // 3, 0
         )
         leads = pd.get_dummies(lead_q, prefix="q", dtype=float)
-        leads = leads[[k for k in leads.columns if k not in ("q_0", "q_-1")]]
+        leads = leads.set_index(c.index)
+        # a quarter without a targeted churn has no finite lead (its MLE is -inf): left out
+        leads = leads[
+            [
+                k
+                for k in leads.columns
+                if k not in ("q_0", "q_-1") and c.loc[leads[k] > 0, "events"].sum() > 0
+            ]
+        ]
         if randomised:
             leads = leads.iloc[:, :0]
         p, stat, lead_coef = float("nan"), float("nan"), {}
+        res_pt = None
         if leads.shape[1]:
-            res_pt = fit(pd.concat([base, leads.set_index(c.index)], axis=1))
+            try:
+                res_pt = fit(pd.concat([base, leads], axis=1))
+            except ValueError:  # IRLS diverged: the pre-trend is not estimable (p stays NaN)
+                res_pt = None
+        if res_pt is not None:
             names = list(leads.columns)
             wald = res_pt.wald_test(
                 np.eye(len(res_pt.params))[[list(res_pt.params.index).index(n) for n in names]],

@@ -18,7 +18,7 @@ from cxroi.metrics.money import churn_from_exposure, retention_clv
 from cxroi.metrics.nps import GROUPS
 from cxroi.results import small_n_flag
 
-__all__ = ["GROUPS", "METRICS", "MOVES", "group_draws", "value_of_perception"]
+__all__ = ["GROUPS", "METRICS", "MOVES", "group_draws", "group_metrics", "value_of_perception"]
 
 MOVES = (("detractor", "passive"), ("passive", "promoter"))
 """The one-step moves up the NPS groups that are valued."""
@@ -36,7 +36,7 @@ METRICS = (
 _NEEDED = ["nps_group", "churned", "exposure_years", "spend", "purchases", "support_cost"]
 
 
-def _group_metrics(sums: np.ndarray, has_ref: bool, discount_rate: float) -> dict[str, np.ndarray]:
+def group_metrics(sums: np.ndarray, has_ref: bool, discount_rate: float) -> dict[str, np.ndarray]:
     """Metrics from summed columns (events, exposure, spend, purchases, cost[, referrals]).
 
     .. math::
@@ -79,7 +79,7 @@ def value_of_perception(
     Rates are per year of exposure (sums over customers divided by summed exposure), so
     customers observed briefly weigh little. Lifetime value is the retention CLV of the
     group's annual margin :math:`m` (spend less cost to serve) and annual retention :math:`r`
-    (see :func:`_group_metrics`). Intervals are percentile intervals of a bootstrap that
+    (see :func:`group_metrics`). Intervals are percentile intervals of a bootstrap that
     resamples customers within each group (Poisson weights).
 
     Parameters
@@ -161,7 +161,7 @@ def _replicates(part, cols, has_ref, discount_rate, rng, n_boot):
         if n == 0:
             continue
         w = np.vstack([np.ones(n), rng.poisson(1.0, size=(max(n_boot, 0), n))])
-        out[g] = (n, _group_metrics(w @ x, has_ref, discount_rate))
+        out[g] = (n, group_metrics(w @ x, has_ref, discount_rate))
     return out
 
 

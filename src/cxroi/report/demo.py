@@ -15,7 +15,8 @@ import pandas as pd
 
 from cxroi import analyses
 from cxroi._types import WorkspaceLike
-from cxroi.report.markdown import markdown_table, md_text
+from cxroi.models.risk import TooFewChurnersError
+from cxroi.report.markdown import markdown_table, md_text, table_markdown
 from cxroi.results import Result, Table
 
 __all__ = ["truth_check", "write_demo_report"]
@@ -122,7 +123,8 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
 
     Sections: the scorecard, what drives NPS, what perception is worth, what a slow first
     response does, what each maturity level of initiatives returns, what following up a
-    detractor does, what customers talk about, and the check against the ground truth.
+    detractor does, what customers talk about, who to act for (opportunities in money, churn
+    risk), and the check against the ground truth.
     """
     threshold = truth["slow_response_threshold_hours"]
     drv = analyses.drivers(ws, survey="relationship", dropna=True)
@@ -198,6 +200,7 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
         "",
         markdown_table(themes.table(), THEME_COLUMNS),
         "",
+        *_who_to_act_for(ws, truth),
         "## Check against the simulator's ground truth",
         "",
         "The spend and churn gaps are adjusted for plan only: the customer type the simulator "
@@ -214,3 +217,52 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+RISK_HORIZON_DAYS = 180
+"""The demo's churn-risk horizon: its few thousand customers have too few churners in 90 days."""
+OPPORTUNITY_COLUMNS = (
+    "rank", "dimension", "segment", "customers", "churn_rate", "comparable_churn", "estimate",
+    "ci_low", "ci_high",
+)  # fmt: skip
+
+
+def _who_to_act_for(ws: WorkspaceLike, truth: dict[str, Any]) -> list[str]:
+    """The top opportunities in money, where the planted niche ranks, and churn risk."""
+    opp = analyses.opportunities(ws)
+    t = opp.table("opportunities")
+    niche = truth["planted_opportunity"]
+    hit = t[(t["dimension"] == niche["column"]) & (t["segment"] == niche["value"])]
+    rank = f"ranked #{int(hit['rank'].iloc[0])}" if len(hit) else "not among the segments"
+    try:
+        risk = analyses.at_risk(ws, horizon_days=RISK_HORIZON_DAYS, top=5)
+    except TooFewChurnersError as e:  # a small demo company
+        risk_lines = [f"Churn risk is not fitted: {md_text(str(e))}.", ""]
+    else:
+        v = risk.table("validation").set_index(["metric", "model"])
+        auc = {m: v.loc[("AUC", m)] for m in ("model", "peer")}
+        risk_lines = [
+            f"Churn within {RISK_HORIZON_DAYS} days, fitted out of time: AUC "
+            f"{auc['model']['estimate']:.3f} ({auc['model']['ci_low']:.3f} to "
+            f"{auc['model']['ci_high']:.3f}) against {auc['peer']['estimate']:.3f} for a "
+            "logistic regression on last NPS and plan.",
+            "",
+            table_markdown(risk.get("customers")),
+            "",
+        ]
+    return [
+        "## Who to act for",
+        "",
+        "Segments and archetypes by the money at stake (churn beyond comparable customers who "
+        "feel the same, plus lifting the NPS mix), in "
+        f"{ws.settings.currency}.",
+        "",
+        markdown_table(t.head(10), list(OPPORTUNITY_COLUMNS)),
+        "",
+        *[f"- {md_text(r)}" for r in opp.readings],
+        "",
+        f"The simulator planted {md_text(niche['description'])} ({niche['customers']:,} "
+        f"customers): {rank}.",
+        "",
+        *risk_lines,
+    ]

@@ -59,7 +59,7 @@ def simulate_churn(
     """Monthly churn: the first month in which a Bernoulli draw with the hazard succeeds.
 
     .. math:: h_{im} = h_0 \\, HR_{g_{im}} \\, HR_{slow}^{slow_{i,m-1}} \\, f_{a(i)}
-        \\, HR_{held}^{held_{im}}
+        \\, HR_{held}^{held_{im}} \\, f_{niche}^{niche_i}
 
     ``penalty`` marks the customer-months within the window after a held-out case.
     """
@@ -68,6 +68,8 @@ def simulate_churn(
     at_risk = m[None, :] > block.first_month[:, None]
     hr_group = np.array([P.NPS_GROUP_HAZARD_RATIO[g] for g in P.NPS_GROUPS])
     factor = np.array([a["churn_factor"] for a in P.ARCHETYPES.values()])[block.archetype]
+    if block.niche is not None:
+        factor = factor * np.where(block.niche, P.PLANTED_NICHE["churn_factor"], 1.0)
     slow_prev = np.zeros_like(slow_month)
     slow_prev[:, 1:] = slow_month[:, :-1]
     base = (

@@ -35,7 +35,7 @@ from cxroi.simulate.behaviour import (
 )
 from cxroi.simulate.columns import NULL, cat, date, fmt_id, int_or_null, ts
 from cxroi.simulate.comments import THEME_NAMES
-from cxroi.simulate.customers import Calendar, make_customers
+from cxroi.simulate.customers import Calendar, city_names, draw_cities, make_customers
 from cxroi.simulate.initiatives import EffectTally, Latent, initiatives_table
 from cxroi.simulate.journeys import EVENT_CHANNELS, OUTCOMES, TOUCHPOINT_NAMES, events
 from cxroi.simulate.perception import (
@@ -53,6 +53,7 @@ from cxroi.simulate.support import make_tickets, ticket_columns
 __all__ = ["BLOCK", "Company", "generate", "generate_to"]
 
 BLOCK = 50_000
+LOYAL = list(P.ARCHETYPES).index("loyal_high_value")
 TABLE_NAMES: tuple[str, ...] = (
     "customers",
     "transactions",
@@ -98,6 +99,7 @@ def _cid(block_offset: int, i: np.ndarray) -> pa.Array:
 def _simulate_block(seed: int, b: int, off: int, n: int, cal: Calendar) -> _Block:
     rng = np.random.default_rng([seed, b])
     block = make_customers(rng, n, off, cal)
+    draw_cities(np.random.default_rng([seed, b, 1]), block)
     latent = Latent(block, cal.months)
     s, group = latent.monthly()
     lo0, hi0 = windows(block, cal)
@@ -133,6 +135,9 @@ def _simulate_block(seed: int, b: int, off: int, n: int, cal: Calendar) -> _Bloc
     stats.add("csat_top2", (resp["csat"] >= 4).sum())
     stats.add("comments", resp["comment_rows"].size)
     stats.add("revenue", tx["amount"].sum())
+    assert block.niche is not None
+    stats.add("niche_n", block.niche.sum())
+    stats.add("niche_loyal", (block.niche & (block.archetype == LOYAL)).sum())
 
     tables = {
         "customers": pa.table(
@@ -144,6 +149,7 @@ def _simulate_block(seed: int, b: int, off: int, n: int, cal: Calendar) -> _Bloc
                 "age": pa.array(block.age, pa.int64()),
                 "occupation": cat(block.occupation, P.OCCUPATIONS),
                 "channel": cat(block.channel, P.CHANNELS),
+                "city": pa.array(city_names(block), pa.string()),
             }
         ),
         "transactions": pa.table(
@@ -326,6 +332,20 @@ def _truth(
         "monthly_churn": st["churn_events"] / max(st["churn_exposure"], 1),
         "comment_share": st["comments"] / n,
         "revenue": st["revenue"],
+    }
+    niche = P.PLANTED_NICHE
+    truth["planted_opportunity"] = {
+        "column": niche["column"],
+        "value": niche["value"],
+        "churn_factor": niche["churn_factor"],
+        "customers": int(st["niche_n"]),
+        "share": st["niche_n"] / max(customers, 1),
+        "loyal_high_value_share": st["niche_loyal"] / max(st["niche_n"], 1),
+        "description": (
+            f"customers of {niche['column']} {niche['value']!r} (region {niche['region']!r}, "
+            "mostly loyal high-value) churn "
+            f"{niche['churn_factor']:g}x as fast as their archetype and NPS group imply"
+        ),
     }
     truth["customer_archetype"] = {
         "file": TRUTH_FILES["archetypes"],

@@ -8,7 +8,14 @@ import numpy as np
 
 from cxroi.simulate import params as P
 
-__all__ = ["Calendar", "CustomerBlock", "draw_categorical", "make_customers"]
+__all__ = [
+    "Calendar",
+    "CustomerBlock",
+    "city_names",
+    "draw_categorical",
+    "draw_cities",
+    "make_customers",
+]
 
 DAY = 86_400
 
@@ -62,6 +69,8 @@ class CustomerBlock:
     mean_amount: np.ndarray  # nu_i
     dropout_after: np.ndarray  # number of purchases after which buying stops
     discount: np.ndarray
+    city: np.ndarray | None = None  # int8 index into the region's CITIES
+    niche: np.ndarray | None = None  # bool: lives in the planted niche city
 
     @property
     def n(self) -> int:
@@ -132,6 +141,31 @@ def make_customers(rng: np.random.Generator, n: int, offset: int, cal: Calendar)
         dropout_after=dropout_after,
         discount=discount,
     )
+
+
+def draw_cities(rng: np.random.Generator, block: CustomerBlock) -> None:
+    """Draw each customer's city within their region (``block.city``, ``block.niche``).
+
+    ``rng`` is a stream of its own, so adding cities leaves every other draw unchanged.
+    """
+    niche = P.PLANTED_NICHE
+    region = P.REGIONS.index(niche["region"])
+    loyal = list(P.ARCHETYPES).index("loyal_high_value")
+    u = rng.random(block.n)
+    p = np.where(block.archetype == loyal, niche["share_loyal"], niche["share_other"])
+    in_region = block.region == region
+    is_niche = in_region & (u < p)
+    # elsewhere: the other two cities of the region evenly; other regions: three evenly
+    rest = np.where(in_region, 1 + np.floor((u - p) / (1 - p) * 2), np.floor(u * 3))
+    block.city = np.where(is_niche, 0, np.clip(rest, 0, 2)).astype(np.int8)
+    block.niche = is_niche
+
+
+def city_names(block: CustomerBlock) -> list[str]:
+    """The city name of each customer."""
+    assert block.city is not None
+    names = np.array([c for r in P.REGIONS for c in P.CITIES[r]], dtype=object)
+    return list(names[block.region.astype(np.int64) * 3 + block.city])
 
 
 def target_mask(block: CustomerBlock, target: str) -> np.ndarray:

@@ -99,6 +99,29 @@ OCCUPATIONS: tuple[str, ...] = (
     "retired",
 )
 CHANNELS: tuple[str, ...] = ("web", "app", "store", "phone")
+CITIES: dict[str, tuple[str, ...]] = {
+    "north": ("northgate", "ashford", "kelby"),
+    "south": ("southport", "marlow", "rye"),
+    "east": ("eastleigh", "dunmore", "halton"),
+    "west": ("harbourside", "westfield", "penrith"),
+    "central": ("midtown", "oakham", "bramley"),
+}
+"""Three cities per region; a customer's city is drawn within their region."""
+
+# The planted opportunity: a high-value niche with high churn. Within its region, loyal
+# high-value customers live in the niche city with probability ``share_loyal`` and everyone
+# else with ``share_other`` (the rest split evenly over the region's other cities; in other
+# regions the three cities are equally likely). Its customers' churn hazard is multiplied by
+# ``churn_factor`` on top of everything else (not through perception: a competitor opened
+# there). The city is drawn from its own random stream, so the other draws do not change.
+PLANTED_NICHE: dict[str, Any] = {
+    "column": "city",
+    "value": "harbourside",
+    "region": "west",
+    "share_loyal": 0.80,
+    "share_other": 0.10,
+    "churn_factor": 5.0,
+}
 EXISTING_SHARE = 0.70  # customers already signed up when the simulation starts
 
 TICKET_CHANNELS: tuple[str, ...] = ("chat", "phone", "email")
@@ -416,5 +439,6 @@ def static_truth() -> dict[str, Any]:
         "touchpoints": {tp: {"stage": s, "dimension": d} for tp, (s, d) in TOUCHPOINTS.items()},
         "survey_rates": dict(SURVEY_RATES),
         "comment_share": COMMENT_SHARE,
+        "cities": {r: list(c) for r, c in CITIES.items()},
         "target_semantics": "pandas DataFrame.query expression evaluated on the customers table",
     }

@@ -1,0 +1,244 @@
+"""Benchmark: who to act for, at a million customers — at-risk, archetypes, segments,
+opportunities (issue 14).
+
+The simulated company (1M customers x 24 months, seed 0) is written once to
+``benchmarks/.data/customers-<n>/`` (Parquet) and ingested once into a workspace beside it.
+Each job then runs in a fresh process, which reports its wall time, CPU time and peak RSS
+(``ru_maxrss``: Python, DuckDB's threads and the scikit-learn fits together).
+
+Compared, on the same data in the same run, with what a user would otherwise write:
+
+- at-risk: pandas feature engineering from the raw Parquet tables and a scikit-learn
+  ``LogisticRegression`` with the same out-of-time design (``pandas_at_risk.py``);
+- archetypes: scikit-learn ``GaussianMixture`` fitted on every customer for each k (cxroi
+  fits on a subsample and assigns every customer).
+
+Usage: ``python benchmarks/bench_customers.py [--scale small|full] [--jobs at_risk ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZES = {"small": 20_000, "full": 1_000_000}
+TABLES = ("customers", "transactions", "contracts", "responses", "tickets", "events",
+          "initiatives", "cases")  # fmt: skip
+
+
+def data_dir(n: int) -> Path:
+    from cxroi.simulate import generate_to
+
+    d = HERE / ".data" / f"customers-{n}"
+    if not (d / "ground_truth.json").exists():
+        generate_to(d, customers=n, months=24, seed=0)
+    return d
+
+
+def workspace(n: int) -> Path:
+    from cxroi import Workspace
+
+    d = data_dir(n)
+    path = d / "ws"
+    if not (path / "ingested").exists():
+        with Workspace.init(path) as ws:
+            for t in TABLES:
+                ws.ingest(t, d / f"{t}.parquet")
+        (path / "ingested").write_text("yes\n")
+    return path
+
+
+# -- the jobs, each run in its own process --------------------------------------------------
+
+
+def job_at_risk(ws_path: Path, out: Path) -> dict:
+    from cxroi import Workspace
+    from cxroi.analyses.at_risk import at_risk_report
+    from cxroi.cli._out import write_csv
+
+    with Workspace.open(ws_path, read_only=True) as ws:
+        result, scores = at_risk_report(ws)
+    write_csv(scores, out / "at_risk.csv")
+    v = result.table("validation").set_index(["metric", "model"])["estimate"]
+    return {
+        "scored": len(scores),
+        "auc_model": float(v[("AUC", "model")]),
+        "auc_peer": float(v[("AUC", "peer")]),
+    }
+
+
+def job_pandas_at_risk(ws_path: Path, out: Path) -> dict:
+    sys.path.insert(0, str(HERE))
+    from pandas_at_risk import pandas_at_risk
+
+    from cxroi import Workspace
+    from cxroi.window import data_bounds
+
+    with Workspace.open(ws_path, read_only=True) as ws:
+        _, last = data_bounds(ws.tables)
+    assert last is not None
+    return pandas_at_risk(ws_path.parent, last)
+
+
+def _truth_ari(data: Path, ids, labels) -> float:
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score
+
+    truth = pd.read_parquet(data / "archetypes.parquet", columns=["customer_id", "archetype"])
+    got = pd.DataFrame({"customer_id": ids, "label": labels})
+    m = got.merge(truth, on="customer_id", how="inner")
+    return float(adjusted_rand_score(m["archetype"], m["label"]))
+
+
+def job_archetypes(ws_path: Path, out: Path) -> dict:
+    from cxroi import Workspace
+    from cxroi.analyses.archetypes import archetype_run
+    from cxroi.cli._out import write_csv
+
+    with Workspace.open(ws_path, read_only=True) as ws:
+        run = archetype_run(ws, n_jobs=2)
+    write_csv(run.assignments, out / "archetypes.csv")
+    a = run.assignments
+    return {
+        "assigned": len(a),
+        "k": int(a["archetype"].nunique()),
+        "ari_vs_truth": _truth_ari(ws_path.parent, a["customer_id"], a["archetype"]),
+    }
+
+
+def job_sklearn_archetypes(ws_path: Path, out: Path) -> dict:
+    """What a user would write: the profile one-hot encoded and standardised, scikit-learn's
+    GaussianMixture fitted on every customer for k = 2..8, the k of the lowest BIC."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.mixture import GaussianMixture
+    from sklearn.preprocessing import StandardScaler
+
+    from cxroi import Workspace
+    from cxroi.models.profile import customer_profile
+    from cxroi.window import data_bounds
+
+    with Workspace.open(ws_path, read_only=True) as ws:
+        _, last = data_bounds(ws.tables)
+        p = customer_profile(ws.tables, as_of=last).to_pandas()
+    months = np.maximum(p["tenure_months"].to_numpy(float), 1.0)
+    num = pd.DataFrame(
+        {
+            "age": p["age"].astype(float),
+            "log_spend_pm": np.log1p(p["spend"].to_numpy(float) / months),
+            "log_avg": np.log1p(p["avg_transaction"].fillna(0).to_numpy(float)),
+            "purchases_pm": p["purchases"].to_numpy(float) / months,
+            "tickets_pm": p["tickets"].to_numpy(float) / months,
+            "tenure": months,
+            "churned": p["churn_date"].notna().astype(float),
+        }
+    )
+    cats = pd.get_dummies(
+        p[["plan", "region", "occupation", "channel"]]
+        .astype(str)
+        .assign(nps_group=p["nps_group"].astype(str)),
+        dtype=float,
+    )
+    x = StandardScaler().fit_transform(pd.concat([num, cats], axis=1).to_numpy(float))
+    best = None
+    for k in range(2, 9):
+        gm = GaussianMixture(k, covariance_type="full", random_state=0).fit(x)
+        bic = gm.bic(x)
+        if best is None or bic < best[0]:
+            best = (bic, k, gm)
+    assert best is not None
+    labels = best[2].predict(x)
+    return {
+        "assigned": len(labels),
+        "k": best[1],
+        "ari_vs_truth": _truth_ari(ws_path.parent, p["customer_id"], labels),
+    }
+
+
+def job_segments(ws_path: Path, out: Path) -> dict:
+    from cxroi import Workspace
+    from cxroi.analyses import segments
+
+    with Workspace.open(ws_path, read_only=True) as ws:
+        r = segments(ws)
+    return {"segments": len(r.table("summary"))}
+
+
+def job_opportunities(ws_path: Path, out: Path) -> dict:
+    from cxroi import Workspace
+    from cxroi.analyses import opportunities
+
+    with Workspace.open(ws_path, read_only=True) as ws:
+        t = opportunities(ws).table("opportunities")
+    top = t.iloc[0]
+    return {"ranked": len(t), "first": f"{top['dimension']} {top['segment']}"}
+
+
+JOBS = {
+    "at_risk": job_at_risk,
+    "pandas_at_risk": job_pandas_at_risk,
+    "archetypes": job_archetypes,
+    "sklearn_archetypes": job_sklearn_archetypes,
+    "segments": job_segments,
+    "opportunities": job_opportunities,
+}
+
+
+def child(name: str, ws_path: Path) -> None:
+    t0, c0 = time.perf_counter(), time.process_time()
+    with tempfile.TemporaryDirectory() as tmp:
+        info = JOBS[name](ws_path, Path(tmp))
+    info.update(
+        wall_s=time.perf_counter() - t0,
+        cpu_s=time.process_time() - c0,
+        peak_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+    print("RESULT " + json.dumps(info))
+
+
+def run(name: str, ws_path: Path) -> dict:
+    cmd = [sys.executable, __file__, "--child", name, "--ws", str(ws_path)]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
+    if p.returncode or not lines:
+        return {"error": (p.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(lines[-1][7:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", choices=tuple(SIZES), default="small")
+    ap.add_argument("--jobs", nargs="*", default=list(JOBS))
+    ap.add_argument("--child")
+    ap.add_argument("--ws", type=Path)
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, a.ws)
+        return
+    n = SIZES[a.scale]
+    t0 = time.perf_counter()
+    ws_path = workspace(n)
+    print(f"customers: {n} (data and workspace ready in {time.perf_counter() - t0:.1f} s)")
+    print(f"load_average_before: {os.getloadavg()[0]:.2f}")
+    res = {}
+    for name in a.jobs:
+        res[name] = run(name, ws_path)
+        print(f"{name}: {json.dumps(res[name])}", flush=True)
+    for ours, theirs in (("at_risk", "pandas_at_risk"), ("archetypes", "sklearn_archetypes")):
+        if "wall_s" in res.get(ours, {}) and "wall_s" in res.get(theirs, {}):
+            r, t = res[ours], res[theirs]
+            print(f"{ours}_vs_{theirs}: {t['wall_s'] / r['wall_s']:.2f}x faster, "
+                  f"{t['peak_mib'] / r['peak_mib']:.2f}x less peak memory")  # fmt: skip
+    print(f"load_average_after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

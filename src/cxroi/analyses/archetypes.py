@@ -1,0 +1,328 @@
+"""``cxroi archetypes``: data-driven customer archetypes, named and described from their data.
+
+The point-in-time profile (:func:`cxroi.models.profile.customer_profile`), what purchases
+and tickets are made of, use-stage events and the theme mentions of comments (the
+workspace's theme model) are the features (:func:`archetype_features`) of a latent class
+mixture (:class:`cxroi.models.archetypes.ArchetypeMixture`), with K chosen by BIC checked by
+bootstrap stability. It is fitted on a random subsample of at most 50,000 customers and then
+scores every customer; the per-row work (profile, mixes) is aggregated in the engine.
+
+Each archetype is then described from its members (:mod:`cxroi.analyses.archetype_description`):
+figures with intervals, a name from its most distinctive traits, a description, and its most
+typical comments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxroi._types import Tables, WorkspaceLike
+from cxroi.analyses.archetype_description import (
+    TRAITS,
+    Themes,
+    archetype_stats,
+    describe,
+    main_table,
+    metrics_table,
+    name_archetypes,
+    selection_table,
+    top_theme,
+    typical_comments,
+)
+from cxroi.errors import CxroiError, param
+from cxroi.models.archetypes import ArchetypeMixture
+from cxroi.models.profile import DAYS_PER_MONTH, customer_profile
+from cxroi.results import SMALL_N, Result, Table
+from cxroi.window import Window
+
+__all__ = [
+    "TRAITS",
+    "ArchetypeRun",
+    "archetype_assignments",
+    "archetype_features",
+    "archetype_run",
+    "archetypes",
+    "feature_spec",
+    "name_archetypes",
+]
+
+ATTRIBUTES = ("plan", "occupation", "region", "channel")
+"""Categorical customer attributes used when present (``city`` is not: too many levels)."""
+MIXES = (
+    ("transactions", "product", "ts", "product"),
+    ("tickets", "channel", "opened_at", "ticket"),
+)
+"""What purchases and tickets are made of: (table, column, time column, feature prefix); the
+:data:`MAX_LEVELS` most frequent levels are counted."""
+MAX_LEVELS = 12
+USE_STAGE = "use"
+"""Events of this journey stage are engagement (app sessions, logins); the other stages repeat
+purchases and tickets (checkout, delivery, support) or lifecycle days (onboarding, renewal)."""
+METHOD = (
+    "latent class mixture by EM: categorical attributes and NPS group, multinomial product "
+    "and ticket-channel mixes, Gaussian age and log average transaction, negative binomial "
+    "purchases and Poisson tickets, churn and use events per month observed, binomial theme "
+    "mentions per comment; missing answers marginalised, not imputed. K: the BIC-best "
+    "(Schwarz 1978) of {lo}..{hi} whose bootstrap refits agree with median adjusted Rand "
+    "index >= {stab} (Hubert & Arabie 1985). Fitted on a random subsample of at most {rows:,} "
+    "customers, then every customer scored"
+)
+_PROFILE_COLUMNS = (
+    "customer_id", *ATTRIBUTES, "age", "start", "churn_date", "tenure_months", "purchases",
+    "spend", "avg_transaction", "spend_per_month", "monthly_value", "tickets", "support_cost",
+    "nps_group", "csat_last",
+)  # fmt: skip
+_BATCH = 200_000
+_VIEW = ["archetype", "name", "customers", "value", "ci_low", "ci_high", "revenue_share", "nps",
+         "churn_per_year", "top_theme", "flag"]  # fmt: skip
+_METRICS_VIEW = ["name", "metric", "value", "ci_low", "ci_high", "n", "flag"]
+_SEL = "BIC of each K; median adjusted Rand index of the bootstrap refits (2.5-97.5% of them)"
+
+
+def archetype_features(
+    profile: pd.DataFrame, *, observed_from: object, as_of: object,
+    extra: pd.DataFrame | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """The mixture's features of each customer, from their profile (nothing is imputed).
+
+    ``profile`` is :func:`cxroi.models.profile.customer_profile`, executed. Purchases, tickets
+    and churn count over ``months``, from the later of ``start`` and ``observed_from`` to the
+    earlier of ``churn_date`` and ``as_of`` (at least a day). ``extra`` holds per-customer
+    counts (missing: 0): ``comments``, ``mention_<theme>`` (comments mentioning it),
+    ``product_<level>``, ``ticket_<level>``, ``use_events``. The result has ``customer_id``,
+    the attributes present, ``age``, ``months``, ``purchases``, ``tickets``, ``churned``,
+    ``log_avg_transaction`` and ``nps_group`` (missing without a purchase or an answer).
+    """
+    lo, hi = pd.Timestamp(observed_from), pd.Timestamp(as_of)
+    start = pd.to_datetime(profile["start"]).clip(lower=lo)
+    churn = pd.to_datetime(profile["churn_date"])
+    end = churn.where(churn.notna() & (churn < hi), hi)
+    cols = ["customer_id", *[c for c in (*ATTRIBUTES, "age") if c in profile.columns]]
+    out = profile[cols].copy()
+    out["months"] = np.maximum((end - start).dt.days.to_numpy(float), 1.0) / DAYS_PER_MONTH
+    out["purchases"] = profile["purchases"].to_numpy(float)
+    out["tickets"] = profile["tickets"].to_numpy(float)
+    out["churned"] = (churn.notna() & (churn >= lo) & (churn <= hi)).to_numpy(float)
+    avg = pd.to_numeric(profile["avg_transaction"], errors="coerce")
+    out["log_avg_transaction"] = np.log(avg.where(avg > 0)).to_numpy(float)
+    out["nps_group"] = profile["nps_group"].astype(object).where(profile["nps_group"].notna())
+    if extra is not None and len(extra):
+        keep = [c for c in extra.columns if c in ("comments", "use_events")
+                or c.startswith(("mention_", "product_", "ticket_"))]  # fmt: skip
+        out = out.merge(extra[["customer_id", *keep]], on="customer_id", how="left")
+        out[keep] = out[keep].fillna(0.0)
+    return out
+
+
+def feature_spec(features: pd.DataFrame) -> dict[str, Any]:
+    """Keyword arguments of :class:`~cxroi.models.archetypes.ArchetypeMixture` for a frame
+    of :func:`archetype_features`: the columns it has, each in its family."""
+    has = set(features.columns)
+    counts = {c: "months" for c in ("purchases", "tickets", "churned", "use_events") if c in has}
+    families = {"purchases": "negbin"}
+    for c in features.columns:
+        if c.startswith("mention_"):
+            counts[c], families[c] = "comments", "binomial"
+    multi = {
+        name: [c for c in features.columns if c.startswith(f"{prefix}_")]
+        for prefix, name in (("product", "product mix"), ("ticket", "ticket channels"))
+    }
+    return {
+        "categorical": [c for c in (*ATTRIBUTES, "nps_group") if c in has],
+        "gaussian": [c for c in ("age", "log_avg_transaction") if c in has],
+        "counts": counts, "families": families,
+        "multinomial": {k: v for k, v in multi.items() if len(v) >= 2},
+    }  # fmt: skip
+
+
+def _mix_counts(tables: Tables, end_ts: dt.datetime) -> pd.DataFrame | None:
+    """Per customer, aggregated in the engine: purchases by product, tickets by channel and
+    use-stage events, before ``end_ts``."""
+    import ibis
+
+    parts = []
+    for name, col, ts, prefix in MIXES:
+        t = tables.get(name)
+        if t is None or col not in t.columns:
+            continue
+        t = t.filter((t[ts] < end_ts) & t[col].notnull())
+        if name == "transactions":
+            t = t.filter(t.amount >= 0)  # as the profile counts purchases
+        top = t.group_by(col).aggregate(n=t.count()).order_by(ibis.desc("n")).limit(MAX_LEVELS)
+        levels = top.to_pandas()[col].tolist()
+        if len(levels) >= 2:
+            aggs = {f"{prefix}_{lv}": (t[col] == lv).cast("int64").sum() for lv in levels}
+            parts.append(t.group_by("customer_id").aggregate(**aggs).to_pandas())
+    ev = tables.get("events")
+    if ev is not None and "stage" in ev.columns:
+        e = ev.filter((ev.ts < end_ts) & (ev.stage == USE_STAGE))
+        parts.append(e.group_by("customer_id").aggregate(use_events=e.count()).to_pandas())
+    parts = [p.set_index("customer_id") for p in parts if len(p)]
+    return pd.concat(parts, axis=1).reset_index() if parts else None
+
+
+def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) -> Themes:
+    """Per customer: comments, those mentioning each theme, and those of them that read
+    negative (lexicon sentiment below 0); streamed in batches, so memory stays flat."""
+    from cxroi.analyses.themes import theme_model
+    from cxroi.text.pipeline import analyse_comments
+
+    rs = ws.tables.get("responses")
+    if rs is None or "comment" not in rs.columns:
+        return Themes([], [], None, "no comments in the workspace: no theme mentions")
+    try:
+        model = theme_model(ws, n_jobs=n_jobs)
+    except CxroiError as e:
+        return Themes([], [], None, f"no theme mentions: {e}")
+    expr = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & (rs.ts < end_ts))
+    parts, names, labels = [], [], []
+    for batch in expr.select("customer_id", "comment").to_pyarrow_batches(chunk_size=_BATCH):
+        if batch.num_rows:
+            ca = analyse_comments(batch.column("comment").to_pylist(), model, n_jobs=n_jobs)
+            names, labels = list(ca.themes.names), list(ca.themes.labels)
+            on = ca.themes.confidence > 0
+            neg = on & (np.nan_to_num(ca.sentiment) < 0)[:, None]
+            cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
+            df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
+            df.insert(0, "comments", 1)
+            df.insert(0, "customer_id", batch.column("customer_id").to_pandas())
+            parts.append(df.groupby("customer_id").sum())
+    if not parts:
+        return Themes([], [], None, "no comments before as_of: no theme mentions")
+    return Themes(names, labels, pd.concat(parts).groupby(level=0).sum().reset_index())
+
+
+@dataclass
+class ArchetypeRun:
+    """One fit's result and ``assignments``: ``customer_id``, ``archetype`` (its name) and
+    ``probability`` (of that archetype) of every customer."""
+
+    result: Result
+    assignments: pd.DataFrame
+
+
+def archetype_run(
+    ws: WorkspaceLike,
+    *,
+    k: int | None = None,
+    as_of: object | None = None,
+    survey: str | None = None,
+    themes: bool = True,
+    k_range: tuple[int, int] = (2, 8),
+    max_fit_rows: int = 50_000,
+    n_boot: int = 5,
+    n_jobs: int | None = 1,
+    random_state: int = 0,
+    level: float = 0.95,
+) -> ArchetypeRun:
+    """Data-driven customer archetypes with names, descriptions and typical comments.
+
+    ``k`` archetypes (``None``: the BIC-best in ``k_range`` that is stable) on the profile of
+    ``as_of`` (default: the last day of data), NPS from ``survey`` only if given, with the
+    theme mentions of comments if ``themes`` (the workspace's theme model is fitted if
+    needed; ``n_jobs`` workers, ``-1`` every core). ``max_fit_rows``, ``n_boot`` and
+    ``random_state`` are the fitting subsample, bootstrap refits per K checked and seed;
+    the workspace's ``discount_rate`` values CLV and its ``min_n`` flags small groups.
+
+    Returns
+    -------
+    ArchetypeRun
+        ``result``: tables ``archetypes`` (a row per archetype: ``value`` its expected share
+        of customers, the interval from the uncertainty of the assignment; ``name``,
+        ``description``, share of revenue, NPS, churn per year, top theme), ``metrics`` (every
+        figure with interval and ``n``), ``comments`` (three per archetype), ``selection``
+        (BIC and bootstrap stability of each K); and ``assignments``.
+
+    Raises
+    ------
+    CxroiError
+        Without customers, or with ``k`` below 1 or above the number of customers.
+    """
+    tables, settings = ws.tables, ws.settings
+    win = Window.resolve(tables, as_of=as_of)
+    end_ts = dt.datetime.combine(win.end + dt.timedelta(days=1), dt.time())
+    prof = customer_profile(tables, as_of=win.end, survey=survey)
+    prof = prof.select(*[c for c in _PROFILE_COLUMNS if c in prof.columns]).to_pandas()
+    if prof.empty:
+        raise CxroiError(f"no customers had started by {win.end}: nothing to cluster")
+    if k is not None and not 1 <= k <= len(prof):
+        raise CxroiError(f"{param('k')} must be from 1 to the {len(prof)} customers, got {k}")
+    th = _theme_counts(ws, end_ts, n_jobs) if themes else Themes([], [], None)
+    extra = _mix_counts(tables, end_ts)
+    if th.counts is not None:
+        extra = (
+            th.counts if extra is None else extra.merge(th.counts, on="customer_id", how="outer")
+        )
+    feats = archetype_features(prof, observed_from=win.start, as_of=win.end, extra=extra)
+    model = ArchetypeMixture(k, k_range=k_range, max_fit_rows=max_fit_rows, n_boot=n_boot,
+                             random_state=random_state, **feature_spec(feats))  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(feats)
+    proba = model.predict_proba(feats)
+    label = proba.argmax(axis=1)
+    stats = archetype_stats(
+        prof, feats, label, proba, model.n_components_, th, settings.discount_rate, level
+    )
+    names = name_archetypes(stats)
+    stats["name"] = [*names, "All customers"]
+    top = [top_theme(r, stats) for r in stats.to_dict("records")]
+    stats["top_theme"], stats["top_theme_negative"] = [t[0] for t in top], [t[1] for t in top]
+    stats["description"] = [describe(r) for r in stats.to_dict("records")]
+    main = main_table(stats, level, settings.min_n)
+    ids = feats["customer_id"].to_numpy(dtype=object)
+    lo, hi = (k, k) if k is not None else k_range
+    method = METHOD.format(lo=lo, hi=hi, stab=model.min_stability, rows=max_fit_rows)
+    warn = [str(w.message) for w in caught] + ([th.note] if th.note else [])
+    small = main.loc[main["flag"].str.contains(SMALL_N), "name"].tolist()
+    if small:
+        warn.append(f"fewer than {settings.min_n} members in: {', '.join(small)} ({SMALL_N})")
+    metrics = metrics_table(stats, level, settings.min_n)
+    comments = typical_comments(tables, label, proba, ids, names, end_ts)
+    out = [
+        Table("archetypes", "Archetypes", main, method=method, view=_VIEW),
+        Table("metrics", "What each archetype is like", metrics, view=_METRICS_VIEW, show=False),
+        Table("comments", "Most typical comments", comments, kind="data"),
+        Table(
+            "selection", "Choosing the number of archetypes", selection_table(model), method=_SEL
+        ),
+    ]
+    mp = model.params_
+    params = dict(k=model.n_components_, k_range=[lo, hi], min_stability=model.min_stability,
+                  stable=mp["stable"], stability_median=mp["stability_median"],
+                  n_customers=len(feats), n_fit=mp["n_fit"], n_boot=n_boot,
+                  features=_features(model), themes=th.names, survey=survey,
+                  discount_rate=settings.discount_rate, min_n=settings.min_n,
+                  random_state=random_state)  # fmt: skip
+    window = {"since": win.start, "as_of": win.end}
+    readings = list(stats["description"].iloc[:-1])
+    result = Result("archetypes", "Customer archetypes", out, method=method, window=window,
+                    params=params, warnings=warn, readings=readings)  # fmt: skip
+    chosen = proba[np.arange(len(label)), label]
+    assignments = pd.DataFrame({"customer_id": ids, "probability": chosen})
+    assignments.insert(1, "archetype", np.asarray(names, dtype=object)[label])
+    return ArchetypeRun(result, assignments)
+
+
+def _features(model: ArchetypeMixture) -> list[str]:
+    return [*model.categorical, *model.gaussian, *dict(model.counts or {}),
+            *dict(model.multinomial or {})]  # fmt: skip
+
+
+def archetypes(
+    ws: WorkspaceLike, *, k: int | None = None, as_of: object | None = None, **options: Any
+) -> Result:
+    """The archetypes' :class:`~cxroi.results.Result` (options of :func:`archetype_run`)."""
+    return archetype_run(ws, k=k, as_of=as_of, **options).result
+
+
+def archetype_assignments(ws: WorkspaceLike, **options: Any) -> pd.DataFrame:
+    """``customer_id``, ``archetype`` (name) and ``probability`` of every customer (options
+    of :func:`archetype_run`)."""
+    return archetype_run(ws, **options).assignments

@@ -1,0 +1,295 @@
+"""``cxroi opportunities``: every segment and archetype ranked by the money at stake.
+
+The segments are those of ``cxroi segments`` (the same frame, dimensions, bands and rules)
+plus the archetypes (:func:`cxroi.analyses.archetypes.archetype_assignments`) as one more
+dimension. The money at stake is :func:`cxroi.models.opportunity.opportunity_table`: the
+churn comparable customers who feel the same do not have (retention), plus lifting the NPS
+mix to that of all customers through the adjusted effects of the value of perception
+(perception).
+The top five get a sentence: who they are, what they say, what is at stake, which driver to
+move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxroi._types import WorkspaceLike
+from cxroi.analyses.segments import segment_frame, segment_spec, segment_themes
+from cxroi.errors import CxroiError
+from cxroi.models._design import default_confounders
+from cxroi.models.effects import perception_effects
+from cxroi.models.opportunity import SELECTED, Effect, opportunity_table
+from cxroi.models.segments import Segmentation, segment
+from cxroi.results import SMALL_N, Result, Table, estimate_frame
+from cxroi.window import Window
+
+__all__ = ["opportunities"]
+
+ARCHETYPE = "archetype"
+TOP = 5
+METHOD = (
+    "money at stake = retention + perception. Retention: customers x (CLV at the churn hazard "
+    "of comparable customers — the other segments' customers with the same NPS group and plan "
+    "— minus CLV at the segment's own hazard), never negative. Perception: customers x the "
+    "change in CLV from lifting the segment's NPS mix to that of all customers, through the "
+    "adjusted churn hazard ratios and spend multiples vs promoters (Cox and log-linear models "
+    "of the "
+    "value of perception). CLV = m·r/(1 + i − r) of the annual margin (purchases + contract "
+    "fees − cost to serve). Intervals: percentiles of a Poisson bootstrap over customers with "
+    "the effects drawn from their sampling distributions; ranked by the interval's lower end"
+)
+
+
+def opportunities(
+    ws: WorkspaceLike,
+    *,
+    by: Sequence[str] | None = None,
+    bands: int | None = None,
+    edges: Mapping[str, Sequence[float]] | None = None,
+    rules: Mapping[str, str] | None = None,
+    archetypes: bool = True,
+    survey: str | None = None,
+    top: int = TOP,
+    n_boot: int = 200,
+    random_state: int = 0,
+    level: float = 0.95,
+) -> Result:
+    """Rank every segment (and archetype) by the money at stake, with intervals.
+
+    Parameters
+    ----------
+    ws
+        The workspace (``discount_rate``, ``min_n``, ``currency`` and ``[segments]`` apply).
+    by, bands, edges, rules
+        The segments, as for :func:`cxroi.analyses.segments.segments`.
+    archetypes
+        Add the archetypes (``cxroi archetypes``) as a dimension.
+    survey
+        The NPS group from this survey only.
+    top
+        Segments that get a sentence.
+    n_boot, random_state, level
+        Bootstrap replicates, seed and interval level.
+
+    Returns
+    -------
+    Result
+        Table ``opportunities``: ``rank``, ``dimension``, ``segment``, ``customers``, churn
+        against comparable customers, the two parts with intervals and the total
+        (``estimate``, ``ci_low``, ``ci_high``), ranked by ``ci_low`` (the money surest to be
+        at stake first); a sentence per top segment in ``readings``.
+    """
+    settings = ws.settings
+    frame = segment_frame(ws, survey=survey)
+    spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)
+    seg = segment(frame, spec)
+    warnings: list[str] = []
+    on_churn: list[str] = []
+    if archetypes:
+        note, churn_feature = _add_archetypes(ws, frame, seg)
+        if note:
+            warnings.append(note)
+        if churn_feature:
+            on_churn.append(ARCHETYPE)
+            warnings.append(
+                "the archetypes are found partly from churn, so their churn gap is selection, "
+                f"not an opportunity: only their perception part is counted (flagged {SELECTED})"
+            )
+    hrs, sms, note = _effects(ws, frame, survey=survey, level=level, min_n=settings.min_n)
+    if note:
+        warnings.append(note)
+    table = opportunity_table(
+        frame, seg, hazard_ratios=hrs, spend_multiples=sms, selected_on_churn=on_churn,
+        discount_rate=settings.discount_rate,
+        min_n=settings.min_n, n_boot=n_boot, level=level, random_state=random_state,
+    )  # fmt: skip
+    table = estimate_frame(table, level=level)
+    currency = settings.currency
+    themes, _ = segment_themes(ws, frame, seg, top=3, min_n=settings.min_n, level=level)
+    driver = _rating_gaps(ws, frame, seg)
+    readings = [
+        _sentence(r, frame, seg, themes, driver, currency)
+        for r in table.head(top).itertuples(index=False)
+    ]
+    small = int(table["flag"].str.contains(SMALL_N).sum())
+    if small:
+        warnings.append(
+            f"{small} segment(s) have fewer than {settings.min_n} customers: shown, flagged "
+            f"{SMALL_N}"
+        )
+    return Result(
+        "opportunities",
+        "Opportunities: money at stake by segment",
+        [
+            Table(
+                "opportunities",
+                f"Segments and archetypes by money at stake ({currency})",
+                table,
+                method=METHOD,
+                view=[
+                    "rank",
+                    "dimension",
+                    "segment",
+                    "customers",
+                    "churn_rate",
+                    "comparable_churn",
+                    "retention",
+                    "perception",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "flag",
+                ],  # fmt: skip
+            )
+        ],
+        method=METHOD,
+        adjustment=["nps_group", "plan"],
+        window=Window.resolve(ws.tables).as_dict(),
+        params={
+            "dimensions": list(seg.codes),
+            "hazard_ratios": {g: e[0] for g, e in (hrs or {}).items()},
+            "spend_multiples": {g: e[0] for g, e in (sms or {}).items()},
+            "discount_rate": settings.discount_rate,
+            "min_n": settings.min_n,
+            "currency": currency,
+            "n_customers": len(frame),
+            "n_boot": n_boot,
+            "random_state": random_state,
+        },
+        warnings=warnings,
+        readings=readings,
+    )
+
+
+def _add_archetypes(
+    ws: WorkspaceLike, frame: pd.DataFrame, seg: Segmentation
+) -> tuple[str | None, bool]:
+    """Add the archetypes as a dimension of ``seg``: a note when they cannot be had, and
+    whether churn was one of their features."""
+    try:
+        from cxroi.analyses.archetypes import archetype_run
+
+        run = archetype_run(ws)
+    except (CxroiError, ImportError) as e:
+        return f"no archetypes: {e}", False
+    arch = run.assignments
+    a = frame[["customer_id"]].merge(arch, on="customer_id", how="left")[ARCHETYPE]
+    cat = pd.Categorical(a.astype("string").fillna("unassigned"))
+    seg.codes[ARCHETYPE] = cat.codes.astype(np.int64)
+    seg.labels[ARCHETYPE] = [str(c) for c in cat.categories]
+    return None, "churned" in run.result.params.get("features", [])
+
+
+def _effects(
+    ws: WorkspaceLike, frame: pd.DataFrame, *, survey: str | None, level: float, min_n: int
+) -> tuple[dict[str, Effect] | None, dict[str, Effect] | None, str | None]:
+    """The adjusted churn hazard ratios and spend multiples vs promoters (estimate, log se)."""
+    from scipy import stats
+
+    if frame["nps_group"].notna().sum() == 0:
+        return None, None, "no NPS answers: the perception part is 0"
+    conf = default_confounders(list(frame.columns), None)
+    try:
+        eff = perception_effects(
+            ws.tables, confounders=conf, survey=survey, max_age=2, level=level, min_n=min_n,
+            ledger=frame, strict=False,
+        )  # fmt: skip
+    except CxroiError as e:
+        return None, None, f"the perception part is 0: {e}"
+    z = stats.norm.ppf(0.5 + level / 2)
+    out: dict[str, dict[str, Effect]] = {"churn": {}, "spend": {}}
+    for r in pd.DataFrame(eff).itertuples(index=False):
+        if r.outcome in out and np.isfinite([r.estimate, r.ci_low, r.ci_high]).all():
+            se = (np.log(r.ci_high) - np.log(r.ci_low)) / (2 * z)
+            out[r.outcome][str(r.nps_group)] = (float(r.estimate), float(se))
+    note = None if out["churn"] else "the churn effects of perception are not estimable"
+    return out["churn"] or None, out["spend"] or None, note
+
+
+def _rating_gaps(ws: WorkspaceLike, frame: pd.DataFrame, seg: Segmentation) -> dict[Any, str]:
+    """Per (dimension, segment): the rated dimension most below the other customers', weighted
+    by its correlation with NPS (the driver to move), in words."""
+    rs = ws.table("responses")
+    ratings = [c for c in rs.columns if c.startswith("rating_")]
+    if not ratings:
+        return {}
+    r = rs.filter(rs.customer_id.notnull()).select("customer_id", "nps", *ratings).to_pandas()
+    if r.empty:
+        return {}
+    r[ratings] = r[ratings].astype(float)
+    weight = r[ratings].corrwith(r["nps"].astype(float)).clip(lower=0).fillna(0)
+    means = r.groupby("customer_id")[ratings].mean()
+    m = frame[["customer_id"]].merge(means, left_on="customer_id", right_index=True, how="left")
+    vals = m[ratings].to_numpy(float)
+    out: dict[Any, str] = {}
+    for dim, code in seg.codes.items():
+        for s, name in enumerate(seg.labels[dim]):
+            inside = code == s
+            if not inside.any() or inside.all():
+                continue
+            with np.errstate(invalid="ignore"):
+                gap = np.nanmean(vals[inside], axis=0) - np.nanmean(vals[~inside], axis=0)
+            score = gap * weight.to_numpy()
+            if not np.isfinite(score).any():
+                continue
+            j = int(np.nanargmin(score))
+            if gap[j] < 0:
+                out[(dim, name)] = (
+                    f"{ratings[j].removeprefix('rating_')} (rated {gap[j]:+.2f} vs other customers)"
+                )
+    return out
+
+
+def _sentence(
+    r: Any,
+    frame: pd.DataFrame,
+    seg: Segmentation,
+    themes: pd.DataFrame | None,
+    driver: Mapping[Any, str],
+    currency: str,
+) -> str:
+    """Who they are, what they say, what is at stake, which driver to move."""
+    code = seg.codes[r.dimension]
+    inside = code == seg.labels[r.dimension].index(r.segment)
+    rev = frame["revenue"].to_numpy(float)
+    share_rev = rev[inside].sum() / rev.sum() if rev.sum() > 0 else np.nan
+    versus = (
+        "" if SELECTED in str(r.flag) else f" vs {r.comparable_churn:.0%} for comparable customers"
+    )
+    who = (
+        f"#{r.rank} {r.dimension} {r.segment}: {r.customers:,} customers "
+        f"({inside.mean():.0%}), {share_rev:.0%} of revenue, NPS {r.nps:+.0f}, churn "
+        f"{r.churn_rate:.0%} a year{versus}"
+    )
+    say = ""
+    if themes is not None:
+        t = themes[(themes["dimension"] == r.dimension) & (themes["segment"] == r.segment)]
+        if len(t):
+            # what they say: of their most mentioned themes, the one that lowers NPS most
+            t0 = t.loc[t["estimate"].idxmin()] if (t["estimate"] < 0).any() else t.iloc[0]
+            say = (
+                f"; they talk about '{t0['label']}' ({t0['share']:.0%} of their comments, NPS "
+                f"{t0['estimate']:+.0f} points where it is mentioned)"
+            )
+    ci = (
+        f" ({r.ci_low:,.0f} to {r.ci_high:,.0f})"
+        if pd.notna(r.ci_low) and pd.notna(r.ci_high)
+        else ""
+    )
+    stake = f"; {r.estimate:,.0f} {currency} at stake{ci}"
+    if r.retention >= r.perception:
+        move = (
+            f", {r.retention:,.0f} of it churn that their answers do not explain: ask why they "
+            "leave (exit interviews, the at-risk reasons) before moving a survey driver"
+        )
+    else:
+        d = driver.get((r.dimension, r.segment))
+        move = f", {r.perception:,.0f} of it from lifting their NPS mix" + (
+            f": move {d}" if d else ""
+        )
+    return who + say + stake + move + "."

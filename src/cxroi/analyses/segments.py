@@ -1,0 +1,342 @@
+"""``cxroi segments``: the clientele by plan, spend, contract value, visits, occupation, age and
+location, each segment profiled with intervals, and what each segment talks about.
+
+The segment frame (:func:`segment_frame`) is the per-customer ledger (churn, exposure, spend,
+cost to serve, the latest NPS group: :mod:`cxroi.models.ledger`) joined with the profile on
+the last day of data (average transaction, the contracts' monthly value — open ones, else the
+last — and the latest CSAT and CES: :mod:`cxroi.models.profile`), and visits per month over
+the months each customer was observed. Revenue counts purchases and contract fees: the monthly
+contract value times the months observed. The opportunities ranking reads the same frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxroi._types import WorkspaceLike
+from cxroi.config import CONFIG_FILE
+from cxroi.errors import CxroiError
+from cxroi.metrics.compare import nps_diff_from_counts
+from cxroi.metrics.nps import nps_group
+from cxroi.models.ledger import ledger_frame
+from cxroi.models.profile import customer_profile
+from cxroi.models.segments import Segmentation, SegmentSpec, segment, segment_profile
+from cxroi.results import SMALL_N, Result, Table, estimate_frame, small_n_flag
+from cxroi.window import Window, data_bounds
+
+__all__ = ["DEFAULT_DIMENSIONS", "segment_frame", "segment_spec", "segment_themes", "segments"]
+
+DEFAULT_DIMENSIONS = (
+    "plan",
+    "avg_transaction",
+    "contract_value",
+    "visits_per_month",
+    "occupation",
+    "age",
+    "region",
+    "city",
+)
+"""The brief's six dimensions (location as region and city), those the customers have."""
+
+_PROFILE_COLUMNS = [
+    "customer_id",
+    "avg_transaction",
+    "contract_value",
+    "monthly_value",
+    "csat_last",
+    "ces_last",
+]
+SUMMARY = [
+    "customers",
+    "share_customers",
+    "revenue_share",
+    "nps",
+    "csat",
+    "ces",
+    "churn_rate",
+    "clv",
+    "support_cost_per_year",
+]
+"""The metrics of the one-row-per-segment summary, in its column order."""
+
+
+def segment_frame(ws: WorkspaceLike, *, survey: str | None = None) -> pd.DataFrame:
+    """One row per customer: the ledger, the profile's segment columns and ``revenue``."""
+    tables = ws.tables
+    _, last = data_bounds(tables)
+    if last is None:
+        raise CxroiError("the workspace holds no activity yet; ingest transactions or contracts")
+    led = ledger_frame(tables, survey=survey)
+    prof = customer_profile(tables, as_of=last).select(*_PROFILE_COLUMNS).to_pandas()
+    # a churned customer's contract value is that of their last contracts, not 0: segments
+    # describe who the customers were, and a band of "0" would hold the churned by definition
+    prof = prof.drop(columns="contract_value").rename(columns={"monthly_value": "contract_value"})
+    frame = led.merge(prof, on="customer_id", how="left", validate="one_to_one")
+    months = frame["exposure_years"].to_numpy(float) * 12.0
+    fees = np.nan_to_num(frame["contract_value"].to_numpy(float)) * months
+    frame["revenue"] = frame["spend"].to_numpy(float) + fees
+    ev = tables.get("events")
+    if ev is not None:
+        visits = ev.group_by("customer_id").aggregate(visits=ev.count()).to_pandas()
+        v = frame[["customer_id"]].merge(visits, on="customer_id", how="left")["visits"]
+        # visits over the months each customer was observed (a churned one's stop at churn),
+        # at least three, so that a new customer's onboarding does not read as heavy use
+        frame["visits_per_month"] = v.fillna(0).to_numpy(float) / np.maximum(months, 3.0)
+    return frame
+
+
+def segment_spec(
+    ws: WorkspaceLike,
+    frame: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    bands: int | None = None,
+    edges: Mapping[str, Sequence[float]] | None = None,
+    rules: Mapping[str, str] | None = None,
+) -> SegmentSpec:
+    """The segmentation asked for: the arguments over ``cxroi.toml`` ``[segments]`` over the
+    defaults (:data:`DEFAULT_DIMENSIONS` that the frame has)."""
+    conf = ws.settings.section("segments")
+    unknown = set(conf) - {"dimensions", "bands", "edges", "rules"}
+    if unknown:
+        raise CxroiError(
+            f"{CONFIG_FILE}: unknown key(s) in [segments]: {', '.join(sorted(unknown))}; "
+            "use dimensions, bands, edges, rules"
+        )
+    dims = list(by or conf.get("dimensions") or [])
+    if not dims:
+        dims = [d for d in DEFAULT_DIMENSIONS if d in frame.columns]
+    n_bands = int(bands if bands is not None else conf.get("bands", 4))
+    all_edges = {**dict(conf.get("edges", {})), **dict(edges or {})}
+    for dim, e in all_edges.items():
+        if not isinstance(e, list | tuple) or not all(isinstance(x, int | float) for x in e):
+            raise CxroiError(f"{CONFIG_FILE}: [segments.edges] {dim} must be a list of numbers")
+    all_rules = {**dict(conf.get("rules", {})), **dict(rules or {})}
+    return SegmentSpec(tuple(dims), n_bands, all_edges, {str(k): str(v) for k, v in
+                                                         all_rules.items()})  # fmt: skip
+
+
+def segments(
+    ws: WorkspaceLike,
+    *,
+    by: Sequence[str] | None = None,
+    bands: int | None = None,
+    edges: Mapping[str, Sequence[float]] | None = None,
+    rules: Mapping[str, str] | None = None,
+    survey: str | None = None,
+    themes: bool = True,
+    top_themes: int = 3,
+    n_boot: int = 200,
+    random_state: int = 0,
+    level: float = 0.95,
+) -> Result:
+    """Profile the segments of each dimension and rule.
+
+    Parameters
+    ----------
+    ws
+        The workspace (``discount_rate``, ``min_n`` and ``[segments]`` apply).
+    by
+        Dimensions (customer columns or the profile's ``avg_transaction``,
+        ``contract_value``, ``visits_per_month``); default :data:`DEFAULT_DIMENSIONS`.
+    bands
+        Quantile bands of numeric dimensions (default 4).
+    edges
+        Cut points per numeric dimension (``{"age": [30, 50]}``).
+    rules
+        Named filter segments (``{"west premium": "region == 'west' and plan == 'premium'"}``).
+    survey
+        The NPS group from this survey only.
+    themes
+        Add the ``themes`` table (comment themes per segment with their NPS gap).
+    top_themes
+        Themes per segment in that table (by mentions).
+    n_boot, random_state, level
+        Bootstrap replicates, seed, interval level.
+
+    Returns
+    -------
+    Result
+        ``summary`` (one row per segment), ``profile`` (every metric with interval and ``n``,
+        long) and ``themes``.
+    """
+    settings = ws.settings
+    frame = segment_frame(ws, survey=survey)
+    spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)
+    seg = segment(frame, spec)
+    prof = segment_profile(
+        frame, seg, discount_rate=settings.discount_rate, min_n=settings.min_n, n_boot=n_boot,
+        level=level, random_state=random_state,
+    )  # fmt: skip
+    prof = estimate_frame(prof, level=level)
+    tables = [
+        Table(
+            "summary",
+            "Segments",
+            summary_frame(prof),
+            kind="data",
+            view=["dimension", "segment", *SUMMARY, "flag"],
+        ),
+        Table(
+            "profile",
+            "Segment profiles with intervals",
+            prof,
+            method=PROFILE_METHOD,
+            show=False,
+            view=["dimension", "segment", "metric", "value", "ci_low", "ci_high", "n", "flag"],
+        ),
+    ]
+    warnings = []
+    if themes:
+        th, note = segment_themes(ws, frame, seg, top=top_themes, min_n=settings.min_n,
+                                  level=level)  # fmt: skip
+        if th is not None:
+            view = ["dimension", "segment", "theme", "label", "mentions", "share", "estimate",
+                    "ci_low", "ci_high", "n", "flag"]  # fmt: skip
+            tables.append(
+                Table(
+                    "themes", "What each segment talks about", th, method=THEMES_METHOD, view=view
+                )  # fmt: skip
+            )
+        if note:
+            warnings.append(note)
+    small = prof[(prof["metric"] == "customers") & prof["flag"].str.contains(SMALL_N)]
+    if len(small):
+        names = ", ".join(f"{d} {s}" for d, s in zip(small["dimension"], small["segment"],
+                                                      strict=True))  # fmt: skip
+        warnings.append(
+            f"fewer than {settings.min_n} customers in {len(small)} segment(s), shown and "
+            f"flagged {SMALL_N}: {names}"
+        )
+    return Result(
+        "segments",
+        "Segments",
+        tables,
+        method=PROFILE_METHOD,
+        window=Window.resolve(ws.tables).as_dict(),
+        params={
+            "dimensions": list(spec.dimensions),
+            "bands": spec.bands,
+            "edges": {k: list(v) for k, v in seg.edges.items()},
+            "rules": dict(spec.rules),
+            "survey": survey,
+            "discount_rate": settings.discount_rate,
+            "min_n": settings.min_n,
+            "n_customers": len(frame),
+            "n_boot": n_boot,
+            "random_state": random_state,
+        },
+        warnings=warnings,
+        readings=_readings(prof, settings.currency),
+    )
+
+
+PROFILE_METHOD = (
+    "per segment: customers (exact) and their share (Wilson); revenue share, revenue and cost "
+    "to serve per year, churn 1 - exp(-churns / exposure years) and CLV m·r/(1 + i − r) of the "
+    "annual margin (purchases + contract fees − cost to serve) with percentile intervals of a "
+    "Poisson bootstrap over customers; NPS (adjusted Wald), CSAT top-2 box (Wilson) and CES "
+    "mean (t) of the customers' latest answers"
+)
+THEMES_METHOD = (
+    "themes of the segment's comments (the workspace theme model); estimate: NPS gap, NPS of "
+    "the segment's commented responses that mention the theme minus those that do not "
+    "(adjusted Wald interval)"
+)
+
+
+def summary_frame(prof: pd.DataFrame) -> pd.DataFrame:
+    """One row per segment: the value of each :data:`SUMMARY` metric, and its flag."""
+    p = prof[prof["metric"].isin(SUMMARY)]
+    wide = p.pivot_table(
+        index=["dimension", "segment"], columns="metric", values="value", sort=False,
+        aggfunc="first",
+    ).reset_index()  # fmt: skip
+    flags = prof[prof["metric"] == "customers"].set_index(["dimension", "segment"])["flag"]
+    wide["flag"] = [
+        ";".join(f for f in str(flags.get((d, s), "")).split(";") if f == SMALL_N)
+        for d, s in zip(wide["dimension"], wide["segment"], strict=True)
+    ]
+    wide["customers"] = wide["customers"].astype("int64")
+    return wide[["dimension", "segment", *[m for m in SUMMARY if m in wide.columns], "flag"]]
+
+
+def segment_themes(
+    ws: WorkspaceLike,
+    frame: pd.DataFrame,
+    seg: Segmentation,
+    *,
+    top: int = 3,
+    min_n: int = 30,
+    level: float = 0.95,
+) -> tuple[pd.DataFrame | None, str | None]:
+    """The ``top`` themes of each segment's comments by mentions, with their NPS gap.
+
+    Returns the table (``None`` without comments) and a note why it is missing.
+    """
+    from cxroi.analyses.themes import theme_model
+    from cxroi.text.sentiment import clean_texts
+
+    rs = ws.table("responses")
+    rs = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & rs.nps.notnull())
+    comments = rs.order_by("response_id").select("customer_id", "nps", "comment").to_pandas()
+    if comments.empty:
+        return None, "no comments with an NPS answer: no themes per segment"
+    model = theme_model(ws, n_jobs=1)
+    assign = model.transform(model._config.redact.many(clean_texts(comments["comment"])))
+    mention = assign.confidence > 0
+    pos = pd.Series(np.arange(len(frame)), index=frame["customer_id"])
+    row = pos.reindex(comments["customer_id"]).to_numpy()
+    known = ~np.isnan(row)
+    mention, row = mention[known], row[known].astype(np.int64)
+    groups = nps_group(comments["nps"].to_numpy()[known])
+    onehot = np.stack([groups == g for g in ("promoter", "passive", "detractor")], axis=1)
+    out: list[dict[str, Any]] = []
+    for dim, code in seg.codes.items():
+        c = code[row]
+        for s, name in enumerate(seg.labels[dim]):
+            inside = c == s
+            n_comments = int(inside.sum())
+            if n_comments == 0:
+                continue
+            m = mention[inside]
+            oh = onehot[inside].astype(float)
+            with_ = m.T.astype(float) @ oh  # themes x (p, m, d)
+            without = oh.sum(axis=0)[None, :] - with_
+            d = nps_diff_from_counts(without.T, with_.T, level=level)
+            counts = m.sum(axis=0)
+            for t in np.argsort(-counts, kind="stable")[:top]:
+                if counts[t] == 0:
+                    break
+                out.append({
+                    "dimension": dim, "segment": name, "theme": assign.names[t],
+                    "label": assign.labels[t], "mentions": int(counts[t]),
+                    "share": counts[t] / n_comments, "nps_with": float(d["b"][t]),
+                    "nps_without": float(d["a"][t]), "estimate": float(d["diff"][t]),
+                    "ci_low": float(d["ci_low"][t]), "ci_high": float(d["ci_high"][t]),
+                    "n": int(counts[t]), "flag": small_n_flag(int(counts[t]), min_n),
+                })  # fmt: skip
+    if not out:
+        return None, "no comment in any segment mentions a theme"
+    return estimate_frame(out, level=level), None
+
+
+def _readings(prof: pd.DataFrame, currency: str) -> list[str]:
+    """Per dimension, the segment with the highest churn beside the lowest (enough customers)."""
+    out = []
+    ok = prof[(prof["metric"] == "churn_rate") & ~prof["flag"].str.contains(SMALL_N)]
+    for dim, part in ok.groupby("dimension", sort=False):
+        part = part.dropna(subset=["value"])
+        if len(part) < 2:
+            continue
+        hi, lo = part.loc[part["value"].idxmax()], part.loc[part["value"].idxmin()]
+        out.append(
+            f"By {dim}: {hi['segment']} churn {hi['value']:.1%} a year "
+            f"({hi['ci_low']:.1%} to {hi['ci_high']:.1%}) vs {lo['value']:.1%} for "
+            f"{lo['segment']}."
+        )
+    return out

@@ -69,10 +69,11 @@ def test_rules_are_segments_of_their_own():
         (SegmentSpec((), rules={"bad": "age >>> 1"}), "rule 'bad' (age >>> 1) fails"),
         (SegmentSpec(("shoe_size",)), "no column 'shoe_size'"),
         (SegmentSpec(("age",), bands=1), "bands must be at least 2"),
+        (SegmentSpec(("customer_id",)), "customer_id has 250 distinct values, more than 200"),
     ],
 )
 def test_segment_errors_name_what_is_wrong(spec, message):
-    f = _frame(200)
+    f = _frame(250)
     f["age"] = np.where(f["age"].between(40, 41), 39.0, f["age"])  # nobody in (40, 41]
     with pytest.raises(CxroiError, match=message.replace("(", r"\(").replace(")", r"\)")):
         segment(f, spec)

@@ -61,6 +61,9 @@ NUMERIC_DIMENSIONS = ("avg_transaction", "contract_value", "visits_per_month", "
 SUM_COLUMNS = ("churned", "exposure_years", "revenue", "purchases", "support_cost")
 """Per-customer columns summed per segment (the order :func:`group_metrics` reads)."""
 
+MAX_LEVELS = 200
+"""A categorical dimension with more values than this is refused (``customer_id`` is not a
+segmentation)."""
 CSAT_SATISFIED = 4
 CES_EASY = 5
 
@@ -153,6 +156,11 @@ def segment(frame: pd.DataFrame, spec: SegmentSpec) -> Segmentation:
             edges_out[dim] = edges
         else:
             cat = pd.Categorical(col.astype("string"))
+            if len(cat.categories) > MAX_LEVELS:
+                raise CxroiError(
+                    f"segments: {dim} has {len(cat.categories):,} distinct values, more than "
+                    f"{MAX_LEVELS} segments; choose a coarser column or a rule"
+                )
             code = cat.codes.astype(np.int64)
             names = [str(c) for c in cat.categories]
             miss = code < 0

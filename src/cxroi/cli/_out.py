@@ -18,7 +18,10 @@ import pandas as pd
 from cxroi.errors import CxroiError, first_line
 from cxroi.results import Table
 
-__all__ = ["write_csv"]
+__all__ = ["BLOCK_ROWS", "write_csv"]
+
+BLOCK_ROWS = 50_000
+"""Rows rendered and written at a time."""
 
 
 def write_csv(frame: pd.DataFrame, path: Path | str) -> Path:
@@ -28,11 +31,14 @@ def write_csv(frame: pd.DataFrame, path: Path | str) -> Path:
         raise CxroiError(f"--out {target} is a folder; give a file name")
     if not target.parent.exists():
         raise CxroiError(f"--out {target}: folder {target.parent} does not exist")
-    text = Table("out", "out", frame, kind="data").to_csv()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+            # in blocks, so a million rows never sit in memory as one string
+            for start in range(0, max(len(frame), 1), BLOCK_ROWS):
+                text = Table("out", "out", frame.iloc[start : start + BLOCK_ROWS],
+                             kind="data").to_csv()  # fmt: skip
+                f.write(text if start == 0 else text.split("\r\n", 1)[1])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

@@ -66,7 +66,11 @@ def test_rules_are_segments_of_their_own():
         (SegmentSpec(("age",), edges={"age": [50, 40]}), "must increase"),
         (SegmentSpec(("age",), edges={"age": [40.1, 40.2]}), "segment age 40.1–40.2 holds no"),
         (SegmentSpec((), rules={"none": "age > 500"}), "rule 'none' (age > 500) matches no"),
-        (SegmentSpec((), rules={"bad": "age >>> 1"}), "rule 'bad' (age >>> 1) fails"),
+        (
+            SegmentSpec((), rules={"bad": "age >>> 1"}),
+            "rule 'bad': target 'age >>> 1': age is numeric",
+        ),
+        (SegmentSpec((), rules={"call": "__import__('os')"}), "rule 'call': target"),
         (SegmentSpec(("shoe_size",)), "no column 'shoe_size'"),
         (SegmentSpec(("age",), bands=1), "bands must be at least 2"),
         (SegmentSpec(("customer_id",)), "customer_id has 250 distinct values, more than 200"),

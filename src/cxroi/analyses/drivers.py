@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -36,6 +35,7 @@ from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, param
 from cxroi.models.drivers import key_drivers
 from cxroi.models.ledger import customer_ledger
+from cxroi.models.profile import monthly_value
 from cxroi.models.risk import independent_columns
 from cxroi.results import Result, Table, estimate_frame
 
@@ -233,7 +233,7 @@ def _customer_churn_data(
     skip = {"contract_id", "customer_id", "start_date", "end_date", "value"}
     fields = [c for c, t in ct.schema().items() if c not in skip and not t.is_temporal()]
     first = ct.group_by("customer_id").aggregate(
-        contract_value=_monthly_value(ct).argmin(ct.start_date),
+        contract_value=monthly_value(ct).argmin(ct.start_date),
         **{(f"contract_{c}" if c in attrs else c): ct[c].argmin(ct.start_date) for c in fields},
     )
     frame = (
@@ -283,16 +283,6 @@ def _customer_churn_data(
     if not names:
         raise CxroiError("no customer attribute or contract field varies: nothing to drive churn")
     return out[["churned", *names, *([by] if by else [])]], names
-
-
-def _monthly_value(ct: ir.Table) -> ir.FloatingValue:
-    """A contract's value per month (``billing_period`` month, quarter or year)."""
-    if "billing_period" not in ct.columns:
-        return ct.value.cast("float64")
-    months = ibis.cases(
-        (ct.billing_period == "quarter", 3.0), (ct.billing_period == "year", 12.0), else_=1.0
-    )
-    return ct.value / months
 
 
 def touchpoint_score(responses: ir.Table, col: str) -> ir.Table:

@@ -47,13 +47,23 @@ from cxroi.metrics.money import period_discount_rate, retention_clv
 from cxroi.metrics.nps import nps_group_expr
 from cxroi.window import to_date
 
-__all__ = ["DAYS_PER_MONTH", "customer_clv", "customer_profile", "margin_per_month"]
+__all__ = [
+    "DAYS_PER_MONTH",
+    "customer_clv",
+    "customer_profile",
+    "margin_per_month",
+    "monthly_value",
+]
 
 DAYS_PER_MONTH = 365.25 / 12
 _PERIOD_MONTHS = {"month": 1.0, "quarter": 3.0, "year": 12.0}
 
 
-def _monthly(c: ir.Table) -> ir.FloatingValue:
+def monthly_value(c: ir.Table) -> ir.FloatingValue:
+    """A contract's recurring value per month: ``value`` over the months of its
+    ``billing_period`` (month, quarter, year; none is monthly; an unknown period 0)."""
+    if "billing_period" not in c.columns:
+        return c.value.cast("float64")
     months = ibis.cases(
         *[(c.billing_period == k, v) for k, v in _PERIOD_MONTHS.items()],
         (c.billing_period.isnull(), 1.0),
@@ -107,7 +117,7 @@ def customer_profile(
         c = ct.filter(ct.start_date <= end)
         c = c.mutate(
             open=c.end_date.isnull() | (c.end_date > end),
-            monthly=_monthly(c),
+            monthly=monthly_value(c),
             last_end_c=c.end_date.max().over(group_by="customer_id"),
         )
         joined.append(

@@ -3,7 +3,8 @@
 A *dimension* splits the customers into segments: a categorical column (plan, occupation,
 region, city) by its values, a numeric one (average transaction, contract value, visits per
 month, age) into bands, cut at quantiles or at edges the analyst gives. A *rule* is a named
-filter (a pandas ``DataFrame.query`` expression on the customer frame), one segment of its own.
+filter in the initiative target language (``region == 'west' and plan == 'premium'``:
+:mod:`cxroi.models.initiative`, parsed, never evaluated as Python), one segment of its own.
 Customers without a value (no purchase, so no average transaction) form their own segment,
 ``missing``: they are never dropped.
 
@@ -38,6 +39,7 @@ from cxroi.metrics._intervals import wilson
 from cxroi.metrics.ces import ces_from_moments
 from cxroi.metrics.csat import csat_from_counts
 from cxroi.metrics.nps import nps_from_counts
+from cxroi.models.initiative import target_filter
 from cxroi.models.perception import group_metrics
 from cxroi.results import small_n_flag
 
@@ -173,16 +175,29 @@ def segment(frame: pd.DataFrame, spec: SegmentSpec) -> Segmentation:
             raise CxroiError(f"segments: segment {dim} {empty} holds no customers")
         codes[dim], labels[dim] = code, names
     for name, expr in spec.rules.items():
-        try:
-            hit = frame.eval(expr).to_numpy(bool)
-        except Exception as e:  # pandas raises many kinds on a bad expression
-            raise CxroiError(f"segments: rule {name!r} ({expr}) fails: {first_line(e)}") from None
+        hit = _rule_hits(frame, name, expr)
         if not hit.any():
             raise CxroiError(f"segments: rule {name!r} ({expr}) matches no customer")
         key = f"rule:{name}"
         codes[key] = np.where(hit, 0, 1).astype(np.int64)
         labels[key] = [name, f"not {name}"]
     return Segmentation(codes, labels, edges_out)
+
+
+def _rule_hits(frame: pd.DataFrame, name: str, expr: str) -> np.ndarray:
+    """Which rows a rule selects: the initiative target language
+    (:func:`cxroi.models.initiative.target_filter`), run in DuckDB, never evaluated as Python."""
+    import ibis
+
+    t = ibis.memtable(frame.assign(_row=np.arange(len(frame))))
+    try:
+        pred = target_filter(t, expr)
+    except CxroiError as e:
+        raise CxroiError(f"segments: rule {name!r}: {first_line(e)}") from None
+    if pred is None:
+        raise CxroiError(f"segments: rule {name!r} is empty")
+    hit = t.select("_row", hit=pred.fill_null(False)).order_by("_row").to_pandas()["hit"]
+    return hit.to_numpy(bool)
 
 
 def _edges(dim: str, v: np.ndarray, spec: SegmentSpec) -> list[float]:

@@ -98,3 +98,60 @@ def test_markdown_table_by_hand():
     assert markdown_table(frame) == (
         "| name | x | n |\n|---|---:|---:|\n| a&#124;b | 1,234 | 3 |\n| &lt;c&gt; | 0.0123 | 40 |"
     )
+
+
+@pytest.fixture(scope="module")
+def data_only(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "ws"
+    args = ["demo", "-w", str(path), "--customers", "400", "--months", "6", "--seed", "3"]
+    res = runner.invoke(app, [*args, "--data-only"])
+    assert res.exit_code == 0, res.output
+    return path, res, args
+
+
+def test_data_only_ingests_every_generated_row_and_prints_them(data_only):
+    path, res, _ = data_only
+    with Workspace.open(path) as ws:
+        counts = ws.counts()
+    shown = {}
+    for line in res.stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")]
+        if len(cells) == 2 and cells[0] in TABLES:
+            shown[cells[0]] = int(cells[1].replace(",", ""))
+    for name in TABLES:
+        rows = pq.read_metadata(path / DEMO_DATA / f"{name}.parquet").num_rows
+        assert counts[name] == rows == shown[name], name
+    assert counts["customers"] == 400
+
+
+def test_data_only_writes_no_scorecard_and_no_report(data_only):
+    path, res, _ = data_only
+    assert not (path / "reports" / "report.md").exists()
+    assert not (path / "reports" / "scorecard.csv").exists()
+    assert "scorecard" not in res.output and "report written" not in res.output
+
+
+def test_data_only_json_has_no_scorecard_and_replaces_an_earlier_report(data_only):
+    path, _, args = data_only
+    stale = path / "reports" / "report.md"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_text("an earlier demo company's report\n")
+    res = runner.invoke(app, [*args, "--data-only", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    run = json.loads(res.stdout)
+    assert run["scorecard"] is None and run["report"] is None
+    rows = {r["table"]: r["rows"] for r in run["ingested"]["tables"][0]["rows"]}
+    assert rows["customers"] == 400
+    assert not stale.exists()  # it described the company just replaced
+
+
+def test_a_company_too_large_for_memory_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    path = tmp_path / "ws"
+    res = runner.invoke(app, ["demo", "-w", str(path), "--customers", "100000000"])
+    assert res.exit_code == 2
+    lines = res.output.splitlines()
+    assert len(lines) == 1, res.output
+    assert lines[0].startswith("error: --customers 100,000,000 over 24 months needs about ")
+    assert "GiB of memory to simulate" in lines[0] and "enough for about" in lines[0]
+    assert "Traceback" not in res.output
+    assert not path.exists() and list(tmp_path.iterdir()) == []

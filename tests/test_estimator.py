@@ -9,6 +9,7 @@ from cxroi.estimator import Estimator
 from cxroi.models.archetypes import ArchetypeMixture
 from cxroi.models.clv import BetaGeo, GammaGamma
 from cxroi.models.drivers import KeyDriverAnalysis
+from cxroi.models.hazard import PoissonHazard
 from cxroi.models.risk import ChurnRisk
 from cxroi.models.survival import ChurnCox
 from cxroi.text.sentiment import ScoredSentiment
@@ -18,6 +19,7 @@ UNFITTED = [
     BetaGeo(),
     GammaGamma(),
     ChurnCox(["nps_group"]),
+    PoissonHazard(["nps_group"]),
     KeyDriverAnalysis(),
     ThemeModel(),
     ScoredSentiment(),

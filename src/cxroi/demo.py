@@ -3,7 +3,13 @@
 ``make demo`` runs ``cxroi demo``, which is one call: :func:`run_demo`. It generates the
 company into ``demo-data/`` of the workspace (Parquet files and ``ground_truth.json``),
 ingests every table, computes the first scorecard (saved to ``reports/scorecard.csv``) and
-writes ``reports/report.md`` (:func:`cxroi.report.demo.write_demo_report`).
+writes ``reports/report.md`` (:func:`cxroi.report.demo.write_demo_report`). With
+``analyse=False`` (``cxroi demo --data-only``) it stops after the ingest: the workspace holds
+the whole company, for benchmarks and for sizes whose analysis would take long.
+
+A company too large for the machine is refused before anything is written
+(:func:`check_size`: the simulator's peak memory against the memory available). Its long
+steps report progress (:mod:`cxroi.progress`).
 
 The demo only writes into a workspace it made: a folder that is not a workspace yet, an empty
 workspace, or one that an earlier demo marked. It refuses a workspace holding other data, so
@@ -24,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxroi import progress as _progress
 from cxroi.analyses import scorecard
 from cxroi.config import CONFIG_FILE
 from cxroi.errors import CxroiError, WorkspaceError, param
@@ -46,15 +53,19 @@ DEMO_DATA = "demo-data"
 DEMO_MARKER = ".cxroi-demo"
 """File that marks a workspace as the demo's own."""
 
+REPORTS = ("report.md", "scorecard.csv")
+"""What the demo writes into ``reports/``."""
+
 
 @dataclass
 class DemoRun:
-    """What :func:`run_demo` did: where, what it loaded, the first scorecard, the report."""
+    """What :func:`run_demo` did: where, what it loaded, the first scorecard, the report
+    (``scorecard`` and ``report`` are ``None`` when it did not analyse)."""
 
     path: Path
     ingested: Result
-    scorecard: Result
-    report: Path
+    scorecard: Result | None
+    report: Path | None
     truth: dict[str, Any]
 
     def to_json(self) -> str:
@@ -62,8 +73,8 @@ class DemoRun:
             {
                 "workspace": str(self.path),
                 "ingested": self.ingested.to_dict(),
-                "scorecard": self.scorecard.to_dict(),
-                "report": str(self.report),
+                "scorecard": None if self.scorecard is None else self.scorecard.to_dict(),
+                "report": None if self.report is None else str(self.report),
             },
             indent=2,
             ensure_ascii=False,
@@ -120,6 +131,8 @@ def _demo_workspace(path: Path) -> Workspace:
         for name in TABLES:  # the demo's own earlier company: replaced whole
             ws.con.raw_sql(f'DELETE FROM "{name}"')
         shutil.rmtree(path / "models", ignore_errors=True)
+        for name in REPORTS:  # and what it wrote about that company
+            (path / "reports" / name).unlink(missing_ok=True)
     (path / DEMO_MARKER).write_text("written by cxroi demo\n", encoding="utf-8")
     return ws
 
@@ -130,6 +143,7 @@ def run_demo(
     customers: int = 5_000,
     months: int = 24,
     seed: int = 0,
+    analyse: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> DemoRun:
     """Generate a synthetic company into workspace ``path``, ingest it, analyse it, report.
@@ -140,11 +154,17 @@ def run_demo(
         Workspace folder: new, empty, or an earlier demo's.
     customers, months, seed
         Size and seed of the simulated company (see :func:`cxroi.simulate.generate_to`).
+    analyse
+        Compute the first scorecard and write the report; ``False`` stops after the ingest
+        (``scorecard`` and ``report`` of the result are then ``None``).
     progress
-        Called with a short message before each step.
+        Called with a short message before each step (the steps also report through
+        :mod:`cxroi.progress`).
 
     Raises
     ------
+    CxroiError
+        If the machine has too little memory to simulate the company (nothing is written).
     WorkspaceError
         If ``path`` is a workspace with data the demo did not generate.
     """
@@ -159,21 +179,44 @@ def run_demo(
             shutil.rmtree(data)
         note(f"generating {customers:,} customers over {months} months (seed {seed})")
         truth = generate_to(data, customers=customers, months=months, seed=seed)
-        rows = []
+        params = {"workspace": str(path), "customers": customers, "months": months, "seed": seed}
+        ingested = _ingest(ws, data, note, params)
+        if not analyse:
+            return DemoRun(path, ingested, None, None, truth)
+        with _progress.task("analysing the demo company") as t:
+            t.step("the first scorecard")
+            card = first_scorecard(ws)
+            note(
+                "analysing: drivers, value of perception, levers, themes, ROI, opportunities, risk"
+            )
+            t.step("the report")
+            report = write_demo_report(ws, truth, card)
+    return DemoRun(path, ingested, card, report, truth)
+
+
+def _ingest(
+    ws: Workspace, data: Path, note: Callable[[str], None], params: dict[str, Any]
+) -> Result:
+    """Ingest every generated table: the rows loaded per table."""
+    rows = []
+    with _progress.task("ingesting the demo company", total=len(TABLES)) as t:
         for name in TABLES:
             note(f"ingesting {name}")
-            r = ws.ingest(name, data / f"{name}.parquet")
+            t.step(name)
+
+            def said(step: str, _done: float, name: str = name) -> None:
+                t.step(f"{name}: {step}")
+
+            r = ws.ingest(name, data / f"{name}.parquet", progress=said)
             rows.append({"table": name, "rows": r.rows})
-        ingested = Result(
-            "demo",
-            "Demo company",
-            [Table("ingested", "Rows loaded", pd.DataFrame(rows), kind="data")],
-            params={"workspace": str(path), "customers": customers, "months": months, "seed": seed},
-        )
-        card = first_scorecard(ws)
-        note("analysing: drivers, value of perception, levers, themes, ROI, opportunities, risk")
-        report = write_demo_report(ws, truth, card)
-    return DemoRun(path, ingested, card, report, truth)
+            t.advance()
+    frame = pd.DataFrame(rows)
+    return Result(
+        "demo",
+        "Demo company",
+        [Table("ingested", "Rows loaded", frame, kind="data")],
+        params=params,
+    )
 
 
 def first_scorecard(ws: Workspace) -> Result:

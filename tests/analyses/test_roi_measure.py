@@ -172,3 +172,96 @@ def test_cli_measure_json_and_bad_input(measured, capsys):
     out = runner.invoke(app, ["roi", "measure", "--initiative", "I404", "--workspace", str(path)])
     assert out.exit_code == 2 and "no initiative 'I404'" in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_sample_of_customers_gives_the_answer_of_every_customer(measured):
+    """The fast path at scale: a group above the cap enters the spend DiD (and, five times the
+    cap, the NPS DiD) as a random sample; here 400 of some 2,000 comparison customers. The
+    sampled estimates land inside the 95% interval of the same DiDs on every customer; the
+    churn hazard always counts every customer."""
+    seed, path, _, _ = measured[0]
+    mine = [(t, r) for s, _, t, r in measured if s == seed]
+    with Workspace.open(path, read_only=True) as ws:
+        for t, full in mine:
+            exact = analyses.roi_measure(ws, t["initiative_id"], draws=50, max_customers=None)
+            fast = analyses.roi_measure(ws, t["initiative_id"], draws=50, max_customers=400)
+            e, f = (
+                exact.table("effects").set_index("metric"),
+                fast.table("effects").set_index("metric"),
+            )
+            # with every customer, the default path (no group reaches the cap) is the exact one
+            d = full.table("effects").set_index("metric")
+            assert np.allclose(d["estimate"], e["estimate"], rtol=1e-9)
+            for metric in ("nps_points", "nps_score", "spend_per_month"):
+                lo, hi = e.loc[metric, "ci_low"], e.loc[metric, "ci_high"]
+                assert lo <= f.loc[metric, "estimate"] <= hi, (t["initiative_id"], metric)
+                assert f.loc[metric, "n"] <= e.loc[metric, "n"]
+            hr = "churn_hazard_ratio"
+            assert f.loc[hr, "estimate"] == pytest.approx(e.loc[hr, "estimate"], rel=1e-9)
+            if max(fast.params["treated_customers"], fast.params["comparison_customers"]) > 400:
+                assert "spend on a random sample of" in fast.method and " 400 of " in fast.method
+            else:  # a small holdout design: nothing to sample
+                assert "random sample" not in fast.method
+
+
+def test_the_engine_counts_the_hazard_cells_of_the_pandas_panel(measured):
+    """The customer-months stay in the engine; counted there, the hazard cells are those of
+    the customer-month panel expanded in pandas from the ledger (the path before)."""
+    from cxroi.analyses import initiative_panels as ip
+    from cxroi.models.ledger import ledger_frame
+
+    _, path, _, _ = measured[0]
+    with Workspace.open(path, read_only=True) as ws:
+        g = ip.groups(ws, "I001")
+        launch = ip.month_index(g["rec"]["start_date"], g["first"])
+        end = ip.month_index(g["last"], g["first"])
+        ids = ip.id_frame(ws, g, launch, end)
+        spans = ip.customer_spans(ws, ids, g)
+        try:
+            cells = ip.hazard_cells(ws, ip.months_table(spans, g), ["plan"], launch)
+        finally:
+            spans.release()
+        led = ledger_frame(ws.tables)
+        cust = ws.table("customers").select("customer_id", "plan").to_pandas()
+    led = led[led["customer_id"].isin(g["treated"] | g["control"])]
+    rows = []
+    for c in led.itertuples():
+        p_in, p_out = (
+            max(1, ip.month_index(c.entry, g["first"])),
+            ip.month_index(c.exit, g["first"]),
+        )
+        for p in range(p_in, min(p_out, end) + 1):
+            rows.append((c.customer_id, p, int(p == p_out and c.churned == 1)))
+    m = pd.DataFrame(rows, columns=["customer_id", "period", "churn"]).merge(cust)
+    m["treated_group"] = m["customer_id"].isin(g["treated"]).astype(int)
+    m["post"] = (m["period"] >= launch).astype(int)
+    ref = m.groupby(["period", "treated_group", "post", "plan"], as_index=False).agg(
+        events=("churn", "sum"), exposure=("churn", "size")
+    )
+    got = cells.merge(ref, on=["period", "treated_group", "post", "plan"], how="outer")
+    assert len(got) == len(ref) == len(cells)
+    assert (got["events_x"] == got["events_y"]).all()
+    assert (got["exposure_x"] == got["exposure_y"]).all()
+
+
+def test_trends_leave_out_a_level_the_others_determine():
+    """A city nested in its region: the region's trend is the sum of its cities' trends, so
+    one city per region is left out, and the terms span the same space."""
+    from cxroi.analyses.initiative_panels import trends
+
+    frame = pd.DataFrame(
+        {
+            "period": np.tile(np.arange(1, 7), 6),
+            "region": np.repeat(["e", "e", "e", "w", "w", "w"], 6),
+            "city": np.repeat(["a", "b", "b", "c", "d", "d"], 6),
+        }
+    )
+    out, names = trends(frame, ["region", "city"], levels=True)
+    full = np.column_stack(
+        [np.ones(len(frame)), frame["period"]]
+        + [(frame[a] == v) * k for a, v in (("region", "w"), ("city", "b"), ("city", "c"),
+                                             ("city", "d")) for k in (1, frame["period"])]
+    ).astype(float)  # fmt: skip
+    kept = np.column_stack([np.ones(len(frame)), frame["period"], out[names]])
+    assert len(names) == 6  # region w, cities b and c (d: region w less c); level, trend
+    assert np.linalg.matrix_rank(kept) == np.linalg.matrix_rank(full) == kept.shape[1]

@@ -141,3 +141,25 @@ def test_a_pre_launch_quarter_without_targeted_churn_is_left_out_of_the_pretrend
     assert np.isfinite(e.pretrend_p)
     # by hand: before launch the targeted churn 0.18 over 9 periods = 0.02, as the others do
     assert e.estimate == pytest.approx(0.024 / 0.02, rel=1e-6)
+
+
+def test_treated_units_never_seen_before_launch_are_left_out_first(df_het):
+    """The package cannot impute a treated unit with no pre-launch observation (its effects
+    are NaN and left out of the ATT); leaving such units out first gives the same estimate and
+    standard error as the package on the whole panel, and counts only what the ATT averages."""
+    import diff_diff as dd
+
+    panel = df_het.rename(columns={"unit": "customer_id", "year": "period", "g": "first_treat"})
+    treated_units = panel.loc[panel["first_treat"] > 0, "customer_id"].unique()[:40]
+    unseen = panel["customer_id"].isin(treated_units) & (panel["period"] < panel["first_treat"])
+    panel = panel[~unseen]
+    e = imputation_did(panel, "dep_var")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = dd.ImputationDiD(cluster="customer_id").fit(
+            panel, outcome="dep_var", unit="customer_id", time="period", first_treat="first_treat"
+        )
+    assert e.estimate == pytest.approx(float(ref.overall_att), rel=1e-9)
+    assert e.se == pytest.approx(float(ref.overall_se), rel=1e-6)
+    post = panel[(panel["first_treat"] > 0) & ~panel["customer_id"].isin(treated_units)]
+    assert e.n_treated_obs == int((post["period"] >= post["first_treat"]).sum())

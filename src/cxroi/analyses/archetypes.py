@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import Tables, WorkspaceLike
 from cxroi.analyses.archetype_description import (
     TRAITS,
@@ -182,17 +183,20 @@ def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) ->
         return Themes([], [], None, f"no theme mentions: {e}")
     expr = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & (rs.ts < end_ts))
     parts, names, labels = [], [], []
-    for batch in expr.select("customer_id", "comment").to_pyarrow_batches(chunk_size=_BATCH):
-        if batch.num_rows:
-            ca = analyse_comments(batch.column("comment").to_pylist(), model, n_jobs=n_jobs)
-            names, labels = list(ca.themes.names), list(ca.themes.labels)
-            on = ca.themes.confidence > 0
-            neg = on & (np.nan_to_num(ca.sentiment) < 0)[:, None]
-            cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
-            df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
-            df.insert(0, "comments", 1)
-            df.insert(0, "customer_id", batch.column("customer_id").to_pandas())
-            parts.append(df.groupby("customer_id").sum())
+    batches = expr.select("customer_id", "comment").to_pyarrow_batches(chunk_size=_BATCH)
+    with progress.task("archetypes: themes of comments") as bar:
+        for batch in batches:
+            if batch.num_rows:
+                ca = analyse_comments(batch.column("comment").to_pylist(), model, n_jobs=n_jobs)
+                names, labels = list(ca.themes.names), list(ca.themes.labels)
+                on = ca.themes.confidence > 0
+                neg = on & (np.nan_to_num(ca.sentiment) < 0)[:, None]
+                cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
+                df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
+                df.insert(0, "comments", 1)
+                df.insert(0, "customer_id", batch.column("customer_id").to_pandas())
+                parts.append(df.groupby("customer_id").sum())
+            bar.advance(batch.num_rows)
     if not parts:
         return Themes([], [], None, "no comments before as_of: no theme mentions")
     return Themes(names, labels, pd.concat(parts).groupby(level=0).sum().reset_index())
@@ -207,6 +211,7 @@ class ArchetypeRun:
     assignments: pd.DataFrame
 
 
+@progress.task("archetypes")
 def archetype_run(
     ws: WorkspaceLike,
     *,
@@ -247,6 +252,7 @@ def archetype_run(
     tables, settings = ws.tables, ws.settings
     win = Window.resolve(tables, as_of=as_of)
     end_ts = dt.datetime.combine(win.end + dt.timedelta(days=1), dt.time())
+    progress.step("profiling customers")
     prof = customer_profile(tables, as_of=win.end, survey=survey)
     prof = prof.select(*[c for c in _PROFILE_COLUMNS if c in prof.columns]).to_pandas()
     if prof.empty:
@@ -254,6 +260,7 @@ def archetype_run(
     if k is not None and not 1 <= k <= len(prof):
         raise CxroiError(f"{param('k')} must be from 1 to the {len(prof)} customers, got {k}")
     th = _theme_counts(ws, end_ts, n_jobs) if themes else Themes([], [], None)
+    progress.step("purchase, ticket and use mixes")
     extra = _mix_counts(tables, end_ts)
     if th.counts is not None:
         extra = (
@@ -262,14 +269,19 @@ def archetype_run(
     feats = archetype_features(prof, observed_from=win.start, as_of=win.end, extra=extra)
     model = ArchetypeMixture(k, k_range=k_range, max_fit_rows=max_fit_rows, n_boot=n_boot,
                              random_state=random_state, **feature_spec(feats))  # fmt: skip
+    lo, hi = (k, k) if k is not None else k_range
+    fit_n = len(feats) if max_fit_rows is None else min(len(feats), max_fit_rows)
+    progress.step(f"fitting K {lo}..{hi} on {fit_n:,} customers, with bootstrap checks")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(feats)
+    progress.step(f"scoring {len(feats):,} customers")
     proba = model.predict_proba(feats)
     label = proba.argmax(axis=1)
     stats = archetype_stats(
         prof, feats, label, proba, model.n_components_, th, settings.discount_rate, level
     )
+    progress.step("describing the archetypes")
     names = name_archetypes(stats)
     stats["name"] = [*names, "All customers"]
     top = [top_theme(r, stats) for r in stats.to_dict("records")]
@@ -277,7 +289,6 @@ def archetype_run(
     stats["description"] = [describe(r) for r in stats.to_dict("records")]
     main = main_table(stats, level, settings.min_n)
     ids = feats["customer_id"].to_numpy(dtype=object)
-    lo, hi = (k, k) if k is not None else k_range
     method = METHOD.format(lo=lo, hi=hi, stab=model.min_stability, rows=max_fit_rows)
     warn = [str(w.message) for w in caught] + ([th.note] if th.note else [])
     small = main.loc[main["flag"].str.contains(SMALL_N), "name"].tolist()

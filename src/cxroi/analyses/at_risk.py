@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, param
 from cxroi.metrics._intervals import wilson, z_value
@@ -86,6 +87,7 @@ def at_risk(
     return at_risk_report(ws, as_of=as_of, horizon_days=horizon_days, top=top, level=level)[0]
 
 
+@progress.task("at-risk: scoring churn risk")
 def at_risk_scores(
     ws: WorkspaceLike, *, as_of: object | None = None, horizon_days: int = 90
 ) -> pd.DataFrame:
@@ -113,11 +115,14 @@ def at_risk_scores(
     s, h, min_n = _settings(ws, as_of, horizon_days)
     frames = _profiles(ws, s, h, validate=False)
     model = ChurnRisk(_features(frames[1]), C="cv", min_events=min_n, min_level_n=min_n)
+    progress.step(f"fitting the model on {len(frames[1]):,} customers")
     model = _fit(model, frames[1], frames[2], s - h, h)
+    progress.step(f"scoring {len(frames[0]):,} customers")
     scores, _lo, _hi = _score(ws, model, frames[0], s, h, interval=False)
     return scores[SCORE_COLUMNS].reset_index(drop=True)
 
 
+@progress.task("at-risk: scoring churn risk")
 def at_risk_report(
     ws: WorkspaceLike,
     *,
@@ -135,12 +140,16 @@ def at_risk_report(
     cols = _features(early)
     peer_cols = [c for c in PEER_COLUMNS if c in early.columns]
     opts: dict[str, Any] = {"min_events": min_n, "min_level_n": min_n, "level": level}
+    progress.step(f"fitting the validation and peer models on {len(early):,} customers")
     val = _fit(ChurnRisk(cols, C="cv", **opts), early, y_early, s - 2 * h, h)
     peer = _fit(ChurnRisk(peer_cols, **opts), early, y_early, s - 2 * h, h)
     p_model, p_peer = val.predict_proba(mid), peer.predict_proba(mid)
     del early
+    progress.step(f"fitting the production model on {len(mid):,} customers")
     prod = _fit(ChurnRisk(cols, C="cv", **opts), mid, y_mid, s - h, h)
+    progress.step(f"scoring {len(now):,} customers")
     scores, lo, hi = _score(ws, prod, now, s, h, interval=True)
+    progress.step("validating out of time")
 
     validation, calibration = _validation(y_mid, p_model, p_peer, level, min_n)
     window = {
@@ -252,6 +261,7 @@ def _profiles(ws: WorkspaceLike, s: dt.date, h: dt.timedelta, *, validate: bool)
     cols = list(dict.fromkeys(["customer_id", *PROFILE_FEATURES, *attrs, "nps_last_at", *_MARGIN]))
 
     def active(day: dt.date) -> pd.DataFrame:
+        progress.step(f"profiling the customers active on {day}")
         prof = customer_profile(
             tables, as_of=day, recent_days=RECENT_DAYS, slow_response_hours=SLOW_RESPONSE_HOURS
         )

@@ -1,10 +1,11 @@
 """``cxroi churn``: contract survival by segment, Cox hazard ratios, retention CLV by segment.
 
 The per-customer churn frame is built in the engine (:func:`cxroi.models.survival.churn_frame`);
-Kaplan-Meier survival and retention CLV are per segment; the Cox model
-(:class:`cxroi.models.survival.ChurnCox`) runs on the customer-month panel
-(:func:`cxroi.models.panel.customer_months`) with the NPS group of the latest answer and a slow
-first response in the previous calendar month as time-varying covariates.
+Kaplan-Meier survival and retention CLV are per segment; the hazard ratios come from the
+piecewise-exponential model (:class:`cxroi.models.hazard.PoissonHazard`, the Cox model with
+Breslow ties) on the customer-month panel counted in the engine, with the NPS group of the
+latest answer and a slow first response in the previous calendar month as time-varying
+covariates.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import pandas as pd
 
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, param
-from cxroi.models.panel import customer_months, monthly_measure, monthly_nps
-from cxroi.models.survival import ChurnCox, churn_frame, kaplan_meier, retention_clv
+from cxroi.models.hazard import PoissonHazard, customer_month_panel, with_measure, with_nps
+from cxroi.models.survival import churn_frame, kaplan_meier, retention_clv
 from cxroi.results import SMALL_N, Result, Table, estimate_frame
 from cxroi.window import Window
 
@@ -76,9 +77,10 @@ def churn(
             f"{param('by')} {by!r} is not a column of customers; choose from "
             f"{', '.join(customers.columns)}"
         )
-    frame = churn_frame(
+    frame_expr = churn_frame(
         tables["contracts"], as_of=win.end, customers=customers, observed_from=win.start
-    ).execute()
+    )
+    frame = frame_expr.execute()
     if frame.empty:
         raise CxroiError("no contract customers to analyse (is the contracts table empty?)")
     rate = settings.discount_rate if discount_rate is None else float(discount_rate)
@@ -86,7 +88,7 @@ def churn(
     survival = estimate_frame(
         kaplan_meier(frame, by=by, times=times, min_n=min_n, level=level), level=level
     )
-    cox, covariates = _cox(tables, frame, by, survey, slow_response_hours, level)
+    cox, covariates = _cox(tables, frame_expr, by, survey, slow_response_hours, level)
     hazard = estimate_frame(cox.summary.reset_index(), level=level, min_n=min_n)
     segments = estimate_frame(
         retention_clv(frame, by=by, annual_discount_rate=rate, min_n=min_n, level=level),
@@ -112,7 +114,9 @@ def churn(
                 f"Cox hazard ratios, {cox.n_:,} customers, {cox.n_events_:,} churned",
                 hazard,
                 method=(
-                    "Cox proportional hazards on the customer-month panel: NPS group of the "
+                    "Cox proportional hazards on the customer-month panel, fitted as a "
+                    "piecewise-exponential (Poisson) model of churn per calendar month and "
+                    "covariate pattern, counted in the engine: NPS group of the "
                     f"latest answer (vs promoters), a first response over {slow_response_hours:g}"
                     f" h in the previous month, and {by}"
                 ),
@@ -158,28 +162,21 @@ def churn(
     )
 
 
-def _cox(tables, frame, by, survey, slow_hours, level) -> tuple[ChurnCox, list[str]]:
-    """The Cox model on the customer-month panel of the churn frame's customers."""
+def _cox(tables, frame, by, survey, slow_hours, level) -> tuple[PoissonHazard, list[str]]:
+    """The hazard model on the customer-month panel of the churn frame's customers (engine)."""
+    spans = frame.select("customer_id", "entry_date", "exit_date", "churned", by)
+    panel = customer_month_panel(spans, entry="entry_date", exit="exit_date", keep=[by])
+    panel = with_nps(panel, tables["responses"], survey=survey)
     tickets = tables["tickets"]
     hours = (tickets.first_response_at.epoch_seconds() - tickets.opened_at.epoch_seconds()) / 3600
-    measure = monthly_measure(
-        tickets.select(customer_id=tickets.customer_id, _t=tickets.opened_at, _x=hours)
-    )
-    panel = customer_months(
-        frame,
-        entry="entry_date",
-        exit="exit_date",
-        nps=monthly_nps(tables["responses"], survey=survey),
-        measure=measure if len(measure) else None,
-    )
-    if "measure_prev" in panel:
-        panel["slow_response"] = (panel["measure_prev"] > slow_hours).astype(bool)
-    panel = panel.merge(frame[["customer_id", by]], on="customer_id", how="left")
-    covariates = [
-        c for c in ("nps_group", "slow_response") if c in panel and panel[c].notna().any()
-    ]
+    rows = tickets.select(customer_id=tickets.customer_id, _t=tickets.opened_at, _x=hours)
+    covariates = ["nps_group"]
+    if rows.filter(rows._x.notnull()).count().execute():
+        panel = with_measure(panel, rows)
+        panel = panel.mutate(slow_response=(panel.measure_prev > slow_hours).fill_null(False))
+        covariates.append("slow_response")
     covariates.append(by)
-    cox = ChurnCox(covariates, reference={"nps_group": "promoter"}, level=level).fit(panel)
+    cox = PoissonHazard(covariates, reference={"nps_group": "promoter"}, level=level).fit(panel)
     return cox, covariates
 
 

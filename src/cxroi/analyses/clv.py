@@ -18,6 +18,7 @@ import pandas as pd
 from ibis import _
 from scipy import stats
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, SmallSampleWarning, param
 from cxroi.metrics.money import period_discount_rate
@@ -31,6 +32,7 @@ DAYS_PER_YEAR = 365.25
 LEVEL = 0.95
 
 
+@progress.task("clv")
 def clv(
     ws: WorkspaceLike,
     *,
@@ -93,6 +95,7 @@ def clv(
             f"choose from {', '.join(customers.columns)}"
         )
     tx = ws.table("transactions")
+    progress.step("summarising purchases per customer")
     summary = rfm_summary(
         tx, calibration_end=calibration_end, holdout_end=holdout_end, time_unit=time_unit
     ).execute()
@@ -104,6 +107,7 @@ def clv(
     freq = summary.frequency.to_numpy(float)
     rec = summary.recency.to_numpy(float)
     age = summary["T"].to_numpy(float)
+    progress.step(f"fitting BG/NBD on {len(summary):,} customers")
     bg = BetaGeo().fit(freq, rec, age)
     repeat = summary[(summary.frequency > 0) & (summary.monetary_value > 0)]
     if len(repeat) < 10:
@@ -111,10 +115,12 @@ def clv(
             f"only {len(repeat)} customers made a repeat purchase with positive spend before "
             f"{param('calibration_end')} {calibration_end}; the spend model needs at least 10"
         )
+    progress.step(f"fitting Gamma-Gamma on {len(repeat):,} repeat buyers")
     gg = GammaGamma().fit(repeat.frequency, repeat.monetary_value)
     # Repeat buyers whose repeat purchases all had zero amount carry no spend information:
     # they get the population mean spend (as customers without repeat purchases do).
     money = summary.monetary_value.where(summary.monetary_value > 0).to_numpy(float)
+    progress.step("valuing every customer")
     spend = gg.conditional_expected_average_value(np.where(np.isnan(money), 0.0, freq), money)
     purchases = discounted_purchases(
         bg,

@@ -31,6 +31,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, param
 from cxroi.models.drivers import key_drivers
@@ -50,6 +51,7 @@ _METHODS = {
 }
 
 
+@progress.task("drivers")
 def drivers(
     ws: WorkspaceLike,
     *,
@@ -98,10 +100,12 @@ def drivers(
     """
     min_n = ws.settings.min_n
     per_customer = target == "churned" and _no_responses(ws)
+    progress.step(f"reading {target} and its drivers")
     if per_customer:
         data, names = _customer_churn_data(ws, drivers, by, min_n)
     else:
         data, names = _driver_data(ws, target, drivers, by, survey)
+    progress.step(f"fitting {len(names)} drivers, {n_boot} bootstrap draws")
     out = key_drivers(
         data, target, names, by=by, method=method, dropna=dropna, min_n=min_n,
         n_boot=n_boot, random_state=random_state, level=level,

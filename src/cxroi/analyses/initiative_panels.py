@@ -21,11 +21,12 @@ from cxroi.errors import CxroiError
 from cxroi.holdout import held_out
 from cxroi.metrics.nps import nps_points_expr
 from cxroi.models.initiative import target_filter
-from cxroi.models.ledger import ledger_frame
+from cxroi.models.ledger import customer_ledger
 from cxroi.window import data_bounds, to_date
 
-__all__ = ["attributes", "groups", "id_frame", "missing_to_none", "month_index", "months_frame",
-           "nps_panel", "trends"]  # fmt: skip
+__all__ = ["attributes", "customer_spans", "groups", "hazard_cells", "id_frame",
+           "missing_to_none", "month_index", "months_frame", "months_table", "nps_panel",
+           "treated_after", "trends"]  # fmt: skip
 
 
 def month_index(d: Any, first: dt.date) -> int:
@@ -92,27 +93,42 @@ def groups(ws: WorkspaceLike, initiative_id: str) -> dict[str, Any]:
     }
 
 
-def id_frame(ws: WorkspaceLike, g: dict[str, Any], launch: int, end: int) -> pd.DataFrame:
+def id_frame(
+    ws: WorkspaceLike, g: dict[str, Any], launch: int, end: int, *, random_state: int = 0
+) -> Any:
+    """Treated and comparison ids as an engine table: ``first_treat``, ``last_period`` and
+    ``draw``, each customer's place in a random order within its group (a sample of ``k``
+    customers of a group is ``draw < k``)."""
     import ibis
 
+    rng = np.random.default_rng(random_state)
+    treated, control = sorted(g["treated"]), sorted(g["control"])
     ids = pd.DataFrame(
         {
-            "customer_id": sorted(g["treated"]) + sorted(g["control"]),
-            "first_treat": [launch] * len(g["treated"]) + [0] * len(g["control"]),
+            "customer_id": treated + control,
+            "first_treat": np.r_[np.full(len(treated), launch), np.zeros(len(control), int)],
+            "last_period": end,
+            "draw": np.r_[rng.permutation(len(treated)), rng.permutation(len(control))],
         }
     )
-    return ids.assign(_end=end).rename(columns={"_end": "last_period"}).pipe(ibis.memtable)
+    return ibis.memtable(ids)
 
 
 def _period(ts: Any, first: dt.date) -> Any:
     return (ts.year() - first.year) * 12 + ts.month() - first.month + 1
 
 
-def nps_panel(ws: WorkspaceLike, ids: Any, g: dict[str, Any], survey: str | None) -> pd.DataFrame:
+def nps_panel(
+    ws: WorkspaceLike, ids: Any, g: dict[str, Any], survey: str | None, *, sample: int | None
+) -> pd.DataFrame:
+    """Mean NPS points and score per customer and month (of at most ``sample`` customers of
+    each group), aggregated in the engine."""
     rs = ws.table("responses")
     rs = rs.filter(rs.nps.notnull() & rs.customer_id.notnull())
     if survey is not None:
         rs = rs.filter(rs.survey == survey)
+    if sample is not None:
+        ids = ids.filter(ids.draw < sample)
     j = rs.inner_join(ids, "customer_id")
     j = j.mutate(period=_period(j.ts, g["first"]))
     j = j.filter(j.period <= j.last_period)
@@ -124,21 +140,45 @@ def nps_panel(ws: WorkspaceLike, ids: Any, g: dict[str, Any], survey: str | None
     return out.to_pandas()
 
 
-def months_frame(ws: WorkspaceLike, ids: Any, g: dict[str, Any]) -> pd.DataFrame:
-    """One row per customer and month active: spend, support cost and whether they churned."""
-    led = ledger_frame(ws.tables)[["customer_id", "entry", "exit", "churned"]]
-    led = led[led["customer_id"].isin(g["treated"] | g["control"])].copy()
-    led["p_in"] = [max(1, month_index(d, g["first"])) for d in led["entry"]]
-    led["p_out"] = [month_index(d, g["first"]) for d in led["exit"]]
-    ids_df = ids.to_pandas()
-    led = led.merge(ids_df, on="customer_id")
-    led = led[led["p_out"] >= led["p_in"]]
-    reps = (led["p_out"] - led["p_in"] + 1).to_numpy()
-    months = led.loc[led.index.repeat(reps)].copy()
-    offset = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-    months["period"] = months["p_in"].to_numpy() + offset
-    months["churn"] = ((months["period"] == months["p_out"]) & (months["churned"] == 1)).astype(int)
-    months = months[months["period"] <= months["last_period"]]
+def customer_spans(ws: WorkspaceLike, ids: Any, g: dict[str, Any]) -> Any:
+    """Each treated or comparison customer's first and last month active, cached in the engine
+    (one row per customer; :func:`months_table` expands it). ``release()`` it when done.
+
+    Months run from entry (or the first month) to exit
+    (:func:`cxroi.models.ledger.customer_ledger`), cut at the group's last period.
+    """
+    import ibis
+
+    led = customer_ledger(ws.tables).select("customer_id", "entry", "exit", "churned")
+    first = g["first"]
+    led = led.inner_join(ids, "customer_id")
+    led = led.mutate(
+        p_in=ibis.greatest(_period(led.entry, first), 1), p_out=_period(led.exit, first)
+    )
+    led = led.mutate(p_last=ibis.least(led.p_out, led.last_period))
+    return led.select(
+        "customer_id", "first_treat", "draw", "churned", "p_in", "p_out", "p_last"
+    ).cache()
+
+
+def months_table(spans: Any, g: dict[str, Any]) -> Any:
+    """Every month each customer of ``spans`` (:func:`customer_spans`) was active, as an
+    engine table: ``customer_id``, ``first_treat``, ``draw``, ``period`` and ``churn`` (1 in
+    the month of a churned customer's exit). Nothing is executed: the customer-month rows
+    stay in the engine.
+    """
+    import ibis
+
+    n = int(max(month_index(g["last"], g["first"]), 1))
+    periods = ibis.memtable(pd.DataFrame({"period": np.arange(1, n + 1, dtype="int64")}))
+    m = spans.inner_join(periods, [spans.p_in <= periods.period, spans.p_last >= periods.period])
+    churn = ((m.period == m.p_out) & (m.churned == 1)).cast("int64")
+    return m.select("customer_id", "first_treat", "draw", "period", churn=churn)
+
+
+def with_money(ws: WorkspaceLike, months: Any, g: dict[str, Any]) -> Any:
+    """``months`` with each customer-month's ``spend`` and ``support_cost`` (0 without)."""
+    ids = months.select("customer_id").distinct()
     for table, ts, amount, name in (("transactions", "ts", "amount", "spend"),
                                     ("tickets", "opened_at", "cost", "support_cost")):  # fmt: skip
         rows = ws.table(table).inner_join(ids, "customer_id")
@@ -146,13 +186,57 @@ def months_frame(ws: WorkspaceLike, ids: Any, g: dict[str, Any]) -> pd.DataFrame
             rows.mutate(period=_period(rows[ts], g["first"]))
             .group_by(["customer_id", "period"])
             .aggregate(**{name: rows[amount].sum()})
-            .to_pandas()
         )
-        months = months.merge(sums, on=["customer_id", "period"], how="left")
-    months[["spend", "support_cost"]] = months[["spend", "support_cost"]].fillna(0.0)
-    return months[
-        ["customer_id", "period", "first_treat", "churn", "spend", "support_cost", "entry"]
-    ]
+        months = months.left_join(sums, ["customer_id", "period"]).drop(
+            "customer_id_right", "period_right"
+        )
+        months = months.mutate(**{name: months[name].fill_null(0.0)})
+    return months
+
+
+def months_frame(
+    ws: WorkspaceLike, months: Any, g: dict[str, Any], *, sample: int | None
+) -> pd.DataFrame:
+    """The customer-month rows of at most ``sample`` customers of each group, with spend and
+    support cost, in pandas."""
+    if sample is not None:
+        months = months.filter(months.draw < sample)
+    out = with_money(ws, months, g).drop("draw").to_pandas()
+    return out.sort_values(["customer_id", "period"], ignore_index=True)
+
+
+def hazard_cells(ws: WorkspaceLike, months: Any, attrs: list[str], launch: int) -> pd.DataFrame:
+    """Churn events and customer-months at risk by month, group, launch and attributes,
+    counted in the engine (:func:`cxroi.models.did.hazard_did`'s cells)."""
+    cust = ws.table("customers").select("customer_id", *attrs)
+    m = months.inner_join(cust, "customer_id")
+    m = m.mutate(
+        treated_group=(m.first_treat > 0).cast("int64"), post=(m.period >= launch).cast("int64")
+    )
+    cells = m.group_by(["period", "treated_group", "post", *attrs]).aggregate(
+        events=m.churn.sum(), exposure=m.count()
+    )
+    out = cells.to_pandas().assign(launch=launch)
+    return out.sort_values(["period", "treated_group", *attrs], ignore_index=True)
+
+
+def treated_after(ws: WorkspaceLike, months: Any, g: dict[str, Any], launch: int) -> dict[str, Any]:
+    """The targeted customers after launch: customers active at launch, their monthly churn
+    and their monthly margin (spend less support cost), over every treated month from launch."""
+    t = months.filter((months.first_treat > 0) & (months.period >= launch))
+    t = with_money(ws, t, g)
+    r = t.aggregate(
+        months=t.count(),
+        churn=t.churn.mean(),
+        margin=(t.spend - t.support_cost).mean(),
+        at_launch=(t.period == launch).cast("int64").sum(),
+    ).to_pandas()
+    row = r.iloc[0]
+    return {
+        "customers_at_launch": int(row["at_launch"] or 0),
+        "churn_monthly": float(row["churn"]),
+        "margin_monthly": float(row["margin"]),
+    }
 
 
 def attributes(ws: WorkspaceLike, ids: set[str]) -> pd.DataFrame:
@@ -170,13 +254,24 @@ def trends(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Add a linear month trend per attribute level (and, for ``levels``, the level itself).
 
-    The first level of each attribute is the base. ``frame`` has ``period`` and ``attrs``.
+    The first level of each attribute is the base. A level that the others already determine
+    (a city nested in its region makes the region's levels sums of cities) is left out: the
+    terms then span the same space without the collinearity, which would make the fixed-effect
+    system singular (and its variance solve iterative and slow). ``frame`` has ``period`` and
+    ``attrs``.
     """
     out = frame.copy()
     names: list[str] = []
     period = out["period"].astype(float)
+    combos = out[attrs].drop_duplicates()
+    basis = np.ones((len(combos), 1))
     for a in attrs:
         for v in sorted(out[a].dropna().unique())[1:]:
+            col = (combos[a] == v).to_numpy(float)[:, None]
+            trial = np.hstack([basis, col])
+            if np.linalg.matrix_rank(trial) == basis.shape[1]:
+                continue  # determined by the levels already in
+            basis = trial
             ind = (out[a] == v).astype(float)
             out[f"_t_{a}_{v}"] = ind * period
             names.append(f"_t_{a}_{v}")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.analyses.segments import segment_frame, segment_spec, segment_themes
 from cxroi.errors import CxroiError
@@ -45,6 +46,7 @@ METHOD = (
 )
 
 
+@progress.task("opportunities")
 def opportunities(
     ws: WorkspaceLike,
     *,
@@ -100,9 +102,11 @@ def opportunities(
                 "the archetypes are found partly from churn, so their churn gap is selection, "
                 f"not an opportunity: only their perception part is counted (flagged {SELECTED})"
             )
+    progress.step("the effects of perception on churn and spend")
     hrs, sms, note = _effects(ws, frame, survey=survey, level=level, min_n=settings.min_n)
     if note:
         warnings.append(note)
+    progress.step(f"money at stake by segment ({n_boot} bootstrap draws)")
     table = opportunity_table(
         frame, seg, hazard_ratios=hrs, spend_multiples=sms, selected_on_churn=on_churn,
         discount_rate=settings.discount_rate,
@@ -111,6 +115,7 @@ def opportunities(
     table = estimate_frame(table, level=level)
     currency = settings.currency
     themes, _ = segment_themes(ws, frame, seg, top=3, min_n=settings.min_n, level=level)
+    progress.step("rating gaps by segment")
     driver = _rating_gaps(ws, frame, seg)
     readings = [
         _sentence(r, frame, seg, themes, driver, currency)

@@ -21,6 +21,14 @@ The path is measured link by link, A → C → B:
   (:func:`cxroi.models.roi.realised_paths`), with a 95% Monte Carlo band over both effects;
   beside it ``roi simulate``'s value for the same horizon from the expected NPS change, with
   its 90% band.
+
+At scale the customer-months never leave the engine: the hazard cells (churns and months at
+risk by month, group and attributes) and the treated customers' churn and margin after launch
+are counted there over every customer. The two imputation DiDs need one row per customer and
+month, so above ``MAX_CUSTOMERS`` customers a group enters them as a random sample of that
+many (NPS: ``NPS_SAMPLE_FACTOR`` times as many); the estimator and its clustered interval are
+unchanged, the interval only as wide as the sample makes it, and ``method`` says so. A test
+checks that the sampled estimates fall inside the 95% interval of the DiD on every customer.
 """
 
 from __future__ import annotations
@@ -34,12 +42,16 @@ import pandas as pd
 from cxroi._types import WorkspaceLike
 from cxroi.analyses.initiative_panels import (
     attributes,
+    customer_spans,
     groups,
+    hazard_cells,
     id_frame,
     missing_to_none,
     month_index,
     months_frame,
+    months_table,
     nps_panel,
+    treated_after,
     trends,
 )  # fmt: skip
 from cxroi.analyses.roi import roi_simulate
@@ -54,6 +66,22 @@ __all__ = ["roi_measure"]
 MIN_TREATED = 30
 """Fewer treated observations than this flag an effect ``small-n``."""
 RELATIONSHIP = "relationship"
+MAX_CUSTOMERS = 5_000
+"""Customers of each group in the spend DiD (one row per month active: ~20 per customer)."""
+NPS_SAMPLE_FACTOR = 5
+"""The NPS DiD takes this many times ``MAX_CUSTOMERS`` (one row per month answered)."""
+
+
+def _sampled(g: dict[str, Any], caps: dict[str, int | None]) -> str:
+    """The method's note on the DiDs fitted on a random sample of customers (or '')."""
+    n_t, n_c = len(g["treated"]), len(g["control"])
+    parts = [
+        f"{name} on a random sample of {min(cap, n_t):,} of {n_t:,} targeted and "
+        f"{min(cap, n_c):,} of {n_c:,} comparison customers"
+        for name, cap in caps.items()
+        if cap is not None and max(n_t, n_c) > cap
+    ]
+    return "; " + " and ".join(parts) if parts else ""
 
 
 def _effect_row(metric: str, unit: str, e: DiDEstimate, n: int) -> dict[str, Any]:
@@ -79,6 +107,7 @@ def roi_measure(
     draws: int = 2000,
     expected_sd: float = 0.0,
     random_state: int = 0,
+    max_customers: int | None = MAX_CUSTOMERS,
 ) -> Result:
     """Realised effects of an initiative on perception and behaviour, and its realised ROI.
 
@@ -96,6 +125,13 @@ def roi_measure(
     expected_sd
         Standard deviation of the expected NPS change for the simulated ROI beside the
         realised one (``roi simulate --effect-sd``; default 0: the change taken as given).
+    random_state
+        Seed of the Monte Carlo draws and of the samples below.
+    max_customers
+        Customers of each group (treated, comparison) in the spend DiD; a larger group is
+        represented by a random sample of this many (the NPS DiD takes
+        ``NPS_SAMPLE_FACTOR`` times as many: answers are sparser than months). The churn
+        hazard and the money always count every customer. ``None``: every customer.
 
     Returns
     -------
@@ -153,14 +189,14 @@ def roi_measure(
         if survey not in known:
             warn.append(f"no {survey!r} survey: NPS from every response instead")
             survey = None
-    ids = id_frame(ws, g, launch, end)
+    ids = id_frame(ws, g, launch, end, random_state=random_state)
     attrs = attributes(ws, g["treated"] | g["control"])
     # a randomised holdout needs no adjustment (and a small one cannot carry it); an
     # observational comparison gets a trend per customer attribute
     attr_cols = [] if g["randomised"] else list(attrs.columns[1:])
-    nps = nps_panel(ws, ids, g, survey).merge(attrs, on="customer_id", how="left")
+    nps_cap = None if max_customers is None else NPS_SAMPLE_FACTOR * max_customers
+    nps = nps_panel(ws, ids, g, survey, sample=nps_cap).merge(attrs, on="customer_id", how="left")
     nps, trend = trends(nps, attr_cols, levels=False)
-    months = months_frame(ws, ids, g).merge(attrs, on="customer_id", how="left")
     rows, pre = [], []
     for metric, unit in (("nps_points", "NPS points"), ("nps_score", "points on 0-10")):
         e = imputation_did(nps, metric, covariates=trend)
@@ -168,19 +204,23 @@ def roi_measure(
         if metric == "nps_points":
             pre = [{"outcome": metric, "lead": k, "coefficient": v} for k, v in e.leads.items()]
             nps_e = e
-    months["treated_group"] = (months["first_treat"] > 0).astype(int)
-    months["post"] = (months["period"] >= launch).astype(int)
-    cells = (
-        months.groupby(["period", "treated_group", "post", *attr_cols], as_index=False)
-        .agg(events=("churn", "sum"), exposure=("churn", "size"))
-        .assign(launch=launch)
-    )
+    # the customer-months stay in the engine: counted there into hazard cells, and read
+    # into pandas only for the customers of the spend DiD
+    spans = customer_spans(ws, ids, g)
+    try:
+        months = months_table(spans, g)
+        cells = hazard_cells(ws, months, attr_cols, launch)
+        spend = months_frame(ws, months, g, sample=max_customers)
+        after = treated_after(ws, months, g, launch)
+    finally:
+        spans.release()
     cells, cell_terms = trends(cells, attr_cols, levels=True)
     hz = hazard_did(cells, covariates=cell_terms, randomised=g["randomised"])
     rows.append(_effect_row("churn_hazard_ratio", "ratio", hz, hz.n_treated_obs))
     pre += [{"outcome": "churn_hazard_ratio", "lead": k, "coefficient": v}
             for k, v in hz.leads.items()]  # fmt: skip
-    spend, trend = trends(months, attr_cols, levels=False)
+    spend = spend.merge(attrs, on="customer_id", how="left")
+    spend, trend = trends(spend, attr_cols, levels=False)
     sp = imputation_did(spend, "spend", covariates=trend)
     rows.append(_effect_row("spend_per_month", "money", sp, sp.n_treated_obs))
     effects = estimate_frame(rows, min_n=MIN_TREATED)
@@ -191,12 +231,9 @@ def roi_measure(
                 "targeted and comparison customers already moved apart, so this effect may be "
                 "biased"
             )
-
-    post = months[(months["treated_group"] == 1) & (months["post"] == 1)]
-    at_launch = months[(months["treated_group"] == 1) & (months["period"] == launch)]
-    n_launch = int(at_launch["customer_id"].nunique())
-    h1 = float(post["churn"].mean())
-    m1 = float((post["spend"] - post["support_cost"]).mean())
+    sampled = _sampled(g, {"NPS": nps_cap, "spend": max_customers})
+    n_launch, h1, m1 = (after[k] for k in ("customers_at_launch", "churn_monthly",
+                                           "margin_monthly"))  # fmt: skip
     horizon = int(horizon_months or (end - launch + 1))
     rng = np.random.default_rng(random_state)
     hr = np.concatenate([[hz.estimate], np.exp(rng.normal(np.log(hz.estimate), hz.se, draws))])
@@ -236,7 +273,7 @@ def roi_measure(
     readings = _readings(initiative_id, rec, effects, npv, roi_x, pay, horizon, sim, agree)
     method = (
         f"treated: the target group less its holdout; comparison: {g['design']}. "
-        f"{nps_e.method}; {hz.method}. Money: {costs}."
+        f"{nps_e.method}; {hz.method}{sampled}. Money: {costs}."
     )
     return Result(
         "roi_measure",
@@ -293,6 +330,7 @@ def roi_measure(
             "simulated_agrees": agree,
             "survey": survey,
             "draws": draws,
+            "max_customers": max_customers,
         },
         warnings=warn,
         readings=readings,

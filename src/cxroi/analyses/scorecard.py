@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.metrics.money import retention_cohorts
 from cxroi.metrics.scorecard import benchmark_bands, benchmark_note
@@ -43,6 +44,7 @@ def _span(frame: pd.DataFrame, since: object, until: object) -> dict[str, object
     return {"since": since, "until": until}
 
 
+@progress.task("scorecard")
 def scorecard(
     ws: WorkspaceLike,
     *,
@@ -143,6 +145,7 @@ def _nps_readings(frame: pd.DataFrame, by: list[str]) -> list[str]:
     return [f"NPS in {r['period']}: {format_cell(r['value'])}{ci}{band}."]
 
 
+@progress.task("alerts")
 def alerts(
     ws: WorkspaceLike,
     *,
@@ -206,6 +209,7 @@ def alerts(
     )
 
 
+@progress.task("retention cohorts")
 def cohorts(ws: WorkspaceLike, *, period: str = "month") -> Result:
     """Retention by signup cohort: the share of each cohort active at each later period start.
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.config import CONFIG_FILE
 from cxroi.errors import CxroiError
@@ -70,6 +71,7 @@ def segment_frame(ws: WorkspaceLike, *, survey: str | None = None) -> pd.DataFra
     _, last = data_bounds(tables)
     if last is None:
         raise CxroiError("the workspace holds no activity yet; ingest transactions or contracts")
+    progress.step("profiling customers")
     led = ledger_frame(tables, survey=survey)
     prof = customer_profile(tables, as_of=last).select(*_PROFILE_COLUMNS).to_pandas()
     # a churned customer's contract value is that of their last contracts, not 0: segments
@@ -120,6 +122,7 @@ def segment_spec(
                                                          all_rules.items()})  # fmt: skip
 
 
+@progress.task("segments")
 def segments(
     ws: WorkspaceLike,
     *,
@@ -168,6 +171,7 @@ def segments(
     frame = segment_frame(ws, survey=survey)
     spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)
     seg = segment(frame, spec)
+    progress.step(f"profiling the segments of {len(frame):,} customers ({n_boot} bootstrap draws)")
     prof = segment_profile(
         frame, seg, discount_rate=settings.discount_rate, min_n=settings.min_n, n_boot=n_boot,
         level=level, random_state=random_state,
@@ -286,6 +290,7 @@ def segment_themes(
     comments = rs.order_by("response_id").select("customer_id", "nps", "comment").to_pandas()
     if comments.empty:
         return None, "no comments with an NPS answer: no themes per segment"
+    progress.step(f"themes of {len(comments):,} comments")
     model = theme_model(ws, n_jobs=1)
     assign = model.transform(model._config.redact.many(clean_texts(comments["comment"])))
     mention = assign.confidence > 0

@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, first_line, param
-from cxroi.models.ledger import ledger_frame
+from cxroi.models.ledger import customer_ledger
 from cxroi.results import SMALL_N, Result, Table
+from cxroi.text._distinct import distinct_texts
 from cxroi.text.impact import emerging_table, impact_table, score_comments
 from cxroi.text.sentiment import SentimentResult, clean_texts, sentiment_frame
 from cxroi.text.theme_config import ThemeConfig
-from cxroi.text.theme_model import ThemeModel
+from cxroi.text.theme_model import ThemeAssignment, ThemeModel
 from cxroi.text.theme_store import MODEL_FILE, load_model, save_model
 from cxroi.window import period_span
 
@@ -61,8 +64,10 @@ def theme_model(ws: WorkspaceLike, *, refit: bool = False, n_jobs: int | None = 
     if path.exists() and not refit:
         return load_model(path, config=config, n_jobs=n_jobs)
     rs = ws.table("responses")
-    comments = rs.filter(rs.comment.notnull()).select("comment").to_pandas()["comment"]
-    model = ThemeModel(config=config, n_jobs=n_jobs).fit(list(comments))
+    # each distinct comment once (discovery reads distinct sentences; it samples above
+    # ThemeModel.max_comments)
+    distinct = rs.filter(rs.comment.notnull()).select("comment").distinct().to_pyarrow()
+    model = ThemeModel(config=config, n_jobs=n_jobs).fit(distinct.column("comment").to_pylist())
     save_model(model, path)
     return model
 
@@ -91,13 +96,34 @@ def _comments(
                 "customer_id_right"
             )
             cols.append(by)
-    df = rs.select(*cols).order_by("response_id").to_pandas()
+    df = _frame(rs.select(*cols).order_by("response_id").to_pyarrow())
     if df.empty:
         raise CxroiError("no commented responses in scope" + (f" for {period}" if period else ""))
     if not window:
         ts = pd.to_datetime(df["ts"])
         window = {"since": ts.min().date(), "until": ts.max().date()}
     return df, window
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """The rows as pandas, ``comment`` categorical: each distinct comment is one string."""
+    i = table.column_names.index("comment")
+    comment = pc.dictionary_encode(table.column(i)).combine_chunks()
+    return table.set_column(i, "comment", comment).to_pandas()
+
+
+def _assign(model: ThemeModel, comments: pd.Series) -> ThemeAssignment:
+    """Themes of redacted comments, each distinct comment assigned once."""
+    uniq, codes = distinct_texts(comments)
+    return model.transform(model._config.redact.many(clean_texts(uniq))).rows(codes)
+
+
+def _ledger(ws: WorkspaceLike) -> pd.DataFrame:
+    """The ledger columns theme impact needs, one row per customer (:func:`ledger_frame`)."""
+    df = customer_ledger(ws.tables).select(*_LEDGER_COLUMNS).to_pandas()
+    if df.empty:
+        raise CxroiError("the workspace holds no customers yet; ingest the customers table")
+    return df
 
 
 def _last_day(end: dt.datetime) -> dt.date:
@@ -159,7 +185,7 @@ def themes(
     scored, assignment, sent = score_comments(frame, model, n_jobs=n_jobs)
     warnings: list[str] = []
     try:
-        ledger = ledger_frame(ws.tables)[_LEDGER_COLUMNS]
+        ledger = _ledger(ws)
     except CxroiError as e:
         ledger = None
         warnings.append(f"no churn or revenue at risk: {e}")
@@ -249,7 +275,7 @@ def emerging(
     """
     model = theme_model(ws, refit=refit, n_jobs=n_jobs)
     frame, _ = _comments(ws)
-    assignment = model.transform(model._config.redact.many(clean_texts(frame["comment"])))
+    assignment = _assign(model, frame["comment"])
     min_n = ws.settings.min_n
     table, window = emerging_table(
         frame, assignment, period=period, alpha=alpha, level=level, min_n=min_n

@@ -4,6 +4,8 @@ Each command parses its options, makes one :mod:`cxroi.analyses` call and render
 :class:`~cxroi.results.Result` (:mod:`cxroi.cli._render`): ``--format table|csv|json`` and,
 for CSV, ``--table NAME``. Every command takes ``--workspace DIR`` (default: the current
 folder). A library error prints as one line on stderr with exit code 2, never a traceback.
+On a terminal, the library's long steps (:mod:`cxroi.progress`) show transient progress bars
+on stderr for every command (:mod:`cxroi.cli._app`); in a pipe nothing is drawn.
 
 Command groups: :mod:`~cxroi.cli.workspace` (init, ingest, tables),
 :mod:`~cxroi.cli.scorecard` (scorecard, alerts, cohorts), :mod:`~cxroi.cli.perception`

@@ -3,10 +3,18 @@
 A library error (:class:`~cxroi.errors.CxroiError`) prints as ``error: …`` on stderr and exits
 with code 2, never a traceback. Library messages name parameters (``skip_bad``); here they are
 written as the running command's flags (``--skip-bad``).
+
+Every command runs with the library's progress (:mod:`cxroi.progress`) drawn as transient
+Rich bars on stderr when stderr is a terminal, and silent otherwise: in a pipe or a file, with
+``NO_COLOR`` set, or with ``TERM=dumb``. The commands themselves do nothing for it.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +49,45 @@ def _flag_namer(command: Any):
     return name
 
 
+PROGRESS_DELAY = 0.5
+"""Seconds a task runs before its bar is drawn (quick commands draw nothing)."""
+
+
+def draws_progress() -> bool:
+    """Whether progress is drawn: stderr is a terminal, and neither ``NO_COLOR`` nor
+    ``TERM=dumb`` asks for plain output."""
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
+    return tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def progress_console() -> Any:
+    """The Rich console progress is drawn on: stderr."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextmanager
+def progress_bars() -> Iterator[None]:
+    """Draw the library's progress while the block runs, if :func:`draws_progress`; the bars
+    are cleared before the block's exit continues (so an error prints after them)."""
+    if not draws_progress():
+        yield
+        return
+    from cxroi import progress
+    from cxroi.cli._render import RichReporter
+
+    bars = RichReporter(progress_console(), delay=PROGRESS_DELAY)
+    try:
+        with progress.reporting(bars):
+            yield
+    finally:
+        bars.stop()
+
+
 class _Group(TyperGroup):
     """Turns library errors into one clean message (flags, not parameters) and exit code 2."""
 
@@ -51,7 +98,8 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with progress_bars():
+                return super().invoke(ctx)
         except CxroiError as e:
             cmd = ctx.meta.get("cxroi.command")
             typer.echo(f"error: {plain(e.render(_flag_namer(cmd)), newlines=True)}", err=True)

@@ -15,22 +15,34 @@ from cxroi.cli._safe import plain
 @app.command("demo")
 def demo_command(
     workspace: WorkspaceOpt = Path("demo-workspace"),
-    customers: Annotated[int, typer.Option(min=100, help="Customers to simulate.")] = 5_000,
+    customers: Annotated[
+        int,
+        typer.Option(
+            min=100,
+            help="Customers to simulate (at most what the machine's memory can simulate).",
+        ),
+    ] = 5_000,
     months: Annotated[int, typer.Option(min=3, max=120, help="Months to simulate.")] = 24,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    data_only: Annotated[
+        bool,
+        typer.Option(
+            "--data-only",
+            help="Generate and ingest the company, without the scorecard and the report.",
+        ),
+    ] = False,
     format: FormatOpt = Format.table,
 ) -> None:
     """Generate a synthetic company with known ground truth, ingest it, analyse it and write
     reports/report.md."""
     from cxroi.demo import run_demo
 
-    def note(msg: str) -> None:
-        typer.echo(plain(msg), err=True)
-
-    run = run_demo(workspace, customers=customers, months=months, seed=seed, progress=note)
+    run = run_demo(workspace, customers=customers, months=months, seed=seed, analyse=not data_only)
     if format is Format.json:
         typer.echo(run.to_json())
     else:
         emit(run.ingested, format)
-        emit(run.scorecard, format)
-    note(f"report written to {run.report}")
+        if run.scorecard is not None:
+            emit(run.scorecard, format)
+    if run.report is not None:
+        typer.echo(plain(f"report written to {run.report}"), err=True)

@@ -74,7 +74,9 @@ def imputation_did(
 
     ``panel`` has one row per unit and period with ``first_treat`` the first treated period
     (0: never treated). Periods are integers. ``covariates`` enter the untreated-outcome model
-    beside the fixed effects (e.g. attribute-specific trends).
+    beside the fixed effects (e.g. attribute-specific trends). Treated units without an
+    observation before their first treated period are left out (their untreated outcome cannot
+    be imputed), so ``n_treated_obs`` counts the treated observations the ATT averages.
     """
     import diff_diff as dd
 
@@ -84,8 +86,15 @@ def imputation_did(
     post = treated & (panel[time] >= panel[first_treat])
     if not post.any():
         raise CxroiError("no treated observation after launch yet")
-    if not (treated & ~post).any():
+    before = treated & ~post
+    if not before.any():
         raise CxroiError("no observation of the targeted customers before launch")
+    # a treated customer never observed before launch has no own effect to impute from: the
+    # package leaves their observations out of the ATT; leaving them out first gives the same
+    # estimate and keeps the untreated design non-singular (a direct sparse solve for the
+    # variance, not an iterative one)
+    seen = panel.loc[before, unit].unique()
+    panel = panel[~treated | panel[unit].isin(seen)]
     est = dd.ImputationDiD(alpha=alpha, cluster=unit, pretrends=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the package's notes on dropped units go to `method`

@@ -2,9 +2,9 @@
 
 The raw gaps of :func:`cxroi.models.perception.value_of_perception` mix the effect of
 perception with whatever makes some customers both unhappy and different (segment, customer
-type). Here both effects are estimated on the customer-month panel
-(:func:`cxroi.models.panel.customer_months`) with the NPS group *so far* (the latest score at or
-before the month, while it is at most ``max_age`` months old) and the analyst's confounders.
+type). Here both effects are estimated on the customer-month panel, built and counted in the
+engine (:mod:`cxroi.models.hazard`), with the NPS group *so far* (the latest score at or before
+the month, while it is at most ``max_age`` months old) and the analyst's confounders.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from cxroi.errors import CxroiError
 from cxroi.models._design import default_confounders, design, z
-from cxroi.models.ledger import ledger_frame
-from cxroi.models.panel import customer_months, month_of, monthly_nps
-from cxroi.models.survival import ChurnCox
+from cxroi.models.hazard import PoissonHazard, customer_month_panel, month_number, with_nps
+from cxroi.models.ledger import customer_ledger
 from cxroi.results import small_n_flag
 
 __all__ = ["MIN_EVENTS", "OUTCOMES", "VERSUS", "perception_effects"]
@@ -57,8 +58,8 @@ def perception_effects(
     misclassifies customers whose experience has changed since, which pulls both effects
     towards 1.
 
-    - churn: Cox proportional hazards in counting-process form on the panel
-      (:class:`cxroi.models.survival.ChurnCox`, calendar month as the time axis),
+    - churn: Cox proportional hazards on the panel, calendar month as the time axis, fitted
+      as the piecewise-exponential model on its counts (:class:`cxroi.models.hazard.PoissonHazard`),
       :math:`h_i(m) = h_0(m)\\exp(\\beta_g [g_i(m) = g] + \\gamma^\\top x_i)`, reported as
       the hazard ratio :math:`e^{\\beta_g}`;
     - spend: least squares of the log amount of each purchase on the group and the
@@ -84,7 +85,9 @@ def perception_effects(
     min_n
         Groups with fewer customers are flagged ``small-n``.
     ledger
-        :func:`cxroi.models.ledger.ledger_frame` of ``tables`` when already at hand.
+        A per-customer frame (``customer_id`` and columns) whose columns that the engine's
+        ledger (:func:`cxroi.models.ledger.customer_ledger`) lacks may be confounders; they
+        are sent to the engine.
     strict
         Raise when an outcome cannot be estimated (too few churn events or purchases); with
         ``False`` its rows are kept with no estimate, flagged ``not-estimable``, the reason in
@@ -100,16 +103,20 @@ def perception_effects(
     """
     if max_age is not None and max_age < 0:
         raise CxroiError(f"max_age must be 0 or more months, got {max_age}")
-    led = ledger_frame(tables, survey=survey) if ledger is None else ledger
-    conf = default_confounders(list(led.columns), confounders)
-    panel = customer_months(
-        led, nps=monthly_nps(tables["responses"], survey=survey), max_age=max_age
-    )
-    panel = panel[panel["nps_group"].notna()]
-    panel = panel.merge(led[["customer_id", *conf]], on="customer_id", how="left")
-    panel = panel.reset_index(drop=True)
-    if panel.empty:
+    led = customer_ledger(tables, survey=survey)
+    extra = [] if ledger is None else [c for c in ledger.columns if c not in led.columns]
+    conf = default_confounders([*led.columns, *extra], confounders)
+    if ledger is not None and any(
+        c in extra for c in conf
+    ):  # columns the caller added to its ledger: to the engine
+        added = ibis.memtable(ledger[["customer_id", *[c for c in conf if c in extra]]])
+        led = led.left_join(added, "customer_id").drop("customer_id_right")
+    rs = tables["responses"]
+    if rs.filter(rs.customer_id.notnull() & rs.nps.notnull()).count().execute() == 0:
         raise CxroiError("no customer has an NPS response; perception effects need NPS")
+    panel = customer_month_panel(led, keep=conf)
+    panel = with_nps(panel, rs, survey=survey, max_age=max_age)
+    panel = panel.filter(panel.nps_group.notnull())
     rows: list[dict[str, Any]] = []
     for outcome, estimate in (("churn", _churn), ("spend", _spend)):
         try:
@@ -117,7 +124,7 @@ def perception_effects(
         except CxroiError as e:
             if strict:
                 raise
-            n = panel.groupby("nps_group")["customer_id"].nunique()
+            n = _customers_per_group(panel)
             rows += [_failed(outcome, g, int(n.get(g, 0)), str(e), level) for g in VERSUS]
     adj = ", ".join(conf) or "nothing"
     for r in rows:
@@ -174,8 +181,13 @@ def _rows(outcome, beta, se, p, n, level) -> list[dict[str, Any]]:
     return rows
 
 
-def _churn(tables, panel: pd.DataFrame, conf: Sequence[str], level: float) -> list[dict]:
-    cox = ChurnCox(
+def _customers_per_group(panel: ir.Table) -> pd.Series:
+    n = panel.group_by("nps_group").aggregate(n=panel.customer_id.nunique()).to_pandas()
+    return n.set_index("nps_group")["n"]
+
+
+def _churn(tables, panel: ir.Table, conf: Sequence[str], level: float) -> list[dict]:
+    cox = PoissonHazard(
         ["nps_group", *conf], reference={"nps_group": "promoter"}, level=level,
         min_events=MIN_EVENTS,
     ).fit(panel)  # fmt: skip
@@ -188,21 +200,30 @@ def _churn(tables, panel: pd.DataFrame, conf: Sequence[str], level: float) -> li
     return _rows("churn", beta, se, p, n, level)
 
 
-def _spend(tables, panel: pd.DataFrame, conf: Sequence[str], level: float) -> list[dict]:
+def _spend(tables, panel: ir.Table, conf: Sequence[str], level: float) -> list[dict]:
+    """Least squares of the log amount per purchase on the group and the confounders.
+
+    The purchases are summed in the engine per customer and NPS group (the confounders are
+    constant per customer): the weighted least squares of the cell means on the same design,
+    weighted by purchase counts, has the coefficients and the customer-clustered scores of the
+    regression on every purchase, so only those cells reach Python."""
     import statsmodels.api as sm
 
     tx = tables["transactions"]
     tx = tx.filter(tx.customer_id.notnull() & (tx.amount > 0))
-    tx = tx.mutate(period=tx.ts.truncate("M"), _y=tx.amount.ln())
-    cells = (
-        tx.group_by(["customer_id", "period"]).aggregate(n_tx=tx.count(), sum_log=tx._y.sum())
-    ).to_pandas()
-    if cells.empty:
+    tx = tx.mutate(_m=month_number(tx.ts), _y=tx.amount.ln())
+    months = tx.group_by(["customer_id", "_m"]).aggregate(n_tx=tx.count(), sum_log=tx._y.sum())
+    j = panel.inner_join(months, [panel.customer_id == months.customer_id, panel.m == months._m])
+    df = (
+        j.group_by(["customer_id", "nps_group", *conf])
+        .aggregate(n_tx=j.n_tx.sum(), sum_log=j.sum_log.sum(), months=j.count())
+        .order_by(["customer_id", "nps_group"])
+        .to_pandas()
+    )
+    if df.empty:
         return []
-    cells["period"] = month_of(cells["period"]).to_numpy()
-    df = panel.merge(cells, on=["customer_id", "period"]).reset_index(drop=True)
-    if len(df) < 10 or df["customer_id"].nunique() < 2:
-        raise CxroiError(f"too few customer-months with purchases: {len(df)}")
+    if df["months"].sum() < 10 or df["customer_id"].nunique() < 2:
+        raise CxroiError(f"too few customer-months with purchases: {int(df['months'].sum())}")
     x = _group_dummies(df, conf)
     x = sm.add_constant(x, has_constant="add")
     y = df["sum_log"] / df["n_tx"]

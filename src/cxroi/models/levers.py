@@ -3,10 +3,10 @@
 An operational measure is first-response time, resolution time, or any numeric column of
 tickets or events (:func:`measure_rows`). Its association with
 
-- churn: Cox proportional hazards on the customer-month panel
-  (:func:`cxroi.models.panel.customer_months`, fitted by
-  :class:`cxroi.models.survival.ChurnCox`): the hazard of churning in month :math:`m`
-  against the measure's worst ticket (or event) in month :math:`m-1`;
+- churn: Cox proportional hazards on the customer-month panel, built and counted in the engine
+  and fitted as the piecewise-exponential model (:class:`cxroi.models.hazard.PoissonHazard`):
+  the hazard of churning in month :math:`m` against the measure's worst ticket (or event) in
+  month :math:`m-1`;
 - spend / NPS: per-customer regression adjustment (OLS, HC1 errors) and, for a thresholded
   measure, the doubly robust AIPW difference (:func:`aipw`).
 """
@@ -22,9 +22,15 @@ import pandas as pd
 
 from cxroi.errors import CxroiError, param
 from cxroi.models._design import default_confounders, design, z
-from cxroi.models.ledger import ledger_frame
-from cxroi.models.panel import customer_months, monthly_measure, monthly_nps
-from cxroi.models.survival import ChurnCox, check_events
+from cxroi.models.hazard import (
+    PoissonHazard,
+    customer_month_panel,
+    quantiles,
+    with_measure,
+    with_nps,
+)
+from cxroi.models.ledger import customer_ledger, ledger_frame
+from cxroi.models.survival import check_events
 
 __all__ = ["DERIVED", "LEVER_OUTCOMES", "aipw", "lever_effects", "measure_rows"]
 
@@ -151,36 +157,33 @@ def _change(values: pd.Series, change: tuple[float, float] | None) -> tuple[floa
 
 
 def _churn(tables, measure, threshold, confounders, change, survey, level) -> dict[str, Any]:
-    """The churn row: the lagged measure's hazard ratio on the customer-month panel."""
+    """The churn row: the lagged measure's hazard ratio on the customer-month panel (engine)."""
     rows, noun, name = measure_rows(tables, measure)
-    by_month = monthly_measure(rows)
-    led = ledger_frame(tables, survey=survey)
+    led = customer_ledger(tables, survey=survey)
     conf = default_confounders(list(led.columns), confounders)
-    panel = customer_months(
-        led, nps=monthly_nps(tables["responses"], survey=survey), measure=by_month
-    )
-    check_events(int(panel["churned"].sum()), _MIN_EVENTS)
-    std = ("plan", "region", "tenure_years", "exposure_years")
-    extra = list(dict.fromkeys([c for c in std if c in led.columns] + conf))
-    panel = panel.merge(led[["customer_id", *extra]], on="customer_id", how="left")
-    panel["nps_group"] = panel["nps_group"].fillna("unknown")
-    panel["measured_prev"] = (panel["n_measured_prev"] > 0).astype(float)
-    if threshold is not None:
-        panel["treat"] = (panel["measure_prev"] > threshold).astype(float)
-    else:
-        panel["treat"] = panel["measure_prev"].fillna(0.0)
-    total = by_month.groupby("customer_id")["n"].sum()
-    rate = panel["customer_id"].map(total).fillna(0.0) / panel["exposure_years"]
     per_year = f"{noun}s_per_year"
-    panel[per_year] = rate.replace([np.inf, -np.inf], 0.0)
-    if panel["treat"].nunique() < 2:
+    total = rows.group_by("customer_id").aggregate(_total=rows.count())
+    led = led.left_join(total, "customer_id").drop("customer_id_right")
+    led = led.mutate(**{per_year: led._total.fill_null(0) / led.exposure_years})
+    panel = customer_month_panel(led, keep=[*conf, per_year])
+    panel = with_measure(with_nps(panel, tables["responses"], survey=survey), rows)
+    panel = panel.mutate(
+        nps_group=panel.nps_group.fill_null("unknown"),
+        measured_prev=(panel.n_measured_prev > 0).cast("float64"),
+        treat=(panel.measure_prev > threshold).fill_null(False).cast("float64")
+        if threshold is not None
+        else panel.measure_prev.fill_null(0.0),
+    )
+    facts = panel.aggregate(events=panel.churned.sum(), values=panel.treat.nunique()).to_pandas()
+    check_events(int(facts["events"].iloc[0] or 0), _MIN_EVENTS)
+    if int(facts["values"].iloc[0]) < 2:
         raise CxroiError(
             f"{name} is the same in every month after a measured {noun}"
             + (f" (all on one side of {threshold:g})" if threshold is not None else "")
             + "; there is nothing to compare"
         )
     # the NPS group is a nuisance here: its reference is its commonest level
-    cox = ChurnCox(
+    cox = PoissonHazard(
         ["treat", "measured_prev", per_year, "nps_group", *conf], level=level,
         min_events=_MIN_EVENTS,
     ).fit(panel)  # fmt: skip
@@ -200,7 +203,11 @@ def _churn(tables, measure, threshold, confounders, change, survey, level) -> di
             f"{lo:.2f}-{hi:.2f}), adjusted for {adj}."
         )
     else:
-        a, b = _change(panel.loc[panel.measured_prev == 1, "treat"], change)
+        if change is None:
+            measured = panel.filter(panel.measured_prev == 1)
+            a, b = quantiles(measured, "treat", (0.75, 0.25))
+        else:
+            a, b = float(change[0]), float(change[1])
         d = b - a
         hr = math.exp(beta * d)
         lo, hi = sorted((math.exp((beta - q * se) * d), math.exp((beta + q * se) * d)))
@@ -212,7 +219,7 @@ def _churn(tables, measure, threshold, confounders, change, survey, level) -> di
         )
     return dict(
         outcome="churn", method="cox (time-varying)", effect=effect, estimate=hr, ci_low=lo,
-        ci_high=hi, level=level, p_value=p, n=int(led.shape[0]), adjusted_for=adj,
+        ci_high=hi, level=level, p_value=p, n=int(led.count().execute()), adjusted_for=adj,
         reading=reading,
     )  # fmt: skip
 

@@ -1,8 +1,9 @@
-"""The customer-month panel: one row per customer and calendar month at risk of churning.
+"""The customer-month panel in memory (pandas): one row per customer and calendar month at risk.
 
-Every churn model with time-varying covariates reads this one panel: the churn report's Cox
-model (:mod:`cxroi.analyses.churn`), the adjusted perception effects
-(:mod:`cxroi.models.effects`) and the churn lever (:mod:`cxroi.models.levers`).
+The analyses build the same panel in the engine and only fetch its counts
+(:mod:`cxroi.models.hazard`); this in-memory version is the small-data reference that the
+engine panel is checked against, and it feeds :class:`cxroi.models.survival.ChurnCox` when a
+lifelines fit of the rows themselves is wanted.
 
 A customer is at risk from the calendar month of ``entry`` (the later of the start and the
 first day observed, so customers who started before the data are left-truncated) to the month

@@ -6,10 +6,10 @@ frame is built by one Ibis expression in the engine (:func:`churn_frame`); the m
 and ``n``:
 
 - :func:`kaplan_meier`: survival at chosen tenures per segment, with Greenwood intervals;
-- :class:`ChurnCox`: THE Cox proportional-hazards path of cxroi. The churn report, the
-  adjusted perception effects (:mod:`cxroi.models.effects`) and the churn lever
-  (:mod:`cxroi.models.levers`) all fit their hazard ratios here, either on one row per
-  customer or on the customer-month panel (:mod:`cxroi.models.panel`);
+- :class:`ChurnCox`: lifelines' Cox model on rows in memory, one per customer (the closed
+  loop) or per customer-month (:mod:`cxroi.models.panel`). The time-varying models of the
+  churn report, the perception effects and the levers fit on counts in the engine instead
+  (:class:`cxroi.models.hazard.PoissonHazard`, the same Cox model with Breslow ties);
 - :func:`retention_clv`: the retention CLV of DESIGN.md per segment
   (:func:`cxroi.metrics.money.retention_clv`) from a constant monthly churn hazard.
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cxroi import progress
 from cxroi.errors import CxroiError
 from cxroi.schema import CASE_STATUSES
 from cxroi.simulate import params as P
@@ -288,25 +289,25 @@ def _calendar(customers: int, months: int, start: str) -> Calendar:
 def _blocks(cal: Calendar, customers: int, seed: int, workers: int = 1) -> Iterator[_Block]:
     """Simulated blocks with their ids numbered on from the previous blocks'."""
     offsets = dict.fromkeys(_IDS, 0)
-    for blk in _raw_blocks(seed, cal, customers, workers):
-        resp_off = offsets["responses"]
-        for name, (col, prefix, width) in _IDS.items():
-            t = blk.tables[name]
-            local = t[col].to_numpy()
-            t = t.set_column(
-                t.schema.get_field_index(col), col, fmt_id(prefix, width, local + offsets[name] + 1)
+    with progress.task(f"simulating {customers:,} customers", total=customers) as bar:
+        for blk in _raw_blocks(seed, cal, customers, workers):
+            resp_off = offsets["responses"]
+            for name, (col, prefix, width) in _IDS.items():
+                t = blk.tables[name]
+                local = t[col].to_numpy()
+                ids = fmt_id(prefix, width, local + offsets[name] + 1)
+                blk.tables[name] = t.set_column(t.schema.get_field_index(col), col, ids)
+                offsets[name] += t.num_rows
+            c = blk.tables["cases"]
+            rid = fmt_id("R", 9, c["response_id"].to_numpy() + resp_off + 1)
+            blk.tables["cases"] = c.set_column(
+                c.schema.get_field_index("response_id"), "response_id", rid
             )
-            blk.tables[name] = t
-            offsets[name] += t.num_rows
-        c = blk.tables["cases"]
-        rid = fmt_id("R", 9, c["response_id"].to_numpy() + resp_off + 1)
-        blk.tables["cases"] = c.set_column(
-            c.schema.get_field_index("response_id"), "response_id", rid
-        )
-        ct = blk.extra["comment_themes"]
-        rid = fmt_id("R", 9, ct["response_id"].to_numpy() + resp_off + 1)
-        blk.extra["comment_themes"] = ct.set_column(0, "response_id", rid)
-        yield blk
+            ct = blk.extra["comment_themes"]
+            rid = fmt_id("R", 9, ct["response_id"].to_numpy() + resp_off + 1)
+            blk.extra["comment_themes"] = ct.set_column(0, "response_id", rid)
+            yield blk
+            bar.advance(blk.tables["customers"].num_rows)
 
 
 def _truth(

@@ -1,13 +1,19 @@
 """Chunked process-pool map over texts, shared by sentiment and theme assignment.
 
 Workers are started with ``spawn`` (safe beside the DuckDB threads of the parent) and receive
-the fitted objects once, through the pool initializer; chunks then carry only text.
+the fitted objects once; chunks then carry only text. The fitted objects are pickled once
+into a temporary file that each worker reads as it starts: handing them over through the
+pool initializer instead would make the parent wait, worker by worker, until each new
+process has imported its modules and read the whole pickle from the pipe, so the workers
+would start one after the other rather than together.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -28,8 +34,9 @@ def effective_jobs(n_jobs: int | None) -> int:
     return max(1, int(n_jobs))
 
 
-def _init(state: dict[str, Any]) -> None:
-    _STATE.update(state)
+def _init(path: str) -> None:
+    with open(path, "rb") as f:
+        _STATE.update(pickle.load(f))
 
 
 def _call(func: Callable[..., Any], chunk: Sequence[Any]) -> Any:
@@ -70,7 +77,13 @@ def map_chunks(
     if jobs == 1 or len(items) < MIN_PARALLEL or len(chunks) == 1:
         return [func(c, **state) for c in chunks]
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init, initargs=(state,)
-    ) as pool:
-        return list(pool.map(_call, [func] * len(chunks), chunks))
+    fd, path = tempfile.mkstemp(prefix="cxroi-state-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(chunks)), mp_context=ctx, initializer=_init, initargs=(path,)
+        ) as pool:
+            return list(pool.map(_call, [func] * len(chunks), chunks))
+    finally:
+        os.unlink(path)

@@ -8,14 +8,14 @@ passes in as a frame).
 Definitions, for theme :math:`j` among commented responses in scope:
 
 - ``n``: responses whose comment mentions the theme; ``share`` = ``n`` ÷ commented responses.
-- ``sentiment``: mean comment sentiment of those responses (:func:`score_sentiment`:
+- ``sentiment``: mean comment sentiment of those responses (:func:`fit_sentiment`:
   score-aware when enough scored comments exist, else VADER).
 - ``nps_with`` / ``nps_without``: NPS of responses mentioning / not mentioning the theme, with
   adjusted-Wald intervals (:mod:`cxroi.metrics.nps`); ``nps_gap`` = with − without, with its
   interval.
 - ``n_negative``: mentions whose tone is negative (the mean sentiment of the comment's
   sentences on the theme is below the sentiment model's neutral point; see
-  :func:`score_comments`); ``nps_negative``: NPS of those responses; ``nps_gap_negative`` /
+  :mod:`cxroi.text.mentions`); ``nps_negative``: NPS of those responses; ``nps_gap_negative`` /
   ``nps_gap_positive``: NPS of responses mentioning the theme negatively / positively minus
   NPS of responses not mentioning it, with intervals. A theme's praise and its complaints
   pull its overall ``nps_gap`` in opposite directions; these two keep them apart.
@@ -61,8 +61,10 @@ from cxroi.metrics.compare import nps_diff_from_counts, proportion_diff_from_cou
 from cxroi.metrics.money import churn_from_exposure
 from cxroi.metrics.nps import GROUPS, nps_from_counts, nps_group
 from cxroi.results import estimate_frame
-from cxroi.text.sentiment import SentimentResult, score_sentiment
-from cxroi.text.theme_model import ThemeAssignment, ThemeModel, _sentences
+from cxroi.text._distinct import distinct_texts
+from cxroi.text.mentions import analyse_mentions
+from cxroi.text.sentiment import SentimentResult, fit_sentiment
+from cxroi.text.theme_model import ThemeAssignment, ThemeModel
 
 __all__ = [
     "EMERGING_PERIODS",
@@ -75,26 +77,41 @@ EMERGING_PERIODS = ("month", "quarter", "week")
 """Periods :func:`emerging_table` compares the last of with every earlier comment."""
 
 
+SENTIMENT_MAX_TRAIN = 20_000
+"""Labelled comments the score-aware sentiment model of :func:`score_comments` trains on (a
+seeded sample above that). On the 100k-customer simulated workspace: held-out AUC 0.756
+(0.765 on all 90,700 labelled comments), mention polarity right for 0.972 of the correctly
+themed mentions (0.991), training about 4 s instead of 25 s."""
+
+
 def score_comments(
     frame: pd.DataFrame,
     model: ThemeModel,
     *,
     n_jobs: int | None = 1,
     random_state: int = 0,
+    max_train: int = SENTIMENT_MAX_TRAIN,
 ) -> tuple[pd.DataFrame, ThemeAssignment, SentimentResult]:
     """Sentiment and themes of commented responses, with the tone of each theme mention.
+
+    The sentiment model is chosen and trained on (a sample of) the scored comments
+    (:func:`~cxroi.text.sentiment.fit_sentiment`), then one pass
+    (:func:`~cxroi.text.mentions.analyse_mentions`) scores every distinct comment, assigns
+    its themes and finds the tone of each mention.
 
     Parameters
     ----------
     frame
         One row per commented response, with ``comment`` and ``nps`` (other columns are
-        kept).
+        kept); ``comment`` may be categorical.
     model
         A fitted theme model; its config gives redaction, thresholds and the analyst's edits.
     n_jobs
         Worker processes for sentiment and theme assignment.
     random_state
-        Seed of the score-aware sentiment model's held-out split.
+        Seed of the score-aware sentiment model's training sample and held-out split.
+    max_train
+        Largest number of labelled comments the score-aware model trains on.
 
     Returns
     -------
@@ -102,40 +119,35 @@ def score_comments(
         ``frame`` without ``comment`` and with ``sentiment``; the row-aligned theme
         assignment with ``negative`` set; the sentiment model's result (name, quality).
     """
-    texts = model._config.redact.many(frame["comment"])
-    sent = score_sentiment(
-        texts, frame["nps"], scale="nps", random_state=random_state, n_jobs=n_jobs
+    redact = model._config.redact
+    uniq, codes = distinct_texts(frame["comment"])
+    texts = [t if t is None or isinstance(t, str) else str(t) for t in uniq]
+    has_text = np.array([t is not None and bool(t.strip()) for t in texts], dtype=bool)
+    redacted: dict[int, str | None] = {}
+
+    def texts_of(rows: np.ndarray) -> list[str | None]:
+        """The redacted texts of some rows (the training sample), each redacted once."""
+        out = []
+        for c in codes[rows].tolist():
+            if c not in redacted:
+                r = redact(texts[c])
+                redacted[c] = r if r is not None and r.strip() else None
+            out.append(redacted[c])
+        return out
+
+    sent = fit_sentiment(
+        frame["nps"],
+        has_text[codes],
+        texts_of,
+        scale="nps",
+        random_state=random_state,
+        max_train=max_train,
+        n_jobs=n_jobs,
     )
+    pass_ = analyse_mentions(frame["comment"], model, sent, n_jobs=n_jobs)
+    sent.values = pass_.sentiment
     out = frame.drop(columns="comment").assign(sentiment=sent.values)
-    assignment = model.transform(texts)
-    assignment.negative = _negative_mentions(model, texts, assignment, sent)
-    return out, assignment, sent
-
-
-def _negative_mentions(
-    model: ThemeModel, texts: list[str | None], assignment: ThemeAssignment, sent: Any
-) -> np.ndarray:
-    """Comment x theme: does the comment speak of the theme negatively?
-
-    The tone of a mention is the mean sentiment of the comment's sentences assigned to the
-    theme (scored with the comment-level model), or the whole comment's sentiment when the
-    theme was given to the comment by a keyword edit that no single sentence carries. A tone
-    below the model's neutral point (a text that says nothing) is negative.
-    """
-    sents, owner = _sentences(texts)
-    mentioned = assignment.confidence > 0
-    tone = np.where(mentioned, np.asarray(sent.values, float)[:, None], np.nan)
-    if sents:
-        on = model.transform(sents).confidence > 0
-        val = np.nan_to_num(np.asarray(sent.predict(sents), float), nan=sent.neutral)
-        total = np.zeros(mentioned.shape)
-        count = np.zeros(mentioned.shape)
-        np.add.at(total, owner, on * val[:, None])
-        np.add.at(count, owner, on.astype(float))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            by_sentence = total / count
-        tone = np.where(mentioned & (count > 0), by_sentence, tone)
-    return mentioned & (tone < sent.neutral)
+    return out, pass_.themes, sent
 
 
 def _with_ci(prefix: str, r: dict[str, np.ndarray], key: str) -> dict[str, np.ndarray]:

@@ -6,12 +6,13 @@ fitted theme model once and then, per chunk of comments, does everything in one 
 (:mod:`cxroi.privacy`), split into sentences (:func:`cxroi.text.theme_model.split_sentences`),
 score and assign themes, so the comments are sent to the workers and parsed only once.
 
-Most of the cost of VADER and of TF-IDF is Python work per sentence, and real (and simulated)
-comment streams repeat many sentences ("Thanks.", "Delivery was late again."). Each worker
-therefore keeps a cache keyed by the sentence text holding the sentence's VADER valence sum
-and its theme confidences; only sentences it has not seen are scored, as one vectorised
-TF-IDF + NNLS batch per chunk. The cache holds at most ``cache_size`` sentences and is
-emptied when full.
+Each distinct comment is analysed once (:mod:`cxroi.text._distinct`) and its result handed
+to every row holding it. Most of the cost of VADER and of TF-IDF is Python work per
+sentence, and real (and simulated) comment streams repeat many sentences ("Thanks.",
+"Delivery was late again."). Each worker therefore keeps a cache keyed by the sentence
+text holding the sentence's VADER valence sum and its theme confidences; only sentences it
+has not seen are scored, as one vectorised TF-IDF + NNLS batch per chunk. The cache holds
+at most ``cache_size`` sentences and is emptied when full.
 
 **Sentiment.** VADER's compound score of a text is :math:`\\mathrm{compound} =
 s / \\sqrt{s^2 + 15}` where :math:`s` is the sum of its words' valences (after VADER's
@@ -21,7 +22,7 @@ comment, so the score equals VADER's ``polarity_scores(text)["compound"]`` for o
 comments and differs only where VADER's rules reach across a sentence boundary (a "but"
 damping the previous sentence, a negation in the last words of the previous sentence,
 all-caps emphasis); ``benchmarks/bench_text.py`` reports the agreement. Emojis are spelt out
-as in :class:`cxroi.text.sentiment.LexiconSentiment`; missing or empty comments get ``NaN``.
+as in :class:`cxroi.text.lexicon.LexiconSentiment`; missing or empty comments get ``NaN``.
 
 **Themes** are those of :meth:`cxroi.text.theme_model.ThemeModel.transform` (same sentences, same
 confidences, the analyst's edits applied).
@@ -36,8 +37,9 @@ from typing import Any
 import numpy as np
 
 from cxroi.privacy import Redactor
+from cxroi.text._distinct import distinct_texts
 from cxroi.text._parallel import map_chunks
-from cxroi.text.sentiment import _EMOJI_RE, _EMOJI_WORDS, _analyzer, clean_texts
+from cxroi.text.lexicon import _EMOJI_RE, _EMOJI_WORDS, _analyzer, clean_texts
 from cxroi.text.theme_model import (
     ThemeAssignment,
     ThemeModel,
@@ -201,7 +203,8 @@ def analyse_comments(
     """
     model._check_fitted()
     cfg = model._config
-    clean = clean_texts(texts)
+    uniq, codes = distinct_texts(texts)  # each distinct comment once, then every row
+    clean = clean_texts(uniq)
     state = {
         "redactor": cfg.redact,
         "vectorizer": model._transform_vectorizer(),
@@ -218,4 +221,4 @@ def analyse_comments(
     else:
         sentiment = np.empty(0)
         base = np.zeros((0, model.n_themes_), dtype=np.float32)
-    return CommentAnalysis(sentiment, model._edit(base, clean))
+    return CommentAnalysis(sentiment[codes], model._edit(base, clean).rows(codes))

@@ -2,10 +2,8 @@
 
 Two models share one interface (``fit`` / ``predict``):
 
-- :class:`LexiconSentiment` — VADER's compound score (Hutto & Gilbert, 2014). Needs no training.
-  Common emojis are first spelt out as words VADER knows; texts longer than 1,000 characters
-  are scored sentence-block by sentence-block and averaged by length (VADER is sentence-level
-  and slows down quadratically on very long texts).
+- :class:`LexiconSentiment` — VADER's compound score (Hutto & Gilbert, 2014). Needs no training
+  (:mod:`cxroi.text.lexicon`).
 - :class:`ScoredSentiment` — a model trained on the workspace's own comments and the scores
   their authors gave (NPS, CSAT, CES or any signed rating). Scores are made binary (e.g.
   promoters vs detractors; passives are left out), features are TF-IDF word 1-2-grams plus
@@ -20,17 +18,18 @@ Two models share one interface (``fit`` / ``predict``):
 
 :func:`score_sentiment` chooses automatically: the score-aware model when at least
 ``min_scored`` labelled comments exist (with ``min_class`` of each class) and it beats the
-lexicon model on the held-out comments, the lexicon model otherwise.
+lexicon model on the held-out comments, the lexicon model otherwise. :func:`fit_sentiment`
+makes the same choice without scoring every text, for callers that score texts themselves
+(:mod:`cxroi.text.pipeline`).
 
 Missing, empty or whitespace-only comments get ``NaN`` sentiment (no text, no sentiment).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -41,6 +40,7 @@ from cxroi.errors import CxroiError, param
 from cxroi.estimator import Estimator
 from cxroi.metrics.nps import PASSIVE_MIN, PROMOTER_MIN
 from cxroi.text._parallel import map_chunks
+from cxroi.text.lexicon import LexiconSentiment, _vader_chunk, clean_texts
 
 __all__ = [
     "LexiconSentiment",
@@ -48,143 +48,11 @@ __all__ = [
     "SentimentResult",
     "binarise",
     "clean_texts",
+    "fit_sentiment",
     "score_sentiment",
     "sentiment_frame",
+    "training_rows",
 ]
-
-# Emojis VADER's own emoji table describes in words it has no valence for.
-_EMOJI_WORDS = {
-    "😡": " angry ",
-    "🤬": " furious ",
-    "😠": " angry ",
-    "😤": " annoyed ",
-    "😞": " disappointed ",
-    "😢": " sad ",
-    "😭": " miserable ",
-    "😩": " frustrated ",
-    "😒": " unhappy ",
-    "🙁": " sad ",
-    "☹": " sad ",
-    "👎": " bad ",
-    "💩": " awful ",
-    "🤮": " disgusting ",
-    "😀": " happy ",
-    "😃": " happy ",
-    "😄": " happy ",
-    "😁": " happy ",
-    "😊": " happy ",
-    "🙂": " good ",
-    "😍": " love ",
-    "🥰": " love ",
-    "❤": " love ",
-    "💯": " perfect ",
-    "👍": " good ",
-    "👏": " great ",
-    "🎉": " great ",
-    "⭐": " great ",
-    "🌟": " great ",
-    "🔥": " great ",
-    "😂": " funny ",
-}
-_EMOJI_RE = re.compile("|".join(map(re.escape, _EMOJI_WORDS)))
-_SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+")
-LONG_TEXT = 1_000
-"""Texts longer than this many characters are scored in blocks (see module docstring)."""
-
-_ANALYZER: list[Any] = []
-
-
-def _analyzer() -> Any:
-    if not _ANALYZER:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-        _ANALYZER.append(SentimentIntensityAnalyzer())
-    return _ANALYZER[0]
-
-
-def clean_texts(texts: Sequence[Any] | pd.Series | np.ndarray) -> list[str | None]:
-    """Texts as a list of ``str`` or ``None`` (for missing, NaN or whitespace-only values)."""
-    out: list[str | None] = []
-    for t in texts:
-        if t is None or (isinstance(t, float) and math.isnan(t)) or t is pd.NA:
-            out.append(None)
-        elif isinstance(t, str):
-            out.append(t if t.strip() else None)
-        else:
-            raise CxroiError(f"comments must be text; got {type(t).__name__} value {t!r}")
-    return out
-
-
-def _blocks(text: str) -> list[str]:
-    """Split a long text into blocks of at most about LONG_TEXT characters."""
-    blocks: list[str] = []
-    cur = ""
-    for sent in _SENTENCE_END.split(text):
-        while len(sent) > LONG_TEXT:  # one huge "sentence": cut at a space
-            cut = sent.rfind(" ", 0, LONG_TEXT)
-            cut = cut if cut > 0 else LONG_TEXT
-            blocks.append(sent[:cut])
-            sent = sent[cut:].lstrip()
-        if cur and len(cur) + len(sent) + 1 > LONG_TEXT:
-            blocks.append(cur)
-            cur = sent
-        else:
-            cur = f"{cur} {sent}" if cur else sent
-    if cur:
-        blocks.append(cur)
-    return blocks
-
-
-def _vader(text: str | None) -> float:
-    if text is None:
-        return math.nan
-    a = _analyzer()
-    if _EMOJI_RE.search(text):
-        text = _EMOJI_RE.sub(lambda m: _EMOJI_WORDS[m.group(0)], text)
-    if len(text) <= LONG_TEXT:
-        return float(a.polarity_scores(text)["compound"])
-    blocks = _blocks(text)
-    weights = np.array([len(b) for b in blocks], dtype=float)
-    values = np.array([a.polarity_scores(b)["compound"] for b in blocks])
-    return float(np.dot(weights, values) / weights.sum())
-
-
-def _vader_chunk(chunk: Sequence[str | None]) -> np.ndarray:
-    return np.fromiter((_vader(t) for t in chunk), dtype=float, count=len(chunk))
-
-
-class LexiconSentiment:
-    """VADER compound sentiment in −1…1; needs no training.
-
-    Parameters
-    ----------
-    n_jobs
-        Worker processes for large inputs (``-1``: every core).
-    chunk_size
-        Comments per work unit.
-
-    Examples
-    --------
-    >>> LexiconSentiment().predict(["great service", "awful delay", None]).round(2).tolist()
-    [0.62, -0.65, nan]
-    """
-
-    name = "lexicon"
-
-    def __init__(self, *, n_jobs: int | None = 1, chunk_size: int = 10_000) -> None:
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
-
-    def fit(self, texts: Any = None, scores: Any = None) -> LexiconSentiment:
-        """Nothing to learn; returns ``self``."""
-        return self
-
-    def predict(self, texts: Sequence[Any]) -> np.ndarray:
-        """Sentiment per text in −1…1; ``NaN`` for missing or empty text."""
-        clean = clean_texts(texts)
-        parts = map_chunks(_vader_chunk, clean, n_jobs=self.n_jobs, chunk_size=self.chunk_size)
-        return np.concatenate(parts) if parts else np.empty(0)
-
 
 # (positive if >= hi, negative if <= lo) per scale; in between is left out.
 SCALES: dict[str, tuple[float, float, float, float]] = {
@@ -215,6 +83,13 @@ def _infer_scale(values: np.ndarray) -> str:
     )
 
 
+def _numeric(scores: Any) -> np.ndarray:
+    try:
+        return pd.to_numeric(pd.Series(scores, dtype=object), errors="raise").to_numpy(float)
+    except (ValueError, TypeError) as e:
+        raise CxroiError(f"scores must be numbers: {e}") from None
+
+
 def binarise(scores: Any, *, scale: str = "auto") -> np.ndarray:
     """Scores as 1 (positive), 0 (negative) or ``NaN`` (missing or middle of the scale).
 
@@ -232,10 +107,7 @@ def binarise(scores: Any, *, scale: str = "auto") -> np.ndarray:
     numpy.ndarray
         Float array of 1.0, 0.0 and NaN.
     """
-    try:
-        v = pd.to_numeric(pd.Series(scores, dtype=object), errors="raise").to_numpy(float)
-    except (ValueError, TypeError) as e:
-        raise CxroiError(f"scores must be numbers: {e}") from None
+    v = _numeric(scores)
     if scale == "auto":
         scale = _infer_scale(v)
     out = np.full(v.shape, np.nan)
@@ -253,6 +125,16 @@ def binarise(scores: Any, *, scale: str = "auto") -> np.ndarray:
     out[v >= pos] = 1.0
     out[v <= neg] = 0.0
     return out
+
+
+def training_rows(labelled: np.ndarray, *, max_train: int, random_state: int) -> np.ndarray:
+    """Rows a score-aware model trains on: every labelled row, or a seeded sample of
+    ``max_train`` of them (in row order)."""
+    keep = np.flatnonzero(labelled)
+    if keep.size > max_train:
+        rng = np.random.default_rng(random_state)
+        keep = np.sort(rng.choice(keep, max_train, replace=False))
+    return keep
 
 
 def _tfidf_chunk(chunk: Sequence[str | None], *, vectorizer: Any) -> sparse.csr_matrix:
@@ -367,10 +249,10 @@ class ScoredSentiment(Estimator):
         y_all = binarise(scores, scale=self.scale)
         if len(clean) != len(y_all):
             raise CxroiError(f"{len(clean)} comments but {len(y_all)} scores")
-        keep = np.flatnonzero(~np.isnan(y_all) & np.array([t is not None for t in clean]))
-        rng = np.random.default_rng(self.random_state)
-        if keep.size > self.max_train:
-            keep = np.sort(rng.choice(keep, self.max_train, replace=False))
+        has_text = np.array([t is not None for t in clean], dtype=bool)
+        keep = training_rows(
+            ~np.isnan(y_all) & has_text, max_train=self.max_train, random_state=self.random_state
+        )
         y = y_all[keep].astype(int)
         counts = np.bincount(y, minlength=2)
         if counts.min() < 20:
@@ -394,6 +276,17 @@ class ScoredSentiment(Estimator):
         self._train(texts_k, y, lex, search=False)  # final model on every labelled comment
         self.params_ = {"C": self.C_, "auc": self.auc_, "lexicon_auc": self.lexicon_auc_}
         return self
+
+    def scorer(self) -> Callable[[Sequence[str | None]], np.ndarray]:
+        """In-process, picklable scoring of clean texts (``str`` or ``None``), as
+        :meth:`predict` scores them; for worker processes that score texts themselves."""
+        self._check_fitted()
+        return partial(
+            _scored_chunk,
+            vectorizer=self.vectorizer_,
+            model=self.model_,
+            lexicon_weight=self.lexicon_weight,
+        )
 
     def predict(self, texts: Sequence[Any]) -> np.ndarray:
         """Sentiment per text in −1…1 (``2p − 1``); ``NaN`` for missing or empty text."""
@@ -439,6 +332,87 @@ class SentimentResult:
     """The score of a text that says nothing: 0 for the lexicon; for the score-aware model
     :math:`2\\pi - 1`, with :math:`\\pi` the share of positive labels it was trained on
     (its logistic intercept carries that prior). Below it, a text leans negative."""
+    scorer: Callable[[Sequence[str | None]], np.ndarray] = _vader_chunk
+    """The same scores as ``predict``, in-process and picklable, for clean texts (``str`` or
+    ``None``): what worker processes call."""
+
+
+def fit_sentiment(
+    scores: Any,
+    has_text: np.ndarray,
+    texts_of: Callable[[np.ndarray], list[str | None]],
+    *,
+    scale: str = "auto",
+    min_scored: int = 200,
+    min_class: int = 20,
+    random_state: int = 0,
+    max_train: int = 200_000,
+    n_jobs: int | None = 1,
+) -> SentimentResult:
+    """Choose and train the sentiment model, without scoring every text (``values`` empty).
+
+    The choice is that of :func:`score_sentiment`; only the texts of the training rows are
+    asked for, so a caller holding many rows (or each distinct text once) never builds them
+    all.
+
+    Parameters
+    ----------
+    scores
+        One score per row (missing allowed).
+    has_text
+        Per row: is there a (non-empty) text?
+    texts_of
+        ``texts_of(rows)`` gives the clean texts of those rows (integer positions).
+    scale, min_scored, min_class, random_state, n_jobs
+        As for :func:`score_sentiment`.
+    max_train
+        Largest number of labelled rows the score-aware model trains on (a seeded sample
+        above that, :func:`training_rows`).
+
+    Returns
+    -------
+    SentimentResult
+        With ``values`` empty; ``predict`` and ``scorer`` score texts.
+    """
+    lexicon = LexiconSentiment(n_jobs=n_jobs)
+    if scale == "auto":  # resolved on every row, not on the training sample
+        scale = _infer_scale(_numeric(scores))
+    y = binarise(scores, scale=scale)
+    if len(y) != len(has_text):
+        raise CxroiError(f"{len(has_text)} comments but {len(y)} scores")
+    labelled = ~np.isnan(y) & has_text
+    n_pos = int((y[labelled] == 1).sum())
+    n_neg = int((y[labelled] == 0).sum())
+    empty = np.empty(0)
+    if labelled.sum() < min_scored or min(n_pos, n_neg) < min_class:
+        reason = (
+            f"only {int(labelled.sum())} scored comments ({n_pos} positive, {n_neg} negative); "
+            f"the score-aware model needs {min_scored} with {min_class} of each class"
+        )
+        return SentimentResult(empty, "lexicon", reason=reason, predict=lexicon.predict)
+    keep = training_rows(labelled, max_train=max_train, random_state=random_state)
+    model = ScoredSentiment(
+        scale=scale, random_state=random_state, n_jobs=n_jobs, max_train=max_train
+    )
+    model.fit(texts_of(keep), np.asarray(scores, dtype=object)[keep])
+    quality = {
+        "auc": model.auc_,
+        "lexicon_auc": model.lexicon_auc_,
+        "n_train": model.n_train_,
+        "n_test": model.n_test_,
+    }
+    if model.auc_ < model.lexicon_auc_:
+        reason = f"held-out AUC {model.auc_:.3f} below the lexicon's {model.lexicon_auc_:.3f}"
+        return SentimentResult(empty, "lexicon", quality, reason, predict=lexicon.predict)
+    prior = model.n_positive_ / (model.n_positive_ + model.n_negative_)
+    return SentimentResult(
+        empty,
+        "scored",
+        quality,
+        predict=model.predict,
+        neutral=2 * prior - 1,
+        scorer=model.scorer(),
+    )
 
 
 def score_sentiment(
@@ -449,6 +423,7 @@ def score_sentiment(
     min_scored: int = 200,
     min_class: int = 20,
     random_state: int = 0,
+    max_train: int = 200_000,
     n_jobs: int | None = 1,
 ) -> SentimentResult:
     """Sentiment of every comment, with the best model the data allows.
@@ -467,6 +442,8 @@ def score_sentiment(
         Labelled comments needed in each class.
     random_state
         Seed of the held-out split.
+    max_train
+        Largest number of labelled comments the score-aware model trains on.
     n_jobs
         Worker processes.
 
@@ -482,38 +459,21 @@ def score_sentiment(
             lexicon.predict(texts), "lexicon", reason="no scores given", predict=lexicon.predict
         )
     clean = clean_texts(texts)
-    y = binarise(scores, scale=scale)
-    if len(y) != len(clean):
-        raise CxroiError(f"{len(clean)} comments but {len(y)} scores")
     has_text = np.array([t is not None for t in clean], dtype=bool)
-    labelled = ~np.isnan(y) & has_text
-    n_pos = int((y[labelled] == 1).sum())
-    n_neg = int((y[labelled] == 0).sum())
-    if labelled.sum() < min_scored or min(n_pos, n_neg) < min_class:
-        reason = (
-            f"only {int(labelled.sum())} scored comments ({n_pos} positive, {n_neg} negative); "
-            f"the score-aware model needs {min_scored} with {min_class} of each class"
-        )
-        return SentimentResult(
-            lexicon.predict(clean), "lexicon", reason=reason, predict=lexicon.predict
-        )
-    model = ScoredSentiment(scale=scale, random_state=random_state, n_jobs=n_jobs)
-    model.fit(clean, scores)
-    quality = {
-        "auc": model.auc_,
-        "lexicon_auc": model.lexicon_auc_,
-        "n_train": model.n_train_,
-        "n_test": model.n_test_,
-    }
-    if model.auc_ < model.lexicon_auc_:
-        reason = f"held-out AUC {model.auc_:.3f} below the lexicon's {model.lexicon_auc_:.3f}"
-        return SentimentResult(
-            lexicon.predict(clean), "lexicon", quality, reason, predict=lexicon.predict
-        )
-    prior = model.n_positive_ / (model.n_positive_ + model.n_negative_)
-    return SentimentResult(
-        model.predict(clean), "scored", quality, predict=model.predict, neutral=2 * prior - 1
+    res = fit_sentiment(
+        scores,
+        has_text,
+        lambda rows: [clean[i] for i in rows],
+        scale=scale,
+        min_scored=min_scored,
+        min_class=min_class,
+        random_state=random_state,
+        max_train=max_train,
+        n_jobs=n_jobs,
     )
+    assert res.predict is not None
+    res.values = res.predict(clean)
+    return res
 
 
 def sentiment_frame(

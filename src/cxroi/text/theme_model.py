@@ -65,8 +65,9 @@ from scipy import sparse
 
 from cxroi.errors import CxroiError
 from cxroi.estimator import Estimator
+from cxroi.text._distinct import distinct_texts
 from cxroi.text._parallel import map_chunks
-from cxroi.text.sentiment import clean_texts
+from cxroi.text.lexicon import clean_texts
 from cxroi.text.theme_config import ThemeConfig
 
 __all__ = [
@@ -77,6 +78,9 @@ __all__ = [
     "sentence_confidence",
     "split_sentences",
 ]
+
+MAX_COMMENTS = 100_000
+"""Distinct comments :meth:`ThemeModel.fit` reads by default (a seeded sample above that)."""
 
 _SENT = re.compile(r"(?<=[.!?;\n])\s+|\s+[-–]\s+")
 MAX_SENTENCE = 400
@@ -171,14 +175,16 @@ def _assign_chunk(
     sents, owner = _sentences(chunk)
     if not sents:
         return out
+    index: dict[str, int] = {}  # each distinct sentence scored once
+    ids = np.fromiter((index.setdefault(s, len(index)) for s in sents), np.int64, len(sents))
     conf = sentence_confidence(
-        vectorizer.transform(sents),
+        vectorizer.transform(list(index)),
         h,
         groups,
         min_confidence=min_confidence,
         min_explained=min_explained,
     )
-    np.maximum.at(out, owner, conf)
+    np.maximum.at(out, owner, conf[ids])
     return out
 
 
@@ -296,6 +302,9 @@ class ThemeModel(Estimator):
         A term must occur in this many distinct sentences.
     max_sentences
         Distinct sentences used for fitting (a seeded sample above that).
+    max_comments
+        Distinct comments read for fitting (a seeded sample above that): themes are
+        discovered on a sample and assigned to every comment.
     n_top_terms, n_examples
         Terms and example sentences kept per theme.
     random_state
@@ -331,6 +340,7 @@ class ThemeModel(Estimator):
         merge_similarity: float = 0.6,
         min_df: int = 2,
         max_sentences: int = 50_000,
+        max_comments: int = MAX_COMMENTS,
         n_top_terms: int = 8,
         n_examples: int = 3,
         random_state: int = 0,
@@ -342,6 +352,7 @@ class ThemeModel(Estimator):
         self.merge_similarity = merge_similarity
         self.min_df = min_df
         self.max_sentences = max_sentences
+        self.max_comments = max_comments
         self.n_top_terms = n_top_terms
         self.n_examples = n_examples
         self.random_state = random_state
@@ -370,10 +381,14 @@ class ThemeModel(Estimator):
             When fewer than 10 distinct sentences with known terms exist.
         """
         cfg = self._config
-        clean = cfg.redact.many(clean_texts(texts))
-        sents, _ = _sentences(clean)
-        uniq = sorted({s.lower() for s in sents})
         rng = np.random.default_rng(self.random_state)
+        distinct = [t for t in clean_texts(distinct_texts(texts)[0]) if t is not None]
+        if len(distinct) > self.max_comments:
+            distinct.sort()
+            pick = np.sort(rng.choice(len(distinct), self.max_comments, replace=False))
+            distinct = [distinct[i] for i in pick]
+        sents, _ = _sentences(cfg.redact.many(distinct))
+        uniq = sorted({s.lower() for s in sents})
         if len(uniq) > self.max_sentences:
             uniq = [uniq[i] for i in np.sort(rng.choice(len(uniq), self.max_sentences, False))]
         if len(uniq) < 10:
@@ -446,6 +461,11 @@ class ThemeModel(Estimator):
     def base_transform(self, texts: Sequence[Any]) -> np.ndarray:
         """Comment x discovered-theme confidences, before the analyst's edits."""
         self._check_fitted()
+        uniq, codes = distinct_texts(texts)
+        return self._base_distinct(uniq)[codes]
+
+    def _base_distinct(self, texts: Sequence[Any]) -> np.ndarray:
+        """:meth:`base_transform` of texts given once each."""
         cfg = self._config
         clean = cfg.redact.many(clean_texts(texts))
         state = {
@@ -461,9 +481,13 @@ class ThemeModel(Estimator):
         return np.concatenate(parts)
 
     def transform(self, texts: Sequence[Any]) -> ThemeAssignment:
-        """Themes of each comment, with the analyst's edits from :attr:`config` applied."""
-        base = self.base_transform(texts)
-        return self._edit(base, texts)
+        """Themes of each comment, with the analyst's edits from :attr:`config` applied.
+
+        Each distinct text is assigned once (:func:`~cxroi.text._distinct.distinct_texts`).
+        """
+        self._check_fitted()
+        uniq, codes = distinct_texts(texts)
+        return self._edit(self._base_distinct(uniq), uniq).rows(codes)
 
     def _edit(self, base: np.ndarray, texts: Sequence[Any]) -> ThemeAssignment:
         """The analyst's edits (:meth:`ThemeConfig.edit`) applied to ``base`` confidences."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from cxroi import progress
 from cxroi._types import Tables, WorkspaceLike
@@ -79,7 +80,6 @@ _PROFILE_COLUMNS = (
     "spend", "avg_transaction", "spend_per_month", "monthly_value", "tickets", "support_cost",
     "nps_group", "csat_last",
 )  # fmt: skip
-_BATCH = 200_000
 _VIEW = ["archetype", "name", "customers", "value", "ci_low", "ci_high", "revenue_share", "nps",
          "churn_per_year", "top_theme", "flag"]  # fmt: skip
 _METRICS_VIEW = ["name", "metric", "value", "ci_low", "ci_high", "n", "flag"]
@@ -170,7 +170,7 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime) -> pd.DataFrame | None:
 
 def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) -> Themes:
     """Per customer: comments, those mentioning each theme, and those of them that read
-    negative (lexicon sentiment below 0); streamed in batches, so memory stays flat."""
+    negative (lexicon sentiment below 0)."""
     from cxroi.analyses.themes import theme_model
     from cxroi.text.pipeline import analyse_comments
 
@@ -182,24 +182,21 @@ def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) ->
     except CxroiError as e:
         return Themes([], [], None, f"no theme mentions: {e}")
     expr = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & (rs.ts < end_ts))
-    parts, names, labels = [], [], []
-    batches = expr.select("customer_id", "comment").to_pyarrow_batches(chunk_size=_BATCH)
-    with progress.task("archetypes: themes of comments") as bar:
-        for batch in batches:
-            if batch.num_rows:
-                ca = analyse_comments(batch.column("comment").to_pylist(), model, n_jobs=n_jobs)
-                names, labels = list(ca.themes.names), list(ca.themes.labels)
-                on = ca.themes.confidence > 0
-                neg = on & (np.nan_to_num(ca.sentiment) < 0)[:, None]
-                cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
-                df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
-                df.insert(0, "comments", 1)
-                df.insert(0, "customer_id", batch.column("customer_id").to_pandas())
-                parts.append(df.groupby("customer_id").sum())
-            bar.advance(batch.num_rows)
-    if not parts:
-        return Themes([], [], None, "no comments before as_of: no theme mentions")
-    return Themes(names, labels, pd.concat(parts).groupby(level=0).sum().reset_index())
+    with progress.task("archetypes: themes of comments"):
+        rows = expr.select("customer_id", "comment").to_pyarrow()
+        if not rows.num_rows:
+            return Themes([], [], None, "no comments before as_of: no theme mentions")
+        # dictionary-encoded: each distinct comment is analysed once, in one worker pool
+        comment = pc.dictionary_encode(rows.column("comment")).combine_chunks()
+        ca = analyse_comments(pd.Series(comment.to_pandas()), model, n_jobs=n_jobs)
+    names, labels = list(ca.themes.names), list(ca.themes.labels)
+    on = ca.themes.confidence > 0
+    neg = on & (np.nan_to_num(ca.sentiment) < 0)[:, None]
+    cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
+    df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
+    df.insert(0, "comments", 1)
+    df.insert(0, "customer_id", rows.column("customer_id").to_pandas())
+    return Themes(names, labels, df.groupby("customer_id").sum().reset_index())
 
 
 @dataclass

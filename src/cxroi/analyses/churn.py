@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, param
 from cxroi.models.hazard import PoissonHazard, customer_month_panel, with_measure, with_nps
@@ -25,6 +26,7 @@ from cxroi.window import Window
 __all__ = ["churn"]
 
 
+@progress.task("churn")
 def churn(
     ws: WorkspaceLike,
     *,

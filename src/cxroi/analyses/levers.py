@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.models.levers import lever_effects
 from cxroi.results import Result, Table, estimate_frame
@@ -12,6 +13,7 @@ from cxroi.window import Window
 __all__ = ["lever"]
 
 
+@progress.task("lever")
 def lever(
     ws: WorkspaceLike,
     *,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.models._design import default_confounders
 from cxroi.models.effects import perception_effects
@@ -20,6 +21,7 @@ MAX_AGE = 2
 """Months an NPS response stays current for the adjusted effects."""
 
 
+@progress.task("value of perception")
 def value(
     ws: WorkspaceLike,
     *,

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.analyses.initiative_panels import (
     attributes,
@@ -98,6 +99,7 @@ def _effect_row(metric: str, unit: str, e: DiDEstimate, n: int) -> dict[str, Any
     }
 
 
+@progress.task("roi measure")
 def roi_measure(
     ws: WorkspaceLike,
     initiative_id: str,

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, first_line, param
 from cxroi.models.ledger import customer_ledger
@@ -145,6 +146,7 @@ def _small_n_warning(table: pd.DataFrame, min_n: int, what: str) -> list[str]:
     return [f"{small} row(s) rest on fewer than {min_n} {what}; they are flagged {SMALL_N}"]
 
 
+@progress.task("themes")
 def themes(
     ws: WorkspaceLike,
     *,

@@ -283,7 +283,6 @@ def segment_themes(
     Returns the table (``None`` without comments) and a note why it is missing.
     """
     from cxroi.analyses.themes import theme_model
-    from cxroi.text.sentiment import clean_texts
 
     rs = ws.table("responses")
     rs = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & rs.nps.notnull())
@@ -291,8 +290,9 @@ def segment_themes(
     if comments.empty:
         return None, "no comments with an NPS answer: no themes per segment"
     progress.step(f"themes of {len(comments):,} comments")
-    model = theme_model(ws, n_jobs=1)
-    assign = model.transform(model._config.redact.many(clean_texts(comments["comment"])))
+    model = theme_model(ws, n_jobs=-1)
+    # each distinct comment redacted and assigned once, in worker processes
+    assign = model.transform(comments["comment"])
     mention = assign.confidence > 0
     pos = pd.Series(np.arange(len(frame)), index=frame["customer_id"])
     row = pos.reindex(comments["customer_id"]).to_numpy()

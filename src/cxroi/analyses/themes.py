@@ -20,9 +20,8 @@ from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError, first_line, param
 from cxroi.models.ledger import customer_ledger
 from cxroi.results import SMALL_N, Result, Table
-from cxroi.text._distinct import distinct_texts
 from cxroi.text.impact import emerging_table, impact_table, score_comments
-from cxroi.text.sentiment import SentimentResult, clean_texts, sentiment_frame
+from cxroi.text.sentiment import SentimentResult, sentiment_frame
 from cxroi.text.theme_config import ThemeConfig
 from cxroi.text.theme_model import ThemeAssignment, ThemeModel
 from cxroi.text.theme_store import MODEL_FILE, load_model, save_model
@@ -114,9 +113,8 @@ def _frame(table: pa.Table) -> pd.DataFrame:
 
 
 def _assign(model: ThemeModel, comments: pd.Series) -> ThemeAssignment:
-    """Themes of redacted comments, each distinct comment assigned once."""
-    uniq, codes = distinct_texts(comments)
-    return model.transform(model._config.redact.many(clean_texts(uniq))).rows(codes)
+    """Themes of comments (redacted by the model's config), each distinct comment once."""
+    return model.transform(comments)
 
 
 def _ledger(ws: WorkspaceLike) -> pd.DataFrame:

@@ -65,6 +65,7 @@ from scipy import sparse
 
 from cxroi.errors import CxroiError
 from cxroi.estimator import Estimator
+from cxroi.privacy import Redactor
 from cxroi.text._distinct import distinct_texts
 from cxroi.text._parallel import map_chunks
 from cxroi.text.lexicon import clean_texts
@@ -164,15 +165,17 @@ def sentence_confidence(
 def _assign_chunk(
     chunk: Sequence[str | None],
     *,
+    redactor: Redactor,
     vectorizer: Any,
     h: np.ndarray,
     groups: np.ndarray,
     min_confidence: float,
     min_explained: float,
 ) -> np.ndarray:
-    """Comment x theme confidence for one chunk of (redacted or raw) comments."""
+    """Comment x theme confidence for one chunk of raw comments (redacted here, in the
+    worker)."""
     out = np.zeros((len(chunk), groups.shape[1]), dtype=np.float32)
-    sents, owner = _sentences(chunk)
+    sents, owner = _sentences(redactor.many(chunk))
     if not sents:
         return out
     index: dict[str, int] = {}  # each distinct sentence scored once
@@ -467,8 +470,9 @@ class ThemeModel(Estimator):
     def _base_distinct(self, texts: Sequence[Any]) -> np.ndarray:
         """:meth:`base_transform` of texts given once each."""
         cfg = self._config
-        clean = cfg.redact.many(clean_texts(texts))
+        clean = clean_texts(texts)
         state = {
+            "redactor": cfg.redact,
             "vectorizer": self._transform_vectorizer(),
             "h": self.components_,
             "groups": self._group_matrix(),

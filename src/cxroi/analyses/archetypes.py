@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
 from cxroi import progress
 from cxroi._types import Tables, WorkspaceLike
@@ -171,7 +170,7 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime) -> pd.DataFrame | None:
 def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) -> Themes:
     """Per customer: comments, those mentioning each theme, and those of them that read
     negative (lexicon sentiment below 0)."""
-    from cxroi.analyses.themes import theme_model
+    from cxroi.analyses.themes import comment_frame, theme_model
     from cxroi.text.pipeline import analyse_comments
 
     rs = ws.tables.get("responses")
@@ -183,19 +182,18 @@ def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) ->
         return Themes([], [], None, f"no theme mentions: {e}")
     expr = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & (rs.ts < end_ts))
     with progress.task("archetypes: themes of comments"):
-        rows = expr.select("customer_id", "comment").to_pyarrow()
-        if not rows.num_rows:
+        rows = comment_frame(expr.select("customer_id", "comment").to_pyarrow())
+        if rows.empty:
             return Themes([], [], None, "no comments before as_of: no theme mentions")
-        # dictionary-encoded: each distinct comment is analysed once, in one worker pool
-        comment = pc.dictionary_encode(rows.column("comment")).combine_chunks()
-        ca = analyse_comments(pd.Series(comment.to_pandas()), model, n_jobs=n_jobs)
+        # each distinct comment is analysed once, in one worker pool
+        ca = analyse_comments(rows["comment"], model, n_jobs=n_jobs)
     names, labels = list(ca.themes.names), list(ca.themes.labels)
     on = ca.themes.confidence > 0
     neg = on & (np.nan_to_num(ca.sentiment) < 0)[:, None]
     cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
     df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
     df.insert(0, "comments", 1)
-    df.insert(0, "customer_id", rows.column("customer_id").to_pandas())
+    df.insert(0, "customer_id", rows["customer_id"].to_numpy())
     return Themes(names, labels, df.groupby("customer_id").sum().reset_index())
 
 

@@ -282,11 +282,13 @@ def segment_themes(
 
     Returns the table (``None`` without comments) and a note why it is missing.
     """
-    from cxroi.analyses.themes import theme_model
+    from cxroi.analyses.themes import comment_frame, theme_model
 
     rs = ws.table("responses")
     rs = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & rs.nps.notnull())
-    comments = rs.order_by("response_id").select("customer_id", "nps", "comment").to_pandas()
+    comments = comment_frame(
+        rs.order_by("response_id").select("customer_id", "nps", "comment").to_pyarrow()
+    )
     if comments.empty:
         return None, "no comments with an NPS answer: no themes per segment"
     progress.step(f"themes of {len(comments):,} comments")

@@ -23,11 +23,11 @@ from cxroi.results import SMALL_N, Result, Table
 from cxroi.text.impact import emerging_table, impact_table, score_comments
 from cxroi.text.sentiment import SentimentResult, sentiment_frame
 from cxroi.text.theme_config import ThemeConfig
-from cxroi.text.theme_model import ThemeAssignment, ThemeModel
+from cxroi.text.theme_model import ThemeModel
 from cxroi.text.theme_store import MODEL_FILE, load_model, save_model
 from cxroi.window import period_span
 
-__all__ = ["emerging", "sentiment", "theme_model", "themes"]
+__all__ = ["comment_frame", "emerging", "sentiment", "theme_model", "themes"]
 
 IMPACT_METHOD = (
     "estimate: a mention's key-driver weight, the NPS points it moves holding the other themes "
@@ -96,7 +96,7 @@ def _comments(
                 "customer_id_right"
             )
             cols.append(by)
-    df = _frame(rs.select(*cols).order_by("response_id").to_pyarrow())
+    df = comment_frame(rs.select(*cols).order_by("response_id").to_pyarrow())
     if df.empty:
         raise CxroiError("no commented responses in scope" + (f" for {period}" if period else ""))
     if not window:
@@ -105,16 +105,11 @@ def _comments(
     return df, window
 
 
-def _frame(table: pa.Table) -> pd.DataFrame:
+def comment_frame(table: pa.Table) -> pd.DataFrame:
     """The rows as pandas, ``comment`` categorical: each distinct comment is one string."""
     i = table.column_names.index("comment")
     comment = pc.dictionary_encode(table.column(i)).combine_chunks()
     return table.set_column(i, "comment", comment).to_pandas()
-
-
-def _assign(model: ThemeModel, comments: pd.Series) -> ThemeAssignment:
-    """Themes of comments (redacted by the model's config), each distinct comment once."""
-    return model.transform(comments)
 
 
 def _ledger(ws: WorkspaceLike) -> pd.DataFrame:
@@ -275,7 +270,7 @@ def emerging(
     """
     model = theme_model(ws, refit=refit, n_jobs=n_jobs)
     frame, _ = _comments(ws)
-    assignment = _assign(model, frame["comment"])
+    assignment = model.transform(frame["comment"])  # each distinct comment once
     min_n = ws.settings.min_n
     table, window = emerging_table(
         frame, assignment, period=period, alpha=alpha, level=level, min_n=min_n

@@ -177,3 +177,21 @@ def test_no_customers_is_one_clear_error(tmp_path):
     ws.ingest("responses", pd.DataFrame({**answer, "ts": pd.to_datetime(["2024-01-01"])}))
     with pytest.raises(CxroiError, match="no customers"):
         archetype_run(ws)
+
+
+def test_a_second_run_on_the_same_data_is_read_from_the_cache(sim, monkeypatch):
+    import importlib
+
+    mod = importlib.import_module("cxroi.analyses.archetypes")  # the package exports a function
+    ws, run = sim
+    archetype_run(ws)  # the fixture's run fitted the theme model first, so it was not cached
+
+    def refit(*a, **k):
+        raise AssertionError("fitted again on unchanged data")
+
+    monkeypatch.setattr(mod, "_archetype_run", refit)
+    again = archetype_run(ws)
+    pd.testing.assert_frame_equal(again.assignments, run.assignments)
+    assert again.result.to_dict() == run.result.to_dict()
+    with pytest.raises(AssertionError, match="fitted again"):
+        archetype_run(ws, k=3)  # other parameters are computed

@@ -36,6 +36,7 @@ from cxroi.analyses.archetype_description import (
     top_theme,
     typical_comments,
 )
+from cxroi.cache import cached
 from cxroi.errors import CxroiError, param
 from cxroi.models.archetypes import ArchetypeMixture
 from cxroi.models.profile import DAYS_PER_MONTH, customer_profile
@@ -244,6 +245,37 @@ def archetype_run(
     CxroiError
         Without customers, or with ``k`` below 1 or above the number of customers.
     """
+    options: dict[str, Any] = {
+        "k": k, "as_of": as_of, "survey": survey, "themes": themes, "k_range": tuple(k_range),
+        "max_fit_rows": max_fit_rows, "n_boot": n_boot, "random_state": random_state,
+        "level": level,
+    }  # fmt: skip
+    # n_jobs does not change the answer; the data, settings and theme model are in the stamp
+    got = cached(
+        ws,
+        "archetypes",
+        {**options, "as_of": str(as_of)},
+        lambda: _archetype_run(ws, n_jobs=n_jobs, **options),
+    )
+    result, assignments = got["result"], got["assignments"]
+    assert isinstance(result, Result) and isinstance(assignments, pd.DataFrame)
+    return ArchetypeRun(result, assignments)
+
+
+def _archetype_run(
+    ws: WorkspaceLike,
+    *,
+    k: int | None,
+    as_of: object | None,
+    survey: str | None,
+    themes: bool,
+    k_range: tuple[int, int],
+    max_fit_rows: int,
+    n_boot: int,
+    n_jobs: int | None,
+    random_state: int,
+    level: float,
+) -> dict[str, Result | pd.DataFrame]:
     tables, settings = ws.tables, ws.settings
     win = Window.resolve(tables, as_of=as_of)
     end_ts = dt.datetime.combine(win.end + dt.timedelta(days=1), dt.time())
@@ -313,7 +345,7 @@ def archetype_run(
     chosen = proba[np.arange(len(label)), label]
     assignments = pd.DataFrame({"customer_id": ids, "probability": chosen})
     assignments.insert(1, "archetype", np.asarray(names, dtype=object)[label])
-    return ArchetypeRun(result, assignments)
+    return {"result": result, "assignments": assignments}
 
 
 def _features(model: ArchetypeMixture) -> list[str]:

@@ -20,10 +20,10 @@ import pandas as pd
 
 from cxroi import progress
 from cxroi._types import WorkspaceLike
+from cxroi.analyses.perception import adjusted_effects
 from cxroi.analyses.segments import segment_frame, segment_spec, segment_themes
 from cxroi.errors import CxroiError
 from cxroi.models._design import default_confounders
-from cxroi.models.effects import perception_effects
 from cxroi.models.opportunity import SELECTED, Effect, opportunity_table
 from cxroi.models.segments import Segmentation, segment
 from cxroi.results import SMALL_N, Result, Table, estimate_frame
@@ -103,7 +103,7 @@ def opportunities(
                 f"not an opportunity: only their perception part is counted (flagged {SELECTED})"
             )
     progress.step("the effects of perception on churn and spend")
-    hrs, sms, note = _effects(ws, frame, survey=survey, level=level, min_n=settings.min_n)
+    hrs, sms, note = _effects(ws, frame, survey=survey, level=level)
     if note:
         warnings.append(note)
     progress.step(f"money at stake by segment ({n_boot} bootstrap draws)")
@@ -179,7 +179,7 @@ def _add_archetypes(
     try:
         from cxroi.analyses.archetypes import archetype_run
 
-        run = archetype_run(ws)
+        run = archetype_run(ws, n_jobs=-1)
     except (CxroiError, ImportError) as e:
         return f"no archetypes: {e}", False
     arch = run.assignments
@@ -191,7 +191,7 @@ def _add_archetypes(
 
 
 def _effects(
-    ws: WorkspaceLike, frame: pd.DataFrame, *, survey: str | None, level: float, min_n: int
+    ws: WorkspaceLike, frame: pd.DataFrame, *, survey: str | None, level: float
 ) -> tuple[dict[str, Effect] | None, dict[str, Effect] | None, str | None]:
     """The adjusted churn hazard ratios and spend multiples vs promoters (estimate, log se)."""
     from scipy import stats
@@ -200,10 +200,7 @@ def _effects(
         return None, None, "no NPS answers: the perception part is 0"
     conf = default_confounders(list(frame.columns), None)
     try:
-        eff = perception_effects(
-            ws.tables, confounders=conf, survey=survey, max_age=2, level=level, min_n=min_n,
-            ledger=frame, strict=False,
-        )  # fmt: skip
+        eff = adjusted_effects(ws, frame, confounders=conf, survey=survey, level=level)
     except CxroiError as e:
         return None, None, f"the perception part is 0: {e}"
     z = stats.norm.ppf(0.5 + level / 2)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
 from cxroi import progress
 from cxroi._types import WorkspaceLike
+from cxroi.cache import cached
 from cxroi.models._design import default_confounders
 from cxroi.models.effects import perception_effects
 from cxroi.models.ledger import ledger_frame
@@ -15,7 +17,7 @@ from cxroi.models.perception import value_of_perception
 from cxroi.results import SMALL_N, Result, Table, estimate_frame
 from cxroi.window import Window
 
-__all__ = ["value"]
+__all__ = ["adjusted_effects", "value"]
 
 MAX_AGE = 2
 """Months an NPS response stays current for the adjusted effects."""
@@ -73,16 +75,7 @@ def value(
         random_state=random_state,
     )
     conf = default_confounders(list(led.columns), adjust)
-    eff = perception_effects(
-        tables,
-        confounders=conf,
-        survey=survey,
-        max_age=MAX_AGE,
-        level=level,
-        min_n=settings.min_n,
-        ledger=led,
-        strict=False,
-    )
+    eff = adjusted_effects(ws, led, confounders=conf, survey=survey, level=level)
     values = estimate_frame(raw, level=level, no_interval="point-only" if n_boot <= 0 else
                             "not-estimable")  # fmt: skip
     effects = estimate_frame(eff, level=level)
@@ -161,3 +154,29 @@ def _move_readings(values: pd.DataFrame, level: float) -> list[str]:
         )
         out.append(f"Moving one {a} to {b} is worth {r.value:,.2f} in lifetime value{ci}.")
     return out
+
+
+def adjusted_effects(
+    ws: WorkspaceLike,
+    ledger: pd.DataFrame,
+    *,
+    confounders: Sequence[str],
+    survey: str | None,
+    level: float,
+) -> pd.DataFrame:
+    """The adjusted effects of perception on churn and spend
+    (:func:`cxroi.models.effects.perception_effects`, not strict), computed once per state of
+    the data (:mod:`cxroi.cache`): ``cxroi value`` and ``cxroi opportunities`` share them.
+
+    ``ledger`` is one row per customer holding the confounders the customer ledger lacks.
+    """
+    params: dict[str, Any] = {
+        "confounders": list(confounders), "survey": survey, "max_age": MAX_AGE, "level": level,
+        "min_n": ws.settings.min_n,
+    }  # fmt: skip
+    got = cached(ws, "effects", params, lambda: {
+        "effects": perception_effects(ws.tables, ledger=ledger, strict=False, **params)
+    })  # fmt: skip
+    eff = got["effects"]
+    assert isinstance(eff, pd.DataFrame)
+    return eff

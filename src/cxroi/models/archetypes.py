@@ -55,25 +55,27 @@ not a dependency; the EM for this family is short. Borrowed: k-means starts
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from cxroi.errors import CxroiError, CxroiWarning, param
 from cxroi.estimator import Estimator
+from cxroi.models._latent_em import (
+    FAMILIES,
+    _Design,
+    _init_resp,
+    _log_lik,
+    _m_step,
+    _normalise,
+    _Params,
+)
 
 __all__ = ["FAMILIES", "ArchetypeMixture", "ConvergenceWarning", "StabilityWarning"]
-
-_LOG_2PI = float(np.log(2 * np.pi))
-_MAX_SHAPE = 1e4  # largest negative binomial shape (close to Poisson)
-_POISSON, _NEGBIN, _BINOMIAL = 0, 1, 2
-FAMILIES = {"poisson": _POISSON, "negbin": _NEGBIN, "binomial": _BINOMIAL}
-"""Families of a count feature: its exposure column is the time (or trials, binomial)."""
 
 
 class ConvergenceWarning(CxroiWarning):
@@ -82,223 +84,6 @@ class ConvergenceWarning(CxroiWarning):
 
 class StabilityWarning(CxroiWarning):
     """No number of archetypes tried gave partitions stable under bootstrap resampling."""
-
-
-class _Design:
-    """The encoded features of a frame, laid out so that the E- and M-steps are a few matrix
-    products: a sparse one-hot of the categories; Gaussian values, their squares and an
-    observed mask (zeros where missing); counts and exposures (zeros where missing)."""
-
-    def __init__(
-        self,
-        frame: pd.DataFrame,
-        categorical: Sequence[str],
-        gaussian: Sequence[str],
-        counts: Mapping[str, str],
-        levels: Mapping[str, list[Any]],
-        family: np.ndarray,
-        multinomial: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
-        n = len(frame)
-        groups = dict(multinomial or {})
-        mult = _numeric(frame, [c for cols in groups.values() for c in cols], n)
-        self.mult = np.where(np.isfinite(mult) & (mult > 0), mult, 0.0)
-        codes = np.empty((n, len(categorical)), dtype=np.int64)
-        for j, c in enumerate(categorical):
-            values = frame[c].astype(object).where(frame[c].notna())
-            codes[:, j] = pd.Index(levels[c]).get_indexer(values)
-        gauss = _numeric(frame, list(gaussian), n)
-        y = _numeric(frame, list(counts), n)
-        t = _numeric(frame, list(counts.values()), n)
-        self.n = n
-        self.codes, self.gauss, self.y, self.t = codes, gauss, y, t
-        self.n_levels = [len(levels[c]) for c in categorical]
-        self.n_levels += [len(cols) for cols in groups.values()]
-        self.family = np.asarray(family, dtype=np.int64)  # _POISSON, _NEGBIN or _BINOMIAL
-        self._finish()
-
-    def _finish(self) -> None:
-        from scipy import sparse
-
-        offsets = np.concatenate([[0], np.cumsum(self.n_levels)]).astype(np.int64)
-        seen = self.codes >= 0
-        rows = np.broadcast_to(np.arange(self.n)[:, None], self.codes.shape)[seen]
-        cols = (self.codes + offsets[: self.codes.shape[1]][None, :])[seen]
-        # multinomial counts sit beside the one-hot: both are counts of a level
-        mr, mc = np.nonzero(self.mult)
-        first = offsets[self.codes.shape[1]] if self.mult.shape[1] else 0
-        self.onehot = sparse.csr_matrix(
-            (np.concatenate([np.ones(rows.size), self.mult[mr, mc]]),
-             (np.concatenate([rows, mr]), np.concatenate([cols, first + mc]))),
-            shape=(self.n, int(offsets[-1])),
-        )  # fmt: skip
-        self.offsets = offsets
-        ok_g = np.isfinite(self.gauss)
-        self.ok_g = ok_g.astype(np.float64)
-        self.gx = np.where(ok_g, self.gauss, 0.0)
-        self.gx2 = self.gx**2
-        binom = self.family == _BINOMIAL
-        ok_y = np.isfinite(self.y) & np.isfinite(self.t) & (self.t > 0) & (self.y >= 0)
-        ok_y &= ~binom | (self.y <= self.t)
-        self.ok_y = ok_y.astype(np.float64)
-        self.yx = np.where(ok_y, self.y, 0.0)
-        self.tx = np.where(ok_y, self.t, 0.0)
-        self.nb = np.flatnonzero(self.family == _NEGBIN)
-        self.pois = np.flatnonzero(self.family == _POISSON)
-        self.binom = np.flatnonzero(binom)
-        self.y_pois, self.t_pois = self.yx[:, self.pois], self.tx[:, self.pois]
-        self.y_bin = self.yx[:, self.binom]
-        self.f_bin = self.tx[:, self.binom] - self.y_bin
-        # the part of every count's log-likelihood that does not depend on the class:
-        # y log t - log y! (Poisson, negative binomial), log C(t, y) (binomial)
-        safe_t = np.where(ok_y, self.tx, 1.0)
-        const = np.where(binom, special.gammaln(safe_t + 1.0) - special.gammaln(
-            np.maximum(safe_t - self.yx, 0.0) + 1.0), self.yx * np.log(safe_t))  # fmt: skip
-        const = np.where(ok_y, const - special.gammaln(self.yx + 1.0), 0.0)
-        const = const.sum(axis=1) - 0.5 * _LOG_2PI * self.ok_g.sum(axis=1)
-        for lo, hi in zip(offsets[self.codes.shape[1] : -1], offsets[self.codes.shape[1] + 1 :],
-                          strict=True):  # fmt: skip
-            y = self.mult[:, lo - first : hi - first]
-            const += special.gammaln(y.sum(axis=1) + 1) - special.gammaln(y + 1).sum(axis=1)
-        self.const = const
-
-    def rows(self, idx: np.ndarray) -> _Design:
-        out = object.__new__(_Design)
-        out.n = len(idx)
-        out.codes, out.gauss, out.y, out.t, out.mult = (
-            self.codes[idx], self.gauss[idx], self.y[idx], self.t[idx], self.mult[idx]
-        )  # fmt: skip
-        out.n_levels, out.family = self.n_levels, self.family
-        out._finish()
-        return out
-
-
-def _numeric(frame: pd.DataFrame, cols: list[str], n: int) -> np.ndarray:
-    if not cols:
-        return np.empty((n, 0))
-    return np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(float) for c in cols])
-
-
-@dataclass
-class _Params:
-    """Parameters of one fitted mixture (classes in columns)."""
-
-    log_weights: np.ndarray  # (k,)
-    log_theta: np.ndarray  # (levels of every categorical and multinomial feature, k)
-    offsets: np.ndarray  # feature j's levels are rows offsets[j]:offsets[j + 1]
-    means: np.ndarray  # (gaussian features, k), and their variances
-    variances: np.ndarray
-    rates: np.ndarray  # (counts, k): per unit of exposure, or per trial (binomial)
-    shapes: np.ndarray  # negative binomial shape; _MAX_SHAPE for the others
-    n_negbin: int = 0
-
-    @property
-    def k(self) -> int:
-        return len(self.log_weights)
-
-    def n_free(self) -> int:
-        """Free parameters (for BIC)."""
-        k = self.k
-        cat = int(np.maximum(np.diff(self.offsets) - 1, 0).sum()) * k
-        return (k - 1) + cat + 2 * self.means.size + self.rates.size + self.n_negbin * k
-
-    def reorder(self, order: np.ndarray) -> _Params:
-        """The same mixture with its classes in ``order``."""
-        return replace(
-            self, log_weights=self.log_weights[order], log_theta=self.log_theta[:, order],
-            means=self.means[:, order], variances=self.variances[:, order],
-            rates=self.rates[:, order], shapes=self.shapes[:, order],
-        )  # fmt: skip
-
-
-def _log_lik(d: _Design, p: _Params) -> np.ndarray:
-    """``(n, k)`` log of :math:`\\pi_k p(x_i \\mid k)`; missing values add nothing.
-
-    Categorical, Gaussian and Poisson terms are matrix products; only the negative binomial
-    counts need a per-cell ``gammaln``.
-    """
-    out = np.asarray(d.onehot @ p.log_theta) + p.log_weights + d.const[:, None]
-    if p.means.size:
-        prec = 1.0 / p.variances
-        out -= 0.5 * (
-            d.gx2 @ prec - 2.0 * d.gx @ (p.means * prec)
-            + d.ok_g @ (p.means**2 * prec + np.log(p.variances))
-        )  # fmt: skip
-    if d.pois.size:
-        rates = p.rates[d.pois]
-        out += d.y_pois @ np.log(rates) - d.t_pois @ rates
-    if d.binom.size:
-        prob = p.rates[d.binom]
-        out += d.y_bin @ np.log(prob) + d.f_bin @ np.log1p(-prob)
-    if d.nb.size:
-        for j in d.nb:
-            r = p.shapes[j]
-            yy, ok = d.yx[:, j, None], d.ok_y[:, j, None]
-            m = d.tx[:, j, None] * p.rates[j]
-            lrm = np.log(r + m)
-            # NB log pmf less the class-free y log t - log y! already in d.const
-            ll = special.gammaln(yy + r) - special.gammaln(r) + r * (np.log(r) - lrm)
-            ll += yy * (np.log(p.rates[j]) - lrm)
-            out += ll * ok
-    return out
-
-
-def _m_step(d: _Design, resp: np.ndarray, var_floor: np.ndarray) -> _Params:
-    """Maximise the expected complete-data log-likelihood given responsibilities."""
-    nk = resp.sum(axis=0) + 1e-10
-    log_w = np.log(nk / nk.sum())
-    tab = np.asarray(d.onehot.T @ resp) + 0.5  # pseudo-count: no level has probability 0
-    log_theta = np.empty_like(tab)
-    for lo, hi in zip(d.offsets[:-1], d.offsets[1:], strict=True):
-        log_theta[lo:hi] = np.log(tab[lo:hi] / tab[lo:hi].sum(axis=0, keepdims=True))
-    sw = d.ok_g.T @ resp + 1e-10
-    means = (d.gx.T @ resp) / sw
-    variances = np.maximum((d.gx2.T @ resp) / sw - means**2, var_floor[:, None])
-    rates = np.maximum((d.yx.T @ resp) / np.maximum(d.tx.T @ resp, 1e-10), 1e-8)
-    rates[d.binom] = np.minimum(rates[d.binom], 1 - 1e-8)
-    shapes = np.full(rates.shape, _MAX_SHAPE)
-    for j in d.nb:
-        w = resp * d.ok_y[:, j, None]
-        y, m = d.yx[:, j, None], d.tx[:, j, None] * rates[j]
-        # method of moments within the class: Var y = m + m^2 / r
-        inv_r = (((y - m) ** 2 - m) * w).sum(axis=0) / np.maximum((m**2 * w).sum(axis=0), 1e-12)
-        shapes[j] = np.clip(1.0 / np.maximum(inv_r, 1.0 / _MAX_SHAPE), 0.05, _MAX_SHAPE)
-    return _Params(log_w, log_theta, d.offsets, means, variances, rates, shapes, d.nb.size)
-
-
-def _normalise(ll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise log-sum-exp of ``ll`` and the responsibilities ``exp(ll - lse)``."""
-    top = ll.max(axis=1, keepdims=True)
-    e = np.exp(ll - top)
-    total = e.sum(axis=1, keepdims=True)
-    return np.log(total) + top, e / total
-
-
-def _init_resp(d: _Design, k: int, seed: int) -> np.ndarray:
-    """Hard responsibilities from k-means on a standardised dense design of the features
-    (level shares of each categorical or multinomial feature; missing values at the mean)."""
-    from sklearn.cluster import KMeans
-
-    dense = d.onehot.toarray()
-    for lo, hi in zip(d.offsets[:-1], d.offsets[1:], strict=True):
-        total = dense[:, lo:hi].sum(axis=1, keepdims=True)
-        dense[:, lo:hi] /= np.where(total > 0, total, 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.log1p(d.yx / np.where(d.tx > 0, d.tx, np.nan))
-    z = np.hstack([dense, np.where(d.ok_g > 0, d.gx, np.nan), rate])
-    z = np.where(np.isfinite(z), z, np.nan)
-    seen = np.isfinite(z).any(axis=0)
-    mean = np.zeros(z.shape[1])
-    mean[seen] = np.nanmean(z[:, seen], axis=0)
-    z = np.where(np.isfinite(z), z, mean[None, :])
-    sd = z.std(axis=0)
-    z = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    with warnings.catch_warnings():  # duplicate rows: fewer distinct starts, EM goes on
-        warnings.simplefilter("ignore")
-        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(z)
-    resp = np.zeros((d.n, k))
-    resp[np.arange(d.n), labels] = 1.0
-    return resp
 
 
 class ArchetypeMixture(Estimator):
@@ -462,7 +247,7 @@ class ArchetypeMixture(Estimator):
             ks = [int(self.n_components)]
         else:
             ks = list(range(self.k_range[0], min(self.k_range[1], d.n) + 1))
-        fits = {k: self._fit_k(d, k, self.random_state) for k in ks}
+        fits = self._fit_ks(d, ks, self.random_state)
         self.bic_ = {k: -2 * f[1] + f[0].n_free() * np.log(d.n) for k, f in fits.items()}
         by_bic = sorted(ks, key=lambda k: self.bic_[k])
         self.stability_by_k_: dict[int, np.ndarray] = {}
@@ -503,29 +288,37 @@ class ArchetypeMixture(Estimator):
             warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         return self
 
-    def _fit_k(
-        self, d: _Design, k: int, seed: int, n_init: int | None = None
-    ) -> tuple[_Params, float, int, bool]:
-        """The best of ``n_init`` EM runs with ``k`` classes: parameters, log-likelihood,
-        iterations and whether it converged."""
-        best: tuple[_Params, float, int, bool] | None = None
-        for s in range(max(n_init or self.n_init, 1)):
-            resp = _init_resp(d, k, seed + s)
-            prev, cur, it, converged = -np.inf, -np.inf, 0, False
-            p = _m_step(d, resp, self._var_floor)
-            while it < self.max_iter:
-                it += 1
-                norm, resp = _normalise(_log_lik(d, p))
-                cur = float(norm.mean())
-                if cur - prev < self.tol:
-                    converged = True
-                    break
-                prev = cur
-                p = _m_step(d, resp, self._var_floor)
-            if best is None or cur * d.n > best[1]:
-                best = (p, cur * d.n, it, converged)
-        assert best is not None
+    def _fit_ks(
+        self, d: _Design, ks: Sequence[int], seed: int, n_init: int | None = None
+    ) -> dict[int, tuple[_Params, float, int, bool]]:
+        """Per ``k``, the best of ``n_init`` EM runs with ``k`` classes: parameters,
+        log-likelihood, iterations and whether it converged.
+
+        The k-means starts are drawn here, in this thread (their warnings are caught, and
+        catching warnings is not thread-safe); the EM runs go to :func:`_threads`."""
+        starts = [(k, _init_resp(d, k, seed + s)) for k in ks
+                  for s in range(max(n_init or self.n_init, 1))]  # fmt: skip
+        runs = _threads(lambda start: self._em(d, start[1]), starts)
+        best: dict[int, tuple[_Params, float, int, bool]] = {}
+        for (k, _), run in zip(starts, runs, strict=True):
+            if k not in best or run[1] > best[k][1]:
+                best[k] = run
         return best
+
+    def _em(self, d: _Design, resp: np.ndarray) -> tuple[_Params, float, int, bool]:
+        """EM from the responsibilities ``resp`` until the mean log-likelihood settles."""
+        prev, cur, it, converged = -np.inf, -np.inf, 0, False
+        p = _m_step(d, resp, self._var_floor)
+        while it < self.max_iter:
+            it += 1
+            norm, resp = _normalise(_log_lik(d, p))
+            cur = float(norm.mean())
+            if cur - prev < self.tol:
+                converged = True
+                break
+            prev = cur
+            p = _m_step(d, resp, self._var_floor)
+        return p, cur * d.n, it, converged
 
     def _bootstrap(self, d: _Design, params: _Params, rng: np.random.Generator) -> np.ndarray:
         """ARI against the fit ``params`` of refits (one start each) on ``n_boot`` bootstrap
@@ -537,12 +330,12 @@ class ArchetypeMixture(Estimator):
             return np.empty(0)
         main = _log_lik(d, params).argmax(axis=1)
         size = min(d.n, int(self.stability_rows))
-        out = []
-        for b in range(self.n_boot):
-            idx = rng.integers(0, d.n, size)
-            p = self._fit_k(d.rows(idx), k, self.random_state + 1000 + b, n_init=1)[0]
-            out.append(adjusted_rand_score(main, _log_lik(d, p).argmax(axis=1)))
-        return np.asarray(out)
+        resamples = [d.rows(rng.integers(0, d.n, size)) for _ in range(self.n_boot)]
+        starts = [_init_resp(r, k, self.random_state + 1000 + b) for b, r in enumerate(resamples)]
+        fits = _threads(lambda b: self._em(resamples[b], starts[b])[0], range(self.n_boot))
+        return np.asarray(
+            [adjusted_rand_score(main, _log_lik(d, p).argmax(axis=1)) for p in fits], dtype=float
+        )
 
     # -- prediction --------------------------------------------------------------------------
 
@@ -595,3 +388,16 @@ class ArchetypeMixture(Estimator):
 
     def _summary(self) -> pd.DataFrame:
         return self.profiles_
+
+
+def _threads(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    """``fn`` over ``items`` on a thread per core, in order: the fits are independent and
+    numpy releases the GIL in their array work, so two cores fit two at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = list(items)
+    workers = max(1, min(len(items), os.cpu_count() or 1))
+    if workers == 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))

@@ -33,8 +33,9 @@ Segments are ranked by the lower end of that interval: the money surest to be at
 
 CLV is :func:`cxroi.metrics.money.retention_clv` of the annual margin and retention
 :math:`e^{-\\lambda}` at the annual discount rate. Intervals: percentiles of a Poisson
-bootstrap over customers, the effects drawn from their sampling distributions (normal on the
-log scale) in each replicate.
+bootstrap over customers (drawn per segment and stratum by
+:func:`cxroi.models.cell_bootstrap.cell_replicates`), the effects drawn from their sampling
+distributions (normal on the log scale) in each replicate.
 
 Comparing with the *rest* of the dimension rather than its single best segment is deliberate:
 the minimum of many noisy segment rates (fifteen cities) is biased low by selection, and a
@@ -51,7 +52,8 @@ import pandas as pd
 
 from cxroi.errors import CxroiError
 from cxroi.metrics.money import retention_clv
-from cxroi.models.segments import SUM_COLUMNS, Segmentation, bootstrap_weights, segment_sums
+from cxroi.models.cell_bootstrap import cell_replicates
+from cxroi.models.segments import SUM_COLUMNS, Segmentation
 from cxroi.results import small_n_flag
 
 __all__ = ["ANSWERS", "NPS_LEVELS", "SELECTED", "opportunity_table"]
@@ -151,19 +153,19 @@ def opportunity_table(
     if missing:
         raise CxroiError(f"the opportunity frame lacks column(s): {', '.join(missing)}")
     n_all = len(frame)
+    # the columns summed per cell, and a last one counting its customers
     x = np.nan_to_num(frame[[*SUM_COLUMNS, "spend"]].to_numpy(float))
+    x = np.column_stack([x, np.ones(n_all)])
     rng = np.random.default_rng(random_state)
-    w = bootstrap_weights(n_all, n_boot, rng)
-    b = w.shape[0]
+    b = 1 + max(n_boot, 0)
     hr, sm = _draws(hazard_ratios, b, rng), _draws(spend_multiples, b, rng)
-    answer, _ = _strata(frame, "", None)
     alpha = (1 - level) / 2
     rows: list[dict[str, Any]] = []
     for dim, code in segmentation.codes.items():
         names = segmentation.labels[dim]
         k = len(names)
         st, n_st = _strata(frame, dim, strata)
-        cell = segment_sums(x, code * n_st + st, k * n_st, w).reshape(b, k, n_st, -1)
+        cell = cell_replicates(x, code * n_st + st, k * n_st, n_boot, rng).reshape(b, k, n_st, -1)
         seg = cell.sum(axis=2)  # (B, k, cols)
         rest = cell.sum(axis=1, keepdims=True) - cell  # the other segments, per stratum
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -181,7 +183,9 @@ def opportunity_table(
         if dim in selected_on_churn:
             retention = np.zeros_like(retention)
         # the NPS mix among answers, and that of all customers with an answer
-        counts = _counts(code, answer, k, w)  # (B, k, 3)
+        # a stratum is an NPS level crossed with the plan: customers per segment and level
+        levels = cell[..., -1].reshape(b, k, len(NPS_LEVELS), n_st // len(NPS_LEVELS))
+        counts = levels.sum(axis=3)[..., : len(ANSWERS)]  # (B, k, 3)
         answered = counts.sum(axis=2)
         total = counts.sum(axis=1)  # (B, 3)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -235,12 +239,3 @@ def opportunity_table(
     out = out.drop(columns="_key").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
-
-
-def _counts(code: np.ndarray, answer: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
-    """Weighted answers per segment and NPS group (promoter, passive, detractor): (B, k, 3)."""
-    answered = answer < 3
-    idx = code[answered] * 3 + answer[answered]
-    b = w.shape[0]
-    flat = idx[None, :] + 3 * k * np.arange(b)[:, None]
-    return np.bincount(flat.ravel(), w[:, answered].ravel(), minlength=b * 3 * k).reshape(b, k, 3)

@@ -18,8 +18,10 @@ The profile of a segment (:func:`segment_profile`), each with an interval and ``
 - ``churn_rate`` (per year of exposure), ``revenue_per_year``, ``support_cost_per_year`` and
   ``clv``: the sums and retention CLV of :func:`cxroi.models.perception.group_metrics`, the one
   definition the value of perception uses, with the margin counting contract fees;
-- percentile intervals of a Poisson bootstrap over customers (one set of weights for every
-  segment, so shares and gaps between segments are consistent within a replicate).
+- percentile intervals of a Poisson bootstrap over customers, drawn per segment by
+  :func:`cxroi.models.cell_bootstrap.cell_replicates` (exactly for small segments, from the
+  normal limit of the sums for large ones); the segments of a dimension share a replicate, so
+  shares and gaps between them are consistent within it.
 
 Written here because no library profiles segments with intervals; the pieces are numpy
 (``bincount`` over the segment codes) and the metrics of :mod:`cxroi.metrics`.
@@ -39,6 +41,7 @@ from cxroi.metrics._intervals import wilson
 from cxroi.metrics.ces import ces_from_moments
 from cxroi.metrics.csat import csat_from_counts
 from cxroi.metrics.nps import nps_from_counts
+from cxroi.models.cell_bootstrap import cell_replicates
 from cxroi.models.initiative import target_filter
 from cxroi.models.perception import group_metrics
 from cxroi.results import small_n_flag
@@ -51,7 +54,6 @@ __all__ = [
     "band_edges",
     "segment",
     "segment_profile",
-    "segment_sums",
 ]
 
 MISSING = "missing"
@@ -219,25 +221,6 @@ def _edges(dim: str, v: np.ndarray, spec: SegmentSpec) -> list[float]:
     return given
 
 
-def segment_sums(x: np.ndarray, code: np.ndarray, k: int, weights: np.ndarray) -> np.ndarray:
-    """Weighted sums of the columns of ``x`` per segment code, for each row of ``weights``.
-
-    Returns an array ``(replicates, k, columns)``.
-    """
-    b = weights.shape[0]
-    out = np.empty((b, k, x.shape[1]))
-    for j in range(x.shape[1]):
-        wx = weights * x[:, j]
-        idx = code[None, :] + k * np.arange(b)[:, None]
-        out[:, :, j] = np.bincount(idx.ravel(), wx.ravel(), minlength=b * k).reshape(b, k)
-    return out
-
-
-def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Row 0 ones (the estimate), then ``n_boot`` rows of Poisson(1) weights."""
-    return np.vstack([np.ones(n), rng.poisson(1.0, size=(max(n_boot, 0), n))]).astype(float)
-
-
 def segment_profile(
     frame: pd.DataFrame,
     segmentation: Segmentation,
@@ -276,15 +259,15 @@ def segment_profile(
         raise CxroiError(f"the segment frame lacks column(s): {', '.join(missing)}")
     n_all = len(frame)
     x = np.nan_to_num(frame[list(SUM_COLUMNS)].to_numpy(float))
-    w = bootstrap_weights(n_all, n_boot, np.random.default_rng(random_state))
+    rng = np.random.default_rng(random_state)
     alpha = (1 - level) / 2
     rows: list[dict[str, Any]] = []
-    total_rev = w @ x[:, 2]
     for dim, code in segmentation.codes.items():
         names = segmentation.labels[dim]
         k = len(names)
-        sums = segment_sums(x, code, k, w)
+        sums = cell_replicates(x, code, k, n_boot, rng)
         m = group_metrics(sums, False, discount_rate)
+        total_rev = sums[..., 2].sum(axis=1)  # the segments partition the customers
         with np.errstate(divide="ignore", invalid="ignore"):
             m["revenue_share"] = sums[..., 2] / total_rev[:, None]
         m["revenue_per_year"] = m.pop("spend_per_year")

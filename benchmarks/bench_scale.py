@@ -68,13 +68,15 @@ class Job:
 
     ``args`` may name ``{calibration_end}``, ``{holdout_end}`` or ``{initiative}``, filled in
     per size (see :func:`context`). ``themes``: the command reads the workspace's theme model
-    and fits and saves it if there is none.
+    and fits and saves it if there is none. ``cold``: the workspace's cached analyses
+    (``models/cache``, :mod:`cxroi.cache`) are removed first, outside the timing.
     """
 
     name: str
     args: tuple[str, ...]
     themes: bool = False
     note: str = ""
+    cold: bool = False
 
 
 JOBS: tuple[Job, ...] = (
@@ -98,7 +100,19 @@ JOBS: tuple[Job, ...] = (
     Job("archetypes", ("archetypes",), themes=True),
     Job("at-risk", ("at-risk",)),
     Job("segments", ("segments",), themes=True),
-    Job("opportunities", ("opportunities",), themes=True),
+    Job(
+        "opportunities",
+        ("opportunities",),
+        themes=True,
+        note="reuses the archetypes and perception effects the jobs before it cached",
+    ),
+    Job(
+        "opportunities-cold",
+        ("opportunities",),
+        themes=True,
+        cold=True,
+        note="nothing cached: fits the archetypes and the perception effects itself",
+    ),
     Job("roi-measure", ("roi", "measure", "--initiative", "{initiative}")),
 )
 """Run in this order (the theme model is fitted by the first job that needs it)."""
@@ -298,8 +312,10 @@ def run_size(n: int, jobs: tuple[Job, ...], timeout_s: float) -> tuple[dict, dic
             cmd = job_command(job, ws, ctx)
             if isinstance(cmd, str):
                 results[job.name] = {"skipped": cmd}
-                print(f"  {job.name:<14} skipped: {cmd}", flush=True)
+                print(f"  {job.name:<18} skipped: {cmd}", flush=True)
                 continue
+            if job.cold:
+                shutil.rmtree(ws / "models" / "cache", ignore_errors=True)
             had_model = model.exists()
             rec = measure(cmd, timeout_s=timeout_s, stdout=Path(tmp) / f"{job.name}.out",
                           stderr=Path(tmp) / f"{job.name}.err")  # fmt: skip
@@ -309,7 +325,7 @@ def run_size(n: int, jobs: tuple[Job, ...], timeout_s: float) -> tuple[dict, dic
                 info.setdefault("theme_model", f"fitted (timed) by {job.name}")
             results[job.name] = rec
             extra = f"  error: {rec['error']}" if "error" in rec else ""
-            print(f"  {job.name:<14} {cell(rec):<26} load {rec['load_before']:.2f} -> "
+            print(f"  {job.name:<18} {cell(rec):<26} load {rec['load_before']:.2f} -> "
                   f"{rec['load_after']:.2f}{extra}", flush=True)  # fmt: skip
     return results, info
 

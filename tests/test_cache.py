@@ -57,10 +57,15 @@ def test_new_data_settings_or_theme_model_compute_anew(ws):
     cfg = Path(ws.path) / CONFIG_FILE
     cfg.write_text(cfg.read_text() + "\n# edited\n")
     cached(ws, "demo", {}, _compute(calls))
+    cached(ws, "themed", {}, _compute(calls), themes=True)
     model = Path(ws.path) / "models" / "themes.json"
     model.write_text("{}")
-    cached(ws, "demo", {}, _compute(calls))
+    cached(ws, "demo", {}, _compute(calls))  # does not read themes: still cached
     assert len(calls) == 4
+    cached(ws, "themed", {}, _compute(calls), themes=True)
+    assert len(calls) == 5
+    kept = sorted(p.name.split("-")[0] for p in (Path(ws.path) / CACHE_DIR).iterdir())
+    assert kept == ["demo", "themed"]
 
 
 def test_a_stamp_that_moves_during_the_computation_is_not_cached(ws):

@@ -7,9 +7,10 @@ contract, :meth:`cxroi.results.Result.to_json`), its frames as Parquet, and ``me
 
 The key hashes the analysis, its parameters, the cxroi version and the **stamp** of the data:
 size and modification time (ns) of the embedded store and its write-ahead log, of
-``cxroi.toml`` and of the theme model. Every load, setting edit or theme refit changes the
-stamp, so an entry is never served for data it was not computed on; writes that change nothing
-may change it too, which only costs a recomputation. An engine other than the embedded DuckDB
+``cxroi.toml`` and, for an analysis that reads comment themes, of the theme model. Every load,
+setting edit or theme refit changes the stamp, so an entry is never served for data it was
+not computed on; writes that change nothing may change it too, which only costs a
+recomputation. An engine other than the embedded DuckDB
 file has no stamp cxroi can trust (another process may write the warehouse at any time), so
 nothing is cached there.
 
@@ -41,19 +42,20 @@ from cxroi.results import Result, jsonable
 __all__ = ["CACHE_DIR", "cached", "stamp"]
 
 CACHE_DIR = Path("models") / "cache"
-_STAMPED = ("cx.duckdb", "cx.duckdb.wal", CONFIG_FILE, "models/themes.json")
+_STAMPED = ("cx.duckdb", "cx.duckdb.wal", CONFIG_FILE)
+_THEME_MODEL = "models/themes.json"
 
 Entry = Mapping[str, "Result | pd.DataFrame"]
 """What an analysis caches: results and frames by name."""
 
 
-def stamp(ws: WorkspaceLike) -> str | None:
-    """The state of the workspace's data, or ``None`` when it cannot be known (a server
-    engine)."""
+def stamp(ws: WorkspaceLike, *, themes: bool = False) -> str | None:
+    """The state of the workspace's data (and its theme model if ``themes``), or ``None`` when
+    it cannot be known (a server engine)."""
     if getattr(ws.settings, "engine", None):
         return None
     parts = []
-    for name in _STAMPED:
+    for name in (*_STAMPED, _THEME_MODEL) if themes else _STAMPED:
         try:
             st = os.stat(Path(ws.path) / name)
         except FileNotFoundError:
@@ -73,7 +75,12 @@ def _key(name: str, params: Mapping[str, Any], st: str) -> str:
 
 
 def cached(
-    ws: WorkspaceLike, name: str, params: Mapping[str, Any], compute: Callable[[], Entry]
+    ws: WorkspaceLike,
+    name: str,
+    params: Mapping[str, Any],
+    compute: Callable[[], Entry],
+    *,
+    themes: bool = False,
 ) -> Entry:
     """``compute()``'s result and frames, from the cache when the data have not changed.
 
@@ -87,13 +94,15 @@ def cached(
         Everything besides the data that the answer depends on.
     compute
         Computes ``{name: result or frame}``.
+    themes
+        The analysis reads the workspace's theme model: a refit computes it anew.
 
     Returns
     -------
     Mapping
         What ``compute`` returned, or a copy of it read back from the cache.
     """
-    st = stamp(ws)
+    st = stamp(ws, themes=themes)
     if st is None:
         return compute()
     root = Path(ws.path) / CACHE_DIR
@@ -102,8 +111,8 @@ def cached(
     if hit is not None:
         return hit
     out = compute()
-    if stamp(ws) == st:
-        _write(root, entry, out, st)
+    if stamp(ws, themes=themes) == st:
+        _write(ws, entry, out, st, themes)
     return out
 
 
@@ -126,7 +135,8 @@ def _read(entry: Path) -> Entry | None:
     return out
 
 
-def _write(root: Path, entry: Path, out: Entry, st: str) -> None:
+def _write(ws: WorkspaceLike, entry: Path, out: Entry, st: str, themes: bool) -> None:
+    root = entry.parent
     tmp: Path | None = None
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -139,10 +149,11 @@ def _write(root: Path, entry: Path, out: Entry, st: str) -> None:
             else:
                 v.to_parquet(tmp / f"{name}.parquet", index=False)
                 items[name] = "frame"
-        (tmp / "meta.json").write_text(json.dumps({"stamp": st, "items": items}), "utf-8")
+        meta = {"stamp": st, "themes": themes, "items": items}
+        (tmp / "meta.json").write_text(json.dumps(meta), "utf-8")
         os.replace(tmp, entry)  # fails if another process wrote the same entry first
         tmp = None
-        _prune(root, st)
+        _prune(ws, root)
     except (OSError, ValueError):  # not writable, or a frame Parquet cannot hold
         pass
     finally:
@@ -150,17 +161,18 @@ def _write(root: Path, entry: Path, out: Entry, st: str) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _prune(root: Path, st: str) -> None:
-    """Remove the entries of other stamps, and temporary folders left by a killed process."""
-    now = time.time()
+def _prune(ws: WorkspaceLike, root: Path) -> None:
+    """Remove the entries of an older state, and temporary folders left by a killed process."""
+    now = {flag: stamp(ws, themes=flag) for flag in (False, True)}
     for d in root.iterdir():
         if d.name.startswith(".tmp-"):
             # another process may be writing it; an hour old, its writer is gone
-            if now - d.stat().st_mtime > 3600:
+            if time.time() - d.stat().st_mtime > 3600:
                 shutil.rmtree(d, ignore_errors=True)
             continue
         try:
-            keep = json.loads((d / "meta.json").read_text(encoding="utf-8"))["stamp"] == st
+            meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+            keep = meta["stamp"] == now[bool(meta["themes"])]
         except (OSError, ValueError, KeyError):
             keep = False
         if not keep:

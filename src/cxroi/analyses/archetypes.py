@@ -256,6 +256,7 @@ def archetype_run(
         "archetypes",
         {**options, "as_of": str(as_of)},
         lambda: _archetype_run(ws, n_jobs=n_jobs, **options),
+        themes=themes,
     )
     result, assignments = got["result"], got["assignments"]
     assert isinstance(result, Result) and isinstance(assignments, pd.DataFrame)

@@ -20,6 +20,7 @@ from cxroi.cli import (  # noqa: F401  (each module registers its commands)
     at_risk,
     demo,
     initiatives,
+    journey,
     lifetime,
     perception,
     privacy,

@@ -1,0 +1,66 @@
+"""The journey map and its measures: ``journey init|check|touchpoints``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxroi.cli._app import Format, FormatOpt, TableOpt, WorkspaceOpt, app, open_workspace
+from cxroi.cli._render import emit
+from cxroi.cli._safe import plain
+
+journey_app = typer.Typer(
+    help="The customer journey map and service blueprint (journey.yaml), measured from the data.",
+    no_args_is_help=True,
+)
+app.add_typer(journey_app, name="journey")
+
+
+@journey_app.command("init")
+def init(
+    force: Annotated[bool, typer.Option(help="Replace an existing journey.yaml.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """Propose journey.yaml from the touchpoints and stages found in the data."""
+    from cxroi.analyses.journey import journey_init
+
+    with open_workspace(workspace, "journey init") as ws:
+        emit(journey_init(ws, force=force), format, table=table)
+
+
+@journey_app.command("check")
+def check(
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """Validate journey.yaml against the data; every problem on its own line (exit code 2)."""
+    from cxroi.analyses.journey import journey_check
+    from cxroi.journey import JOURNEY_FILE
+
+    with open_workspace(workspace, "journey check") as ws:
+        result = journey_check(ws)
+    problems = result.table("problems")["problem"].tolist()
+    if format is not Format.table or not problems:
+        emit(result, format, table=table)
+    for p in problems:
+        typer.echo(f"error: {JOURNEY_FILE}: {plain(p)}", err=True)
+    if problems:
+        raise typer.Exit(2)
+
+
+@journey_app.command("touchpoints")
+def touchpoints(
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """Per touchpoint: events, customers, NPS/CSAT/CES, tickets and cost, time to next step."""
+    from cxroi.analyses.journey import journey_touchpoints
+
+    with open_workspace(workspace, "journey touchpoints") as ws:
+        emit(journey_touchpoints(ws), format, table=table)

@@ -1,0 +1,150 @@
+"""Touchpoint metrics of a journey map, computed in the engine.
+
+For every touchpoint of the map (:class:`cxroi.journey.document.Journey`):
+
+- **volume and reach**: its events and the distinct customers behind them (exact counts);
+- **perception**: NPS, CSAT and CES of the responses given at the touchpoint (those whose
+  ``touchpoint`` the map lists under ``measured_by.surveys``), with the scorecard's
+  definitions and intervals: the same engine aggregates
+  (:func:`cxroi.metrics.nps.nps_aggregates` and its CSAT and CES twins) and the same
+  conversion to metrics (:func:`cxroi.metrics.catalog.metric_values`);
+- **tickets and cost to serve**: the tickets the map assigns to it (``measured_by.tickets``, a
+  category or channel), their count and total and mean cost;
+- **time to the next step**: for each of its events, the time until the same customer's next
+  event at any touchpoint, p50 and p95 in hours (a window ``LEAD`` over each customer's events
+  in time order; the last event of a customer has no next step).
+
+Each touchpoint's values of the data are attached to it through a small mapping table joined
+in the engine, so one event value may measure several touchpoints; only one row per touchpoint
+and metric reaches Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxroi._types import Tables
+from cxroi.journey.document import Journey
+from cxroi.metrics.catalog import metric_values
+from cxroi.metrics.ces import ces_aggregates
+from cxroi.metrics.csat import csat_aggregates
+from cxroi.metrics.nps import nps_aggregates
+
+__all__ = ["HOURS", "touchpoint_metrics"]
+
+HOURS = 3600.0
+_PERCEPTION = ("nps", "csat", "ces")
+
+
+def _mapping(journey: Journey, attr: str) -> pd.DataFrame:
+    rows = [(t.id, v) for t in journey.touchpoints for v in getattr(t, attr)]
+    return pd.DataFrame(rows, columns=["tp", "value"], dtype=object)
+
+
+def _joined(t: Any, col: str, mapping: pd.DataFrame) -> Any:
+    import ibis
+
+    if mapping.empty:
+        return None
+    m = ibis.memtable(mapping)
+    t = t.filter(t[col].notnull())
+    return t.inner_join(m, t[col].cast("string") == m.value)
+
+
+def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95) -> pd.DataFrame:
+    """One row per touchpoint and metric, long.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stage``, ``touchpoint``, ``name``, ``metric``, ``value``, ``ci_low``, ``ci_high``,
+        ``n`` (the events, responses or tickets behind it) and ``flag`` (``exact`` for counts,
+        ``no-data`` where nothing measures it). Metrics: ``events``, ``customers``, ``nps``,
+        ``csat``, ``ces``, ``tickets``, ``ticket_cost``, ``cost_per_ticket``,
+        ``next_step_p50_hours``, ``next_step_p95_hours``.
+    """
+    import ibis
+
+    ids = [t.id for t in journey.touchpoints]
+    frames: dict[str, pd.DataFrame] = {}
+    ev = tables["events"]
+    ev = ev.mutate(
+        next_ts=ev.ts.lead().over(ibis.window(group_by="customer_id", order_by=["ts", "event_id"]))
+    )
+    ev = ev.mutate(gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()) / HOURS)
+    j = _joined(ev, "touchpoint", _mapping(journey, "events"))
+    if j is not None:
+        frames["events"] = j.group_by("tp").aggregate(
+            events=j.count(), customers=j.customer_id.nunique(), gaps=j.gap_h.count(),
+            p50=j.gap_h.quantile(0.5), p95=j.gap_h.quantile(0.95),
+        ).to_pandas()  # fmt: skip
+    rs = tables["responses"]
+    j = _joined(rs, "touchpoint", _mapping(journey, "surveys"))
+    if j is not None:
+        aggs: dict[str, Any] = {}
+        for m, agg in zip(_PERCEPTION, (nps_aggregates, csat_aggregates, ces_aggregates),
+                          strict=True):  # fmt: skip
+            if m in j.columns:
+                aggs |= agg(j[m].cast("int64"))
+        frames["responses"] = j.group_by("tp").aggregate(**aggs).to_pandas()
+    tk = tables["tickets"]
+    parts = []
+    for f in ("category", "channel"):
+        rows = [(t.id, v) for t in journey.touchpoints for v in t.tickets.get(f, ())]
+        j = _joined(tk, f, pd.DataFrame(rows, columns=["tp", "value"], dtype=object))
+        if j is not None:
+            parts.append(j.select("tp", "ticket_id", "cost"))
+    if parts:
+        u = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=True)
+        frames["tickets"] = u.group_by("tp").aggregate(
+            tickets=u.count(), cost=u.cost.sum(), costed=u.cost.count()
+        ).to_pandas()  # fmt: skip
+    return _rows(journey, ids, frames, level)
+
+
+def _rows(
+    journey: Journey, ids: list[str], frames: dict[str, pd.DataFrame], level: float
+) -> pd.DataFrame:
+    def frame(name: str) -> pd.DataFrame:
+        f = frames.get(name)
+        return (f if f is not None else pd.DataFrame({"tp": []})).set_index("tp").reindex(ids)
+
+    e, r, k = frame("events"), frame("responses"), frame("tickets")
+    have = {m for m in _PERCEPTION if f"{m}_n" in r or f"{m}_promoters" in r}
+    perception = metric_values(r.reset_index(drop=True), have, level=level, disc=0.0)
+    rows: list[dict[str, Any]] = []
+    for i, t in enumerate(journey.touchpoints):
+
+        def add(metric: str, value: Any, n: Any, lo: Any = np.nan, hi: Any = np.nan,
+                exact: bool = False, t: Any = t) -> None:  # fmt: skip
+            nn = 0 if pd.isna(n) else int(n)
+            v = float(value) if pd.notna(value) and nn > 0 else np.nan
+            flag = "no-data" if nn == 0 else ("exact" if exact else "")
+            rows.append({"stage": t.stage, "touchpoint": t.id, "name": t.name, "metric": metric,
+                         "value": v, "ci_low": float(lo), "ci_high": float(hi), "n": nn,
+                         "flag": flag})  # fmt: skip
+
+        events = e["events"].iloc[i] if "events" in e else np.nan
+        add("events", events, events, exact=True)
+        add("customers", e["customers"].iloc[i] if "customers" in e else np.nan, events,
+            exact=True)  # fmt: skip
+        for m in _PERCEPTION:
+            if m in perception:
+                val, n, lo, hi = (a[i] for a in perception[m])
+                add(m, val, n, lo, hi)
+            else:
+                add(m, np.nan, 0)
+        tickets = k["tickets"].iloc[i] if "tickets" in k else np.nan
+        add("tickets", tickets, tickets, exact=True)
+        costed = k["costed"].iloc[i] if "costed" in k else np.nan
+        cost = k["cost"].iloc[i] if "cost" in k else np.nan
+        add("ticket_cost", cost, costed, exact=True)
+        add("cost_per_ticket", cost / costed if costed else np.nan, costed, exact=True)
+        gaps = e["gaps"].iloc[i] if "gaps" in e else np.nan
+        for q in ("p50", "p95"):
+            add(f"next_step_{q}_hours", e[q].iloc[i] if q in e else np.nan, gaps,
+                exact=True)  # fmt: skip
+    return pd.DataFrame(rows)

@@ -70,6 +70,8 @@ class Job:
     per size (see :func:`context`). ``themes``: the command reads the workspace's theme model
     and fits and saves it if there is none. ``cold``: the workspace's cached analyses
     (``models/cache``, :mod:`cxroi.cache`) are removed first, outside the timing.
+    ``prepare``: a command run first, outside the timing (``journey init --force``).
+    ``target_s``: the wall-time target at a million customers.
     """
 
     name: str
@@ -77,6 +79,8 @@ class Job:
     themes: bool = False
     note: str = ""
     cold: bool = False
+    prepare: tuple[str, ...] = ()
+    target_s: float = 60.0
 
 
 JOBS: tuple[Job, ...] = (
@@ -114,6 +118,28 @@ JOBS: tuple[Job, ...] = (
         note="nothing cached: fits the archetypes and the perception effects itself",
     ),
     Job("roi-measure", ("roi", "measure", "--initiative", "{initiative}")),
+    Job(
+        "journey-touchpoints",
+        ("journey", "touchpoints"),
+        prepare=("journey", "init", "--force"),
+        target_s=10.0,
+        note="journey.yaml proposed from the data first, untimed",
+    ),
+    Job(
+        "journey-funnel",
+        (
+            "journey",
+            "funnel",
+            "--steps",
+            "website,checkout,delivery",
+            "--within",
+            "30d",
+            "--by",
+            "plan",
+        ),
+        target_s=10.0,
+    ),  # fmt: skip
+    Job("journey-paths", ("journey", "paths"), target_s=10.0),
 )
 """Run in this order (the theme model is fitted by the first job that needs it)."""
 
@@ -179,14 +205,14 @@ def ok(rec: dict | None) -> bool:
     return bool(rec) and "wall_s" in rec and not rec.get("exit") and not rec.get("timed_out")
 
 
-def verdict(rec: dict | None) -> tuple[str, list[str]]:
+def verdict(rec: dict | None, target_s: float = TARGET_WALL_S) -> tuple[str, list[str]]:
     """The million-customer check of one job: text, and the targets it missed."""
     if not ok(rec):
         return "no result", []
     assert rec is not None
     missed = []
-    if rec["wall_s"] >= TARGET_WALL_S:
-        missed.append(f"wall {rec['wall_s']:.1f} s >= {TARGET_WALL_S:g} s")
+    if rec["wall_s"] >= target_s:
+        missed.append(f"wall {rec['wall_s']:.1f} s >= {target_s:g} s")
     if gib(rec["peak_kib"]) >= TARGET_PEAK_GIB:
         missed.append(f"peak {gib(rec['peak_kib']):.2f} GiB >= {TARGET_PEAK_GIB:g} GiB")
     return ("target missed: " + "; ".join(missed)) if missed else "meets", missed
@@ -316,6 +342,10 @@ def run_size(n: int, jobs: tuple[Job, ...], timeout_s: float) -> tuple[dict, dic
                 continue
             if job.cold:
                 shutil.rmtree(ws / "models" / "cache", ignore_errors=True)
+            if job.prepare:
+                measure([*cxroi_cmd(), *job.prepare, "--workspace", str(ws)],
+                        timeout_s=timeout_s, stdout=Path(tmp) / "prepare.out",
+                        stderr=Path(tmp) / "prepare.err")  # fmt: skip
             had_model = model.exists()
             rec = measure(cmd, timeout_s=timeout_s, stdout=Path(tmp) / f"{job.name}.out",
                           stderr=Path(tmp) / f"{job.name}.err")  # fmt: skip
@@ -359,7 +389,7 @@ def print_report(sizes: tuple[int, ...], jobs: tuple[Job, ...], res: dict) -> li
         bm = growth_exponent(good, [by[n]["peak_kib"] for n in good])
         grow, growc, growm = ("n/a" if x is None else f"{x:.2f}" for x in (b, bc, bm))
         if at_target:
-            text, miss = verdict(by.get(TARGET_CUSTOMERS))
+            text, miss = verdict(by.get(TARGET_CUSTOMERS), j.target_s)
             if miss:
                 missed.append(j.name)
         elif good:

@@ -79,6 +79,8 @@ def test_verdict_and_cell():
     fast = {"wall_s": 12.0, "cpu_s": 20.0, "peak_kib": 2 * 2**20, "exit": 0}
     slow = {"wall_s": 75.0, "cpu_s": 90.0, "peak_kib": 9 * 2**20, "exit": 0}
     assert bench_scale.verdict(fast) == ("meets", [])
+    assert bench_scale.verdict(fast, 10.0) == ("target missed: wall 12.0 s >= 10 s",
+                                               ["wall 12.0 s >= 10 s"])  # fmt: skip
     text, missed = bench_scale.verdict(slow)
     assert text.startswith("target missed") and len(missed) == 2
     assert bench_scale.verdict({"exit": 1, "wall_s": 1.0, "peak_kib": 1})[0] == "no result"

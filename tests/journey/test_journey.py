@@ -192,3 +192,63 @@ def test_init_refuses_to_replace_and_check_reads_the_file(sim):
     with pytest.raises(CxroiError, match=r"journey.yaml exists; edit it, or replace it with"):
         journey_init(sim)
     assert journey_check(sim).table("problems").empty
+
+
+def test_comment_sentiment_and_themes_per_touchpoint_match_pandas(sim):
+    from scipy import stats
+
+    from cxroi.analyses.themes import theme_model
+    from cxroi.text.pipeline import analyse_comments
+
+    journey_init(sim, force=True)
+    r = journey_touchpoints(sim)
+    got = r.table("touchpoints").set_index(["touchpoint", "metric"])
+    themes = r.table("themes")
+    rs = sim.table("responses").to_pandas()
+    rs = rs[rs["comment"].notna() & rs["touchpoint"].notna()].reset_index(drop=True)
+    model = theme_model(sim)
+    ca = analyse_comments(list(rs["comment"]), model, n_jobs=1)
+    rs["sentiment"] = ca.sentiment
+    checked = 0
+    for tp, g in rs.groupby("touchpoint"):
+        s = g["sentiment"].dropna()
+        row = got.loc[(tp, "sentiment")]
+        assert row["n"] == len(s) and row["value"] == pytest.approx(s.mean())
+        half = stats.t.ppf(0.975, len(s) - 1) * s.std(ddof=1) / np.sqrt(len(s))
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((s.mean() - half,
+                                                                 s.mean() + half))  # fmt: skip
+        on = ca.themes.confidence[g.index] > 0
+        counts = on.sum(axis=0)
+        top = [ca.themes.names[t] for t in np.argsort(-counts, kind="stable")[:3]]
+        mine = themes[themes["touchpoint"] == tp].sort_values("rank")
+        assert mine["theme"].tolist() == top
+        np.testing.assert_allclose(mine["share"], np.sort(counts)[::-1][:3] / len(g))
+        checked += 1
+    assert checked == 5  # delivery, onboarding and the three support channels
+    assert got.loc[("app", "sentiment"), "flag"] == "no-data"
+    assert "top_theme" in r.table("summary").columns
+
+
+def test_the_commands_print_problems_one_line_each_with_exit_code_2(sim):
+    from typer.testing import CliRunner
+
+    from cxroi.cli import app
+
+    runner = CliRunner()
+    ws = str(sim.path)
+    assert runner.invoke(app, ["journey", "init", "--force", "-w", ws]).exit_code == 0
+    ok = runner.invoke(app, ["journey", "check", "-w", ws])
+    assert ok.exit_code == 0 and "every one measured in the data" in ok.output
+    path = Path(sim.path) / "journey.yaml"
+    path.write_text("stages:\n  - id: a\n    touchpoints: [{id: ad}]\n  - id: b\n")
+    bad = runner.invoke(app, ["journey", "check", "-w", ws])
+    lines = bad.output.strip().splitlines()
+    assert bad.exit_code == 2 and lines[0] == "error: journey.yaml: stage 'b' has no touchpoint"
+    assert all(x.startswith("error: journey.yaml: ") for x in lines) and len(lines) > 5
+    path.write_text("stages: [")
+    broken = runner.invoke(app, ["journey", "touchpoints", "-w", ws])
+    assert broken.exit_code == 2 and broken.output.count("\n") == 1
+    assert broken.output.startswith("error: journey.yaml: line 1")
+    funnel = runner.invoke(app, ["journey", "funnel", "--steps", "website", "-w", ws])
+    assert funnel.exit_code == 2 and "a funnel needs at least two steps" in funnel.output
+    journey_init(sim, force=True)

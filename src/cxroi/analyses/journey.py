@@ -7,17 +7,27 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError
 from cxroi.journey import JOURNEY_FILE, Journey, check, dump, inventory, load, propose
+from cxroi.journey.flow import directly_follows, funnel, paths
 from cxroi.journey.metrics import touchpoint_metrics
 from cxroi.results import Result, Table, estimate_frame
 from cxroi.window import Window
 
-__all__ = ["journey_check", "journey_init", "journey_map", "journey_touchpoints"]
+__all__ = [
+    "duration_days",
+    "journey_check",
+    "journey_funnel",
+    "journey_init",
+    "journey_map",
+    "journey_paths",
+    "journey_touchpoints",
+]
 
 TOUCHPOINTS_METHOD = (
     "events and distinct customers per touchpoint (exact counts of the events the map assigns "
@@ -117,17 +127,31 @@ def journey_check(ws: WorkspaceLike) -> Result:
 
 
 @progress.task("journey touchpoints")
-def journey_touchpoints(ws: WorkspaceLike, *, level: float = 0.95) -> Result:
-    """Volume, reach, perception, tickets and time to the next step of every touchpoint of
-    the map, with intervals and ``n``."""
+def journey_touchpoints(ws: WorkspaceLike, *, comments: bool = True, level: float = 0.95) -> Result:
+    """Volume, reach, perception, tickets, time to the next step and (with ``comments``) the
+    sentiment and top themes of the comments of every touchpoint of the map, with intervals
+    and ``n``."""
+    notes: list[str] = []
     journey = journey_map(ws)
     progress.step(f"measuring {len(journey.touchpoints)} touchpoints in the engine")
     raw = touchpoint_metrics(ws.tables, journey, level=level)
+    themes_table = None
+    if comments:
+        sentiment, themes_table, note = _comment_metrics(ws, journey, level)
+        if sentiment is not None:
+            raw = pd.concat([raw, sentiment], ignore_index=True)
+        if note:
+            notes.append(note)
     table = estimate_frame(raw, level=level, min_n=ws.settings.min_n)
     empty = table["n"] == 0  # nothing measured: no-data says it, small-n would repeat it
     table.loc[empty, "flag"] = "no-data"
     no_data = sorted(set(raw.loc[(raw["metric"] == "events") & (raw["n"] == 0), "touchpoint"]))
     warnings = [f"no events measure: {', '.join(no_data)}"] if no_data else []
+    warnings += notes
+    extra = []
+    if themes_table is not None:
+        extra.append(Table("themes", "Top themes of each touchpoint's comments", themes_table,
+                           kind="data", show=False))  # fmt: skip
     return Result(
         "journey touchpoints",
         "Touchpoints: volume, perception, cost and time",
@@ -138,9 +162,10 @@ def journey_touchpoints(ws: WorkspaceLike, *, level: float = 0.95) -> Result:
             Table(
                 "summary",
                 "Touchpoints at a glance (every metric with its interval: --format csv or json)",
-                _summary(table),
+                _summary(table, themes_table),
                 kind="data",
-            ),  # fmt: skip
+            ),
+            *extra,
         ],
         method=TOUCHPOINTS_METHOD,
         window=Window.resolve(ws.tables).as_dict(),
@@ -152,13 +177,14 @@ def journey_touchpoints(ws: WorkspaceLike, *, level: float = 0.95) -> Result:
 
 SUMMARY = {
     "events": "events", "customers": "customers", "nps": "nps", "csat": "csat", "ces": "ces",
-    "tickets": "tickets", "ticket_cost": "ticket_cost", "next_step_p50_hours": "next_p50_h",
-    "next_step_p95_hours": "next_p95_h",
+    "sentiment": "sentiment", "tickets": "tickets", "ticket_cost": "ticket_cost",
+    "next_step_p50_hours": "next_p50_h", "next_step_p95_hours": "next_p95_h",
 }  # fmt: skip
 
 
-def _summary(t: pd.DataFrame) -> pd.DataFrame:
-    """One row per touchpoint in map order: the values, and the responses behind its NPS."""
+def _summary(t: pd.DataFrame, themes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per touchpoint in map order: the values, the responses behind its NPS and its
+    most mentioned theme."""
     keys = ["stage", "touchpoint"]
     pairs = dict.fromkeys(zip(t["stage"], t["touchpoint"], strict=True))
     order = pd.MultiIndex.from_tuples(list(pairs), names=keys)
@@ -168,7 +194,11 @@ def _summary(t: pd.DataFrame) -> pd.DataFrame:
     wide.insert(wide.columns.get_loc("nps") + 1, "nps_n", n.to_numpy())
     for c in ("events", "customers", "nps_n", "tickets"):
         wide[c] = wide[c].round().astype("Int64")
-    return wide.reset_index()
+    wide = wide.dropna(axis=1, how="all").reset_index()
+    if themes is not None and len(themes):
+        top = themes[themes["rank"] == 1].set_index("touchpoint")["label"]
+        wide["top_theme"] = wide["touchpoint"].map(top)
+    return wide
 
 
 def _readings(t: pd.DataFrame) -> list[str]:
@@ -180,3 +210,241 @@ def _readings(t: pd.DataFrame) -> list[str]:
         f"NPS is lowest at {lo['touchpoint']} ({lo['value']:+.0f}, n = {int(lo['n']):,}) and "
         f"highest at {hi['touchpoint']} ({hi['value']:+.0f}, n = {int(hi['n']):,})"
     ]
+
+
+FUNNEL_METHOD = (
+    "a customer enters at their first event at step 1 and reaches step j at their first event "
+    "there no earlier than the step before and within the window of entering; conversion from "
+    "the step before and overall from step 1 with Wilson intervals; hours from the step before, "
+    "p50 and p95"
+)
+PATHS_METHOD = (
+    "each customer's touchpoints in time order, consecutive repeats collapsed, cut after the "
+    "path length; estimate: share of churned customers minus share of the others who took the "
+    "path (two-proportion Wald interval)"
+)
+
+
+def duration_days(text: str | float | None) -> float | None:
+    """``30d``, ``12h``, ``2w`` or a number of days as days; ``None`` or ``none``: no window.
+
+    Raises
+    ------
+    CxroiError
+        For anything else, naming the option.
+    """
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("", "none")):
+        return None
+    if isinstance(text, int | float):
+        return float(text)
+    s = text.strip().lower()
+    unit = {"h": 1 / 24, "d": 1.0, "w": 7.0}.get(s[-1:])
+    try:
+        value = float(s[:-1] if unit is not None else s)
+    except ValueError:
+        raise CxroiError(f"--within {text!r}: write a duration such as 30d, 12h or 2w") from None
+    return value * (unit if unit is not None else 1.0)
+
+
+@progress.task("journey funnel")
+def journey_funnel(
+    ws: WorkspaceLike,
+    steps: list[str],
+    *,
+    within: str | float | None = "30d",
+    by: str | None = None,
+    level: float = 0.95,
+) -> Result:
+    """The funnel of ``steps`` (event touchpoints) within the window, overall and per ``by``."""
+    days = duration_days(within)
+    raw = funnel(ws.tables, steps, within_days=days, by=by, level=level)
+    raw = raw.rename(columns={"conversion": "estimate"})
+    first = raw["step"] == 1
+    raw.loc[first, "flag"] = "exact"  # everyone at step 1 entered there
+    table = estimate_frame(raw, level=level, min_n=ws.settings.min_n)
+    table.loc[first, "flag"] = "exact"
+    overall = table[(table["segment"] == "all")]
+    last = overall.iloc[-1]
+    worst = overall.iloc[1:].loc[overall["estimate"].iloc[1:].idxmin()]
+    window = f"within {within}" if days is not None else "with no window"
+    return Result(
+        "journey funnel",
+        f"Funnel {' → '.join(steps)}",
+        [
+            Table(
+                "funnel",
+                "Funnel",
+                table,
+                method=FUNNEL_METHOD,
+                view=[
+                    "segment",
+                    "step",
+                    "touchpoint",
+                    "customers",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "overall",
+                    "drop_off",
+                    "hours_p50",
+                    "hours_p95",
+                    "flag",
+                ],
+            )
+        ],  # fmt: skip
+        method=FUNNEL_METHOD,
+        window=Window.resolve(ws.tables).as_dict(),
+        params={"steps": list(steps), "within_days": days, "by": by},
+        readings=[
+            f"{int(last['customers']):,} of {int(overall.iloc[0]['customers']):,} customers "
+            f"({last['overall']:.0%}) went from {steps[0]} to {steps[-1]} {window}; the "
+            f"biggest drop is into {worst['touchpoint']} ({worst['estimate']:.0%} convert)"
+        ],
+    )
+
+
+@progress.task("journey paths")
+def journey_paths(
+    ws: WorkspaceLike, *, length: int = 4, top: int = 10, level: float = 0.95
+) -> Result:
+    """The most frequent paths, churned against retained customers, and the directly-follows
+    counts (pairs that leave the map marked when ``journey.yaml`` exists)."""
+    from cxroi.models.ledger import customer_ledger
+
+    led = customer_ledger(ws.tables)
+    churned = led.select("customer_id", churned=led.churned.cast("boolean"))
+    raw = paths(ws.tables, length=length, top=top, churned=churned, level=level)
+    table = estimate_frame(raw, level=level, min_n=ws.settings.min_n)
+    path = Path(ws.path) / JOURNEY_FILE
+    mapped = None
+    if path.exists():
+        journey = load(path)
+        mapped = [e for t in journey.touchpoints for e in t.events]
+        mapped += [b.event for t in journey.touchpoints for b in t.backstage if b.event]
+    follows = directly_follows(ws.tables, mapped)
+    warnings = []
+    if mapped is not None and follows["leaves_map"].any():
+        off = follows[follows["leaves_map"]]
+        warnings.append(f"{int(off['count'].sum()):,} steps lead to touchpoints the map lacks: "
+                        f"{', '.join(sorted(set(off['to'])))}")  # fmt: skip
+    readings = []
+    if len(table):
+        p = table.iloc[0]
+        readings.append(f"the most frequent path, {p['path']}, is {p['share']:.0%} of customers")
+        for sig, pick, word in ((table[table["ci_low"] > 0], "idxmax", "more"),
+                                (table[table["ci_high"] < 0], "idxmin", "less")):  # fmt: skip
+            if len(sig):
+                q = sig.loc[getattr(sig["estimate"], pick)()]
+                readings.append(
+                    f"{q['path']} is {word} common among churned customers "
+                    f"({q['share_churned']:.1%} vs {q['share_retained']:.1%} of the others)"
+                )
+    return Result(
+        "journey paths",
+        "Paths through the journey",
+        [
+            Table(
+                "paths",
+                f"Most frequent paths (up to {length} steps)",
+                table,
+                method=PATHS_METHOD,
+                view=[
+                    "rank",
+                    "path",
+                    "customers",
+                    "share",
+                    "share_churned",
+                    "share_retained",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "flag",
+                ],
+            ),
+            Table(
+                "follows",
+                "Directly follows: each step and the next",
+                follows,
+                kind="data",
+                show=False,
+            ),
+        ],  # fmt: skip
+        method=PATHS_METHOD,
+        window=Window.resolve(ws.tables).as_dict(),
+        params={"length": length, "top": top},
+        warnings=warnings,
+        readings=readings,
+    )
+
+
+def _comment_metrics(
+    ws: WorkspaceLike, journey: Journey, level: float
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str | None]:
+    """Per touchpoint: the lexicon sentiment of its comments (mean, t interval) and its three
+    most mentioned themes, through the workspace's theme model; computed once per state of the
+    data (:mod:`cxroi.cache`)."""
+    from cxroi.cache import cached
+
+    surveys = {t.id: list(t.surveys) for t in journey.touchpoints}
+    got = cached(ws, "journey-comments", {"surveys": surveys, "level": level},
+                 lambda: _analyse_comments(ws, journey, level), themes=True)  # fmt: skip
+    sent, themes = got.get("sentiment"), got.get("themes")
+    if not isinstance(sent, pd.DataFrame) or sent.empty:
+        return None, None, "no comments at the touchpoints: no sentiment or themes"
+    assert isinstance(themes, pd.DataFrame)
+    return sent, themes, None
+
+
+def _analyse_comments(
+    ws: WorkspaceLike, journey: Journey, level: float
+) -> dict[str, Result | pd.DataFrame]:
+    import ibis
+
+    from cxroi.analyses.themes import comment_frame, theme_model
+    from cxroi.metrics._intervals import mean_interval
+    from cxroi.text.pipeline import analyse_comments
+
+    rows = [(t.id, v) for t in journey.touchpoints for v in t.surveys]
+    rs = ws.table("responses")
+    if not rows or "comment" not in rs.columns:
+        return {}
+    m = ibis.memtable(pd.DataFrame(rows, columns=["tp", "value"], dtype=object))
+    rs = rs.filter(rs.comment.notnull() & rs.touchpoint.notnull())
+    j = rs.inner_join(m, rs.touchpoint.cast("string") == m.value)
+    frame = comment_frame(j.select("tp", "comment").to_pyarrow())
+    if frame.empty:
+        return {}
+    progress.step(f"sentiment and themes of {len(frame):,} touchpoint comments")
+    model = theme_model(ws, n_jobs=-1)
+    ca = analyse_comments(frame["comment"], model, n_jobs=-1)
+    ids = [t.id for t in journey.touchpoints]
+    code = np.asarray(pd.Categorical(frame["tp"], categories=ids).codes, dtype=np.int64)
+    ok = (code >= 0) & np.isfinite(ca.sentiment)
+    v = np.nan_to_num(ca.sentiment)
+    k = len(ids)
+    n = np.bincount(code[ok], minlength=k).astype(float)
+    tot = np.bincount(code[ok], v[ok], minlength=k)
+    sq = np.bincount(code[ok], v[ok] ** 2, minlength=k)
+    mean, _, _, lo, hi = mean_interval(n, tot, sq, level=level)
+    by_id = {t.id: t for t in journey.touchpoints}
+    sentiment = pd.DataFrame({
+        "stage": [by_id[i].stage for i in ids], "touchpoint": ids,
+        "name": [by_id[i].name for i in ids], "metric": "sentiment", "value": mean,
+        "ci_low": lo, "ci_high": hi, "n": n.astype(int),
+        "flag": np.where(n > 0, "", "no-data"),
+    })  # fmt: skip
+    inside = code >= 0
+    on = ca.themes.confidence[inside] > 0
+    counts = np.zeros((k, on.shape[1]))
+    np.add.at(counts, code[inside], on)
+    comments = np.bincount(code[inside], minlength=k).astype(float)
+    out = []
+    for i, tid in enumerate(ids):
+        for r, t in enumerate(np.argsort(-counts[i], kind="stable")[:3], start=1):
+            if counts[i, t] > 0:
+                out.append({"touchpoint": tid, "rank": r, "theme": ca.themes.names[t],
+                            "label": ca.themes.labels[t], "mentions": int(counts[i, t]),
+                            "share": counts[i, t] / comments[i]})  # fmt: skip
+    themes = pd.DataFrame(out, columns=["touchpoint", "rank", "theme", "label", "mentions",
+                                        "share"])  # fmt: skip
+    return {"sentiment": sentiment, "themes": themes}

@@ -64,3 +64,42 @@ def touchpoints(
 
     with open_workspace(workspace, "journey touchpoints") as ws:
         emit(journey_touchpoints(ws), format, table=table)
+
+
+@journey_app.command("funnel")
+def funnel(
+    steps: Annotated[
+        str, typer.Option(help="Ordered event touchpoints, comma-separated: website,checkout.")
+    ],
+    within: Annotated[
+        str, typer.Option(help="Conversion window from step 1: 30d, 12h, 2w, or none.")
+    ] = "30d",
+    by: Annotated[
+        str | None,
+        typer.Option(help="Also per value of this customer column (drop-off by segment)."),
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """Step-to-step and overall conversion, time to convert, and drop-off by segment."""
+    from cxroi.analyses.journey import journey_funnel
+
+    with open_workspace(workspace, "journey funnel") as ws:
+        emit(journey_funnel(ws, steps.split(","), within=within, by=by), format, table=table)
+
+
+@journey_app.command("paths")
+def paths(
+    length: Annotated[int, typer.Option(min=1, help="Steps per path.")] = 4,
+    top: Annotated[int, typer.Option(min=1, help="Paths shown.")] = 10,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """The most frequent paths, churned against retained customers, and where journeys leave
+    the map."""
+    from cxroi.analyses.journey import journey_paths
+
+    with open_workspace(workspace, "journey paths") as ws:
+        emit(journey_paths(ws, length=length, top=top), format, table=table)

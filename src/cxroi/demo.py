@@ -2,10 +2,12 @@
 
 ``make demo`` runs ``cxroi demo``, which is one call: :func:`run_demo`. It generates the
 company into ``demo-data/`` of the workspace (Parquet files and ``ground_truth.json``),
-ingests every table, computes the first scorecard (saved to ``reports/scorecard.csv``) and
-writes ``reports/report.md`` (:func:`cxroi.report.demo.write_demo_report`). With
-``analyse=False`` (``cxroi demo --data-only``) it stops after the ingest: the workspace holds
-the whole company, for benchmarks and for sizes whose analysis would take long.
+ingests every table, computes the first scorecard (saved to ``reports/scorecard.csv``),
+writes ``reports/report.md`` (:func:`cxroi.report.demo.write_demo_report`) and draws the
+journey map and the service blueprint (``reports/journey-map.svg``, ``reports/blueprint.svg``)
+from a proposed ``journey.yaml``. With ``analyse=False`` (``cxroi demo --data-only``) it stops
+after the ingest: the workspace holds the whole company, for benchmarks and for sizes whose
+analysis would take long.
 
 A company too large for the machine is refused before anything is written
 (:func:`check_size`: the simulator's peak memory against the memory available). Its long
@@ -34,6 +36,7 @@ from cxroi import progress as _progress
 from cxroi.analyses import scorecard
 from cxroi.config import CONFIG_FILE
 from cxroi.errors import CxroiError, WorkspaceError, param
+from cxroi.journey import JOURNEY_FILE
 from cxroi.report.demo import write_demo_report
 from cxroi.results import Result, Table
 from cxroi.schema import TABLES
@@ -53,7 +56,9 @@ DEMO_DATA = "demo-data"
 DEMO_MARKER = ".cxroi-demo"
 """File that marks a workspace as the demo's own."""
 
-REPORTS = ("report.md", "scorecard.csv")
+PICTURES = ("journey-map.svg", "blueprint.svg")
+"""The journey map and the service blueprint the demo draws into ``reports/``."""
+REPORTS = ("report.md", "scorecard.csv", *PICTURES)
 """What the demo writes into ``reports/``."""
 
 
@@ -67,6 +72,7 @@ class DemoRun:
     scorecard: Result | None
     report: Path | None
     truth: dict[str, Any]
+    pictures: tuple[Path, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(
@@ -75,6 +81,7 @@ class DemoRun:
                 "ingested": self.ingested.to_dict(),
                 "scorecard": None if self.scorecard is None else self.scorecard.to_dict(),
                 "report": None if self.report is None else str(self.report),
+                "pictures": [str(p) for p in self.pictures],
             },
             indent=2,
             ensure_ascii=False,
@@ -133,6 +140,7 @@ def _demo_workspace(path: Path) -> Workspace:
         shutil.rmtree(path / "models", ignore_errors=True)
         for name in REPORTS:  # and what it wrote about that company
             (path / "reports" / name).unlink(missing_ok=True)
+        (path / JOURNEY_FILE).unlink(missing_ok=True)
     (path / DEMO_MARKER).write_text("written by cxroi demo\n", encoding="utf-8")
     return ws
 
@@ -191,7 +199,25 @@ def run_demo(
             )
             t.step("the report")
             report = write_demo_report(ws, truth, card)
-    return DemoRun(path, ingested, card, report, truth)
+            t.step("the journey map and blueprint")
+            pictures = draw_journey(ws)
+    return DemoRun(path, ingested, card, report, truth, pictures)
+
+
+def draw_journey(ws: Workspace) -> tuple[Path, ...]:
+    """Propose ``journey.yaml`` if there is none, and draw the map and the blueprint into
+    ``reports/``."""
+    from cxroi.analyses.journey import journey_init, journey_picture
+
+    if not (ws.path / JOURNEY_FILE).exists():
+        journey_init(ws)
+    out = []
+    for kind, name in zip(("map", "blueprint"), PICTURES, strict=True):
+        target = ws.path / "reports" / name
+        target.parent.mkdir(exist_ok=True)
+        journey_picture(ws, kind, target)
+        out.append(target)
+    return tuple(out)
 
 
 def _ingest(

@@ -3,8 +3,6 @@ data, checked against it, and measured touchpoint by touchpoint."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import pandas as pd
 from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError
+from cxroi.files import atomic_file
 from cxroi.journey import JOURNEY_FILE, Journey, check, dump, inventory, load, propose
 from cxroi.journey.flow import directly_follows, funnel, paths
 from cxroi.journey.metrics import touchpoint_metrics
@@ -26,6 +25,7 @@ __all__ = [
     "journey_init",
     "journey_map",
     "journey_paths",
+    "journey_picture",
     "journey_touchpoints",
 ]
 
@@ -74,14 +74,8 @@ def journey_init(ws: WorkspaceLike, *, force: bool = False) -> Result:
         raise CxroiError(f"{path} exists; edit it, or replace it with --force")
     journey = propose(inventory(ws.tables))
     text = dump(journey)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".journey-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)  # whole or not at all
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", what="journey map", encoding="utf-8") as f:
+        f.write(text)
     n_tp = len(journey.touchpoints)
     return Result(
         "journey init",
@@ -448,3 +442,49 @@ def _analyse_comments(
     themes = pd.DataFrame(out, columns=["touchpoint", "rank", "theme", "label", "mentions",
                                         "share"])  # fmt: skip
     return {"sentiment": sentiment, "themes": themes}
+
+
+@progress.task("journey picture")
+def journey_picture(
+    ws: WorkspaceLike, kind: str, out: str | Path, *, metric: str = "nps"
+) -> Result:
+    """Draw the journey ``map`` (cells coloured by ``metric``, the emotion curve below) or the
+    service ``blueprint`` (lanes, line of visibility, measured backstage steps) to ``out``
+    (``.svg`` or ``.png``)."""
+    from cxroi.journey import Stage, Touchpoint
+    from cxroi.journey.pictures import blueprint_figure, map_figure, save_figure
+
+    journey = journey_map(ws)
+    raw = touchpoint_metrics(ws.tables, journey)
+    if kind == "map":
+        sentiment, _, _ = _comment_metrics(ws, journey, 0.95)
+        if sentiment is not None:
+            raw = pd.concat([raw, sentiment], ignore_index=True)
+        fig = map_figure(journey, raw, metric=metric)
+    else:
+        events = sorted({b.event for t in journey.touchpoints for b in t.backstage if b.event})
+        measured: dict[str, tuple[int, float]] = {}
+        if events:
+            steps = Journey((Stage("backstage", "backstage", tuple(
+                Touchpoint(e, e, "backstage", events=(e,)) for e in events)),))  # fmt: skip
+            b = touchpoint_metrics(ws.tables, steps).set_index(["touchpoint", "metric"])
+            for e in events:
+                n = b.loc[(e, "events"), "n"]
+                if n:
+                    measured[e] = (int(n), float(b.loc[(e, "next_step_p50_hours"), "value"]))
+        fig = blueprint_figure(journey, raw, backstage=measured)
+    path = save_figure(fig, out)
+    return Result(
+        f"journey {kind}",
+        f"Journey {kind} drawn",
+        [
+            Table(
+                "file",
+                "Written",
+                pd.DataFrame({"path": [str(path)], "bytes": [path.stat().st_size]}),
+                kind="data",
+            )
+        ],  # fmt: skip
+        params={"path": str(path), "touchpoints": len(journey.touchpoints)},
+        readings=[f"{kind} of {len(journey.touchpoints)} touchpoints written to {path}"],
+    )

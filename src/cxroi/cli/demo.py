@@ -46,3 +46,5 @@ def demo_command(
             emit(run.scorecard, format)
     if run.report is not None:
         typer.echo(plain(f"report written to {run.report}"), err=True)
+    for picture in run.pictures:
+        typer.echo(plain(f"drawn: {picture}"), err=True)

@@ -103,3 +103,35 @@ def paths(
 
     with open_workspace(workspace, "journey paths") as ws:
         emit(journey_paths(ws, length=length, top=top), format, table=table)
+
+
+OutOpt = Annotated[Path, typer.Option("--out", help="The picture to write: FILE.svg or FILE.png.")]
+
+
+@journey_app.command("map")
+def map_(
+    out: OutOpt,
+    metric: Annotated[
+        str, typer.Option(help="Colour the cells by: nps, csat, ces, sentiment, events, ...")
+    ] = "nps",
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+) -> None:
+    """Draw the journey map: stages x touchpoints coloured by a metric, with the emotion
+    curve."""
+    from cxroi.analyses.journey import journey_picture
+
+    with open_workspace(workspace, "journey map") as ws:
+        emit(journey_picture(ws, "map", out, metric=metric), format)
+
+
+@journey_app.command("blueprint")
+def blueprint(
+    out: OutOpt, workspace: WorkspaceOpt = Path("."), format: FormatOpt = Format.table
+) -> None:
+    """Draw the service blueprint: customer, frontstage, line of visibility, backstage,
+    support."""
+    from cxroi.analyses.journey import journey_picture
+
+    with open_workspace(workspace, "journey blueprint") as ws:
+        emit(journey_picture(ws, "blueprint", out), format)

@@ -121,9 +121,18 @@ JOBS: tuple[Job, ...] = (
     Job(
         "journey-touchpoints",
         ("journey", "touchpoints"),
+        themes=True,
         prepare=("journey", "init", "--force"),
         target_s=10.0,
-        note="journey.yaml proposed from the data first, untimed",
+        note="journey.yaml proposed from the data first, untimed; first run: analyses the "
+        "touchpoint comments (sentiment, themes)",
+    ),
+    Job(
+        "journey-touchpoints-again",
+        ("journey", "touchpoints"),
+        themes=True,
+        target_s=10.0,
+        note="second run: the comment analysis of the same data is cached",
     ),
     Job(
         "journey-funnel",

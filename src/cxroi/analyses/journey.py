@@ -13,7 +13,7 @@ from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError
 from cxroi.files import atomic_file
 from cxroi.journey import JOURNEY_FILE, Journey, check, dump, inventory, load, propose
-from cxroi.journey.flow import directly_follows, funnel, paths
+from cxroi.journey.flow import directly_follows, funnel, numbered, paths
 from cxroi.journey.metrics import touchpoint_metrics
 from cxroi.results import Result, Table, estimate_frame
 from cxroi.window import Window
@@ -307,7 +307,8 @@ def journey_paths(
 
     led = customer_ledger(ws.tables)
     churned = led.select("customer_id", churned=led.churned.cast("boolean"))
-    raw = paths(ws.tables, length=length, top=top, churned=churned, level=level)
+    steps = numbered(ws.tables).cache()  # read by both the paths and the pairs
+    raw = paths(ws.tables, length=length, top=top, churned=churned, level=level, steps=steps)
     table = estimate_frame(raw, level=level, min_n=ws.settings.min_n)
     path = Path(ws.path) / JOURNEY_FILE
     mapped = None
@@ -315,7 +316,7 @@ def journey_paths(
         journey = load(path)
         mapped = [e for t in journey.touchpoints for e in t.events]
         mapped += [b.event for t in journey.touchpoints for b in t.backstage if b.event]
-    follows = directly_follows(ws.tables, mapped)
+    follows = directly_follows(ws.tables, mapped, steps=steps)
     warnings = []
     if mapped is not None and follows["leaves_map"].any():
         off = follows[follows["leaves_map"]]

@@ -33,7 +33,7 @@ from cxroi.errors import CxroiError
 from cxroi.metrics._intervals import wilson
 from cxroi.metrics.compare import proportion_diff_from_counts
 
-__all__ = ["ARROW", "directly_follows", "funnel", "paths"]
+__all__ = ["ARROW", "directly_follows", "funnel", "numbered", "paths"]
 
 ARROW = " → "
 HOURS = 3600.0
@@ -159,9 +159,10 @@ def _funnel_frame(counts: pd.DataFrame, steps: Sequence[str], level: float) -> p
     return out.assign(_k=key).sort_values(["_k", "step"]).drop(columns="_k").reset_index(drop=True)
 
 
-def _numbered(tables: Tables) -> Any:
+def numbered(tables: Tables) -> Any:
     """Each customer's events in time order with consecutive repeats collapsed: ``customer_id``,
-    ``ts``, ``touchpoint``, ``k`` (0, 1, …)."""
+    ``ts``, ``touchpoint``, ``k`` (0, 1, …). :func:`paths` and :func:`directly_follows` both
+    read it: materialise it once (``.cache()``) when calling both."""
     import ibis
 
     ev = _events(tables)
@@ -172,13 +173,20 @@ def _numbered(tables: Tables) -> Any:
 
 
 def paths(
-    tables: Tables, *, length: int = 4, top: int = 10, churned: Any = None, level: float = 0.95
+    tables: Tables,
+    *,
+    length: int = 4,
+    top: int = 10,
+    churned: Any = None,
+    level: float = 0.95,
+    steps: Any = None,
 ) -> pd.DataFrame:
     """The ``top`` most frequent paths of at most ``length`` steps, with the share of customers
     who took each, overall and among customers who churned and who did not.
 
     ``churned`` is an Ibis table of ``customer_id`` and a boolean ``churned`` (the customer
-    ledger's); without it the churn columns are left out.
+    ledger's); without it the churn columns are left out. ``steps``: :func:`numbered` of the
+    tables, when already built.
 
     Returns
     -------
@@ -187,51 +195,55 @@ def paths(
         ``share_churned``, ``retained``, ``share_retained`` and ``estimate`` (churned share
         minus retained share) with ``ci_low``, ``ci_high``, ``p_value``.
     """
-    if length < 1 or top < 1:
-        raise CxroiError(f"paths: length and top must be at least 1, got {length} and {top}")
-    e = _numbered(tables)
-    e = e.filter(e.k < length)
-    p = e.group_by("customer_id").aggregate(
-        path=e.touchpoint.cast("string").group_concat(ARROW, order_by=e.k), steps=e.count()
-    )
-    if churned is not None:
-        p = p.left_join(churned.select("customer_id", "churned"), "customer_id")
-        p = p.mutate(churned=p.churned.fill_null(False))
-        agg = p.group_by(["path", "steps"]).aggregate(
-            customers=p.count(), churned=p.churned.cast("int64").sum()
-        )
-        totals = p.aggregate(n=p.count(), c=p.churned.cast("int64").sum()).to_pandas().iloc[0]
-    else:
-        agg = p.group_by(["path", "steps"]).aggregate(customers=p.count())
-        totals = p.aggregate(n=p.count()).to_pandas().iloc[0]
     import ibis
 
+    if length < 1 or top < 1:
+        raise CxroiError(f"paths: length and top must be at least 1, got {length} and {top}")
+    e = numbered(tables) if steps is None else steps
+    e = e.filter(e.k < length)
+    # one column per position and a separator join: cheaper than an ordered string_agg
+    tp = e.touchpoint.cast("string")
+    at = {f"_s{j}": tp.max(where=e.k == j) for j in range(length)}
+    p = e.group_by("customer_id").aggregate(**at, steps=e.count())
+    p = p.mutate(path=ibis.literal(ARROW).join([p[c] for c in at]))
+    if churned is not None:
+        p = p.left_join(churned.select("customer_id", "churned"), "customer_id")
+        p = p.mutate(churned=p.churned.fill_null(False).cast("int64"))
+    else:
+        p = p.mutate(churned=ibis.literal(0))
+    agg = p.group_by(["path", "steps"]).aggregate(customers=p.count(), churned=p.churned.sum())
+    agg = agg.mutate(_n=agg.customers.sum().over(), _c=agg.churned.sum().over())
     out = agg.order_by([ibis.desc("customers"), "path"]).limit(top).to_pandas()
-    n = float(totals["n"])
+    n = float(out["_n"].iloc[0]) if len(out) else 0.0
+    c = float(out["_c"].iloc[0]) if len(out) else 0.0
+    out = out.drop(columns=["_n", "_c"])
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out["share"] = out["customers"] / n if n else np.nan
-    if churned is not None:
-        c = float(totals["c"])
-        out["retained"] = out["customers"] - out["churned"]
-        out["share_churned"] = out["churned"] / c if c else np.nan
-        out["share_retained"] = out["retained"] / (n - c) if n - c else np.nan
-        d = proportion_diff_from_counts(out["retained"], n - c, out["churned"], c, level=level)
-        out["estimate"], out["ci_low"], out["ci_high"] = d["diff"], d["ci_low"], d["ci_high"]
-        out["p_value"] = d["p_value"]
-        out["n"] = int(n)
+    if churned is None:
+        return out.drop(columns="churned")
+    out["retained"] = out["customers"] - out["churned"]
+    out["share_churned"] = out["churned"] / c if c else np.nan
+    out["share_retained"] = out["retained"] / (n - c) if n - c else np.nan
+    d = proportion_diff_from_counts(out["retained"], n - c, out["churned"], c, level=level)
+    out["estimate"], out["ci_low"], out["ci_high"] = d["diff"], d["ci_low"], d["ci_high"]
+    out["p_value"] = d["p_value"]
+    out["n"] = int(n)
     return out
 
 
-def directly_follows(tables: Tables, mapped: Sequence[str] | None = None) -> pd.DataFrame:
+def directly_follows(
+    tables: Tables, mapped: Sequence[str] | None = None, *, steps: Any = None
+) -> pd.DataFrame:
     """Every (touchpoint, next touchpoint) pair of the same customer, repeats collapsed, with
     its count, distinct customers and hours between (p50, p95).
 
     ``mapped``: the event touchpoints the journey map measures; pairs whose next touchpoint is
-    not among them are marked ``leaves_map``.
+    not among them are marked ``leaves_map``. ``steps``: :func:`numbered` of the tables, when
+    already built.
     """
     import ibis
 
-    e = _numbered(tables)
+    e = numbered(tables) if steps is None else steps
     w = ibis.window(group_by="customer_id", order_by="k")
     e = e.mutate(next_tp=e.touchpoint.lead().over(w), next_ts=e.ts.lead().over(w))
     e = e.filter(e.next_tp.notnull())

@@ -19,6 +19,14 @@ from cxroi.analyses.initiatives import (
     initiative_list,
     initiative_show,
 )
+from cxroi.analyses.journey import (
+    journey_check,
+    journey_funnel,
+    journey_init,
+    journey_paths,
+    journey_picture,
+    journey_touchpoints,
+)
 from cxroi.analyses.levers import lever
 from cxroi.analyses.opportunities import opportunities
 from cxroi.analyses.perception import value
@@ -46,6 +54,12 @@ __all__ = [
     "initiative_close",
     "initiative_list",
     "initiative_show",
+    "journey_check",
+    "journey_funnel",
+    "journey_init",
+    "journey_paths",
+    "journey_picture",
+    "journey_touchpoints",
     "lever",
     "opportunities",
     "privacy_scan",

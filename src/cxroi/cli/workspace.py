@@ -29,11 +29,13 @@ def _progress_for(path: Path | None):
         return None, None
     if path.stat().st_size < 20 * 2**20:
         return None, None
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
-    )
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True,
+        console=Console(stderr=True),  # stdout carries the result
+    )  # fmt: skip
     task = bar.add_task(f"loading {plain(path.name)}", total=1.0)
 
     def note(step: str, fraction: float) -> None:

@@ -215,7 +215,9 @@ def _driver_data(
     cols = [c for c in wanted if c not in themes]
     if themes:
         return _with_theme_mentions(ws, rs, cols, themes), names
-    data = rs.select(*cols)
+    # in key order: the bootstrap resamples rows, so the answer must not depend on the order a
+    # parallel scan returns them in
+    data = rs.order_by("response_id").select(*cols)
     return (data.to_pandas() if by is not None else data), names
 
 
@@ -244,6 +246,7 @@ def _customer_churn_data(
         led.select("customer_id", "churned", "tenure_years", "contracts", *attrs)
         .left_join(first, "customer_id")
         .drop("customer_id_right")
+        .order_by("customer_id")  # the bootstrap's rows in key order: reproducible
         .to_pandas()
     )
     if frame.empty:
@@ -312,7 +315,7 @@ def _with_theme_mentions(
     from cxroi.analyses.themes import theme_model
 
     rs = rs.filter(rs.comment.notnull())
-    frame = rs.select(*cols, "comment").to_pandas()
+    frame = rs.order_by("response_id").select(*cols, "comment").to_pandas()
     if frame.empty:
         raise CxroiError("theme drivers need commented responses; none are in scope")
     model = theme_model(ws)

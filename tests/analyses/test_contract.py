@@ -42,6 +42,13 @@ CASES = {
     "segments": lambda ws, tmp: analyses.segments(ws, n_boot=20),
     "opportunities": lambda ws, tmp: analyses.opportunities(ws, n_boot=20),
     "archetypes": lambda ws, tmp: analyses.archetypes(ws, n_boot=2),
+    "journey_check": lambda ws, tmp: analyses.journey_check(ws),
+    "journey_touchpoints": lambda ws, tmp: analyses.journey_touchpoints(ws),
+    "journey_funnel": lambda ws, tmp: analyses.journey_funnel(
+        ws, ["website", "checkout", "delivery"], within="60d", by="plan"),
+    "journey_paths": lambda ws, tmp: analyses.journey_paths(ws, length=3, top=5),
+    "journey_picture": lambda ws, tmp: analyses.journey_picture(ws, "blueprint",
+                                                                tmp / "blueprint.svg"),
 }  # fmt: skip
 # at-risk needs more churners than the small company has: it runs on a subscription company
 # of customers and contracts only (tests/analyses/test_at_risk.py), its other use case
@@ -51,6 +58,7 @@ WRITERS = {
         ws, initiative_id="T1", name="Test", level="excellence", start="2025-05-01", cost=10.0,
         target="plan == 'premium'"),
     "initiative_close": lambda ws, tmp: analyses.initiative_close(ws, "T1", end="2025-09-30"),
+    "journey_init": lambda ws, tmp: analyses.journey_init(ws),
 }  # fmt: skip
 NOT_RESULTS = {  # the fitted theme model itself; per-customer frames another analysis reads
     "theme_model",

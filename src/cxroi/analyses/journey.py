@@ -187,7 +187,8 @@ def _summary(t: pd.DataFrame, themes: pd.DataFrame | None = None) -> pd.DataFram
     n = t[t["metric"] == "nps"].set_index(keys)["n"].reindex(order)
     wide.insert(wide.columns.get_loc("nps") + 1, "nps_n", n.to_numpy())
     for c in ("events", "customers", "nps_n", "tickets"):
-        wide[c] = wide[c].round().astype("Int64")
+        col = wide[c].round().astype("Int64")  # nullable only where a value is missing, as
+        wide[c] = col if col.isna().any() else col.astype("int64")  # JSON reads it back
     wide = wide.dropna(axis=1, how="all").reset_index()
     if themes is not None and len(themes):
         top = themes[themes["rank"] == 1].set_index("touchpoint")["label"]

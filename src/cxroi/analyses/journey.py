@@ -12,7 +12,17 @@ from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.errors import CxroiError
 from cxroi.files import atomic_file
-from cxroi.journey import JOURNEY_FILE, Journey, check, dump, inventory, load, propose
+from cxroi.journey import (
+    JOURNEY_FILE,
+    Journey,
+    Stage,
+    Touchpoint,
+    check,
+    dump,
+    inventory,
+    load,
+    propose,
+)
 from cxroi.journey.flow import directly_follows, funnel, numbered, paths
 from cxroi.journey.metrics import touchpoint_metrics
 from cxroi.results import Result, Table, estimate_frame
@@ -446,6 +456,10 @@ def _analyse_comments(
     return {"sentiment": sentiment, "themes": themes}
 
 
+BACKSTAGE = "backstage"
+"""The stage of the backstage event types measured for the blueprint."""
+
+
 @progress.task("journey picture")
 def journey_picture(
     ws: WorkspaceLike, kind: str, out: str | Path, *, metric: str = "nps"
@@ -453,28 +467,34 @@ def journey_picture(
     """Draw the journey ``map`` (cells coloured by ``metric``, the emotion curve below) or the
     service ``blueprint`` (lanes, line of visibility, measured backstage steps) to ``out``
     (``.svg`` or ``.png``)."""
-    from cxroi.journey import Stage, Touchpoint
     from cxroi.journey.pictures import blueprint_figure, map_figure, save_figure
 
     journey = journey_map(ws)
-    raw = touchpoint_metrics(ws.tables, journey)
     if kind == "map":
+        raw = touchpoint_metrics(ws.tables, journey)
         sentiment, _, _ = _comment_metrics(ws, journey, 0.95)
         if sentiment is not None:
             raw = pd.concat([raw, sentiment], ignore_index=True)
         fig = map_figure(journey, raw, metric=metric)
     else:
+        # the backstage event types measured with the touchpoints, in the same engine pass,
+        # as touchpoints of their own (prefixed: an event type may share a touchpoint's id)
         events = sorted({b.event for t in journey.touchpoints for b in t.backstage if b.event})
-        measured: dict[str, tuple[int, float]] = {}
-        if events:
-            steps = Journey((Stage("backstage", "backstage", tuple(
-                Touchpoint(e, e, "backstage", events=(e,)) for e in events)),))  # fmt: skip
-            b = touchpoint_metrics(ws.tables, steps).set_index(["touchpoint", "metric"])
-            for e in events:
-                n = b.loc[(e, "events"), "n"]
-                if n:
-                    measured[e] = (int(n), float(b.loc[(e, "next_step_p50_hours"), "value"]))
-        fig = blueprint_figure(journey, raw, backstage=measured)
+        steps = Stage(
+            BACKSTAGE,
+            BACKSTAGE,
+            tuple(Touchpoint(f"{BACKSTAGE}:{e}", e, BACKSTAGE, events=(e,)) for e in events),
+        )
+        both = Journey((*journey.stages, steps)) if events else journey  # fmt: skip
+        raw = touchpoint_metrics(ws.tables, both)
+        b = raw.set_index(["touchpoint", "metric"])
+        measured = {
+            e: (int(b.loc[(f"{BACKSTAGE}:{e}", "events"), "n"]),
+                float(b.loc[(f"{BACKSTAGE}:{e}", "next_step_p50_hours"), "value"]))
+            for e in events if b.loc[(f"{BACKSTAGE}:{e}", "events"), "n"]
+        }  # fmt: skip
+        mine = raw["touchpoint"].isin([t.id for t in journey.touchpoints])
+        fig = blueprint_figure(journey, raw[mine], backstage=measured)
     path = save_figure(fig, out)
     return Result(
         f"journey {kind}",

@@ -55,6 +55,10 @@ def check(
 
 @journey_app.command("touchpoints")
 def touchpoints(
+    comments: Annotated[
+        bool,
+        typer.Option(help="Also the sentiment and top themes of each touchpoint's comments."),
+    ] = True,
     workspace: WorkspaceOpt = Path("."),
     format: FormatOpt = Format.table,
     table: TableOpt = None,
@@ -63,7 +67,7 @@ def touchpoints(
     from cxroi.analyses.journey import journey_touchpoints
 
     with open_workspace(workspace, "journey touchpoints") as ws:
-        emit(journey_touchpoints(ws), format, table=table)
+        emit(journey_touchpoints(ws, comments=comments), format, table=table)
 
 
 @journey_app.command("funnel")

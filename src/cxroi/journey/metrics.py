@@ -21,13 +21,15 @@ and metric reaches Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cxroi._types import Tables
-from cxroi.journey.document import Journey
+from cxroi.journey.document import Journey, Touchpoint
 from cxroi.metrics.catalog import metric_values
 from cxroi.metrics.ces import ces_aggregates
 from cxroi.metrics.csat import csat_aggregates
@@ -39,9 +41,14 @@ HOURS = 3600.0
 _PERCEPTION = ("nps", "csat", "ces")
 
 
-def _mapping(journey: Journey, attr: str) -> pd.DataFrame:
-    rows = [(t.id, v) for t in journey.touchpoints for v in getattr(t, attr)]
+def _mapping(journey: Journey, values: Callable[[Touchpoint], Sequence[str]]) -> pd.DataFrame:
+    """``tp`` (touchpoint id) and each data ``value`` that measures it."""
+    rows = [(t.id, v) for t in journey.touchpoints for v in values(t)]
     return pd.DataFrame(rows, columns=["tp", "value"], dtype=object)
+
+
+def _ticket_values(t: Touchpoint, field: str) -> Sequence[str]:
+    return t.tickets.get(field, ())
 
 
 def _joined(t: Any, col: str, mapping: pd.DataFrame) -> Any:
@@ -75,14 +82,14 @@ def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95)
         next_ts=ev.ts.lead().over(ibis.window(group_by="customer_id", order_by=["ts", "event_id"]))
     )
     ev = ev.mutate(gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()) / HOURS)
-    j = _joined(ev, "touchpoint", _mapping(journey, "events"))
+    j = _joined(ev, "touchpoint", _mapping(journey, lambda t: t.events))
     if j is not None:
         frames["events"] = j.group_by("tp").aggregate(
             events=j.count(), customers=j.customer_id.nunique(), gaps=j.gap_h.count(),
             p50=j.gap_h.quantile(0.5), p95=j.gap_h.quantile(0.95),
         ).to_pandas()  # fmt: skip
     rs = tables["responses"]
-    j = _joined(rs, "touchpoint", _mapping(journey, "surveys"))
+    j = _joined(rs, "touchpoint", _mapping(journey, lambda t: t.surveys))
     if j is not None:
         aggs: dict[str, Any] = {}
         for m, agg in zip(_PERCEPTION, (nps_aggregates, csat_aggregates, ces_aggregates),
@@ -93,8 +100,7 @@ def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95)
     tk = tables["tickets"]
     parts = []
     for f in ("category", "channel"):
-        rows = [(t.id, v) for t in journey.touchpoints for v in t.tickets.get(f, ())]
-        j = _joined(tk, f, pd.DataFrame(rows, columns=["tp", "value"], dtype=object))
+        j = _joined(tk, f, _mapping(journey, partial(_ticket_values, field=f)))
         if j is not None:
             parts.append(j.select("tp", "ticket_id", "cost"))
     if parts:

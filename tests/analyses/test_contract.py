@@ -47,6 +47,7 @@ CASES = {
     "journey_funnel": lambda ws, tmp: analyses.journey_funnel(
         ws, ["website", "checkout", "delivery"], within="60d", by="plan"),
     "journey_paths": lambda ws, tmp: analyses.journey_paths(ws, length=3, top=5),
+    "journey_pain_points": lambda ws, tmp: analyses.journey_pain_points(ws, n_boot=20),
     "journey_picture": lambda ws, tmp: analyses.journey_picture(ws, "blueprint",
                                                                 tmp / "blueprint.svg"),
 }  # fmt: skip

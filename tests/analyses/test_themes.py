@@ -241,7 +241,8 @@ def test_polarity_of_mentions_and_negative_gaps_recover_the_truth(company, table
     # shifted qualities, so comments and scores move apart more), seeds 5, 6 and 11 give
     # polarity 0.887, 0.895 and 0.901 overall and cover 4, 6 and 5 of 6 gaps (staff and app
     # polarity stay weakest: their comments barely move NPS, so a score-trained model learns
-    # little of them).
+    # little of them). With the degraded delivery of issue 16 (its scores drop in the last
+    # months, its comments do not), seeds 5, 6 and 11 give 0.873, 0.876 and 0.894.
     frame, assignment, _ = scored
     effects = company.truth["theme_effects_on_nps"]
     by_theme = table.set_index("theme")
@@ -253,7 +254,7 @@ def test_polarity_of_mentions_and_negative_gaps_recover_the_truth(company, table
         gap = effects[true]["nps_gap_negative_vs_no_mention"]
         covered += row["nps_gap_negative_ci_low"] <= gap <= row["nps_gap_negative_ci_high"]
         assert row["nps_gap_negative_ci_high"] < 0 < row["nps_gap_positive_ci_low"], true
-    assert right / total >= 0.88
+    assert right / total >= 0.86
     assert covered >= 4
 
 
@@ -312,18 +313,26 @@ def test_themes_command_renders_the_result(company, tmp_path):
 
 def test_sentiment_trained_on_a_sample_keeps_the_polarity(company, sim_ws):
     """The score-aware model trains on a seeded sample of the labelled comments (20,000 by
-    default; here 1,500 of 2,184): the tone of mentions still matches the simulator's
-    polarity for at least 0.88 of the correctly themed mentions (0.894; 0.882 on every
-    labelled comment). On the 100k-customer workspace the held-out AUC is 0.764 from 7,000
+    default; here 1,500 of 2,180): the tone of mentions matches the simulator's polarity for
+    the correctly themed mentions about as often as with every labelled comment. Seeds 5, 6
+    and 11: 0.868, 0.885 and 0.894 from the sample, 0.873, 0.876 and 0.894 from all (0.894 and
+    0.882 for seed 5 before the simulator degraded a touchpoint's scores, not its comments, at
+    the end of the run). On the 100k-customer workspace the held-out AUC is 0.764 from 7,000
     training comments and 0.765 from 63,500."""
     rs = sim_ws.table("responses").to_pandas()
     rs = rs[rs["comment"].notna()].sort_values("response_id", ignore_index=True)
     frame = rs[["response_id", "customer_id", "ts", "nps", "comment"]]
-    out, assignment, sent = score_comments(frame, theme_model(sim_ws), n_jobs=1, max_train=1_500)
-    assert sent.model == "scored"
-    assert sent.quality["n_train"] + sent.quality["n_test"] == 1_500
-    right = total = 0
-    for j, both, truly_negative in _matched_truth(company, out, assignment).values():
-        right += (assignment.negative[both, j] == truly_negative[both]).sum()
-        total += both.sum()
-    assert right / total >= 0.88
+    agree, labelled = {}, {}
+    for max_train in (1_500, 100_000):
+        out, assignment, sent = score_comments(frame, theme_model(sim_ws), n_jobs=1,
+                                               max_train=max_train)  # fmt: skip
+        assert sent.model == "scored"
+        labelled[max_train] = sent.quality["n_train"] + sent.quality["n_test"]
+        right = total = 0
+        for j, both, truly_negative in _matched_truth(company, out, assignment).values():
+            right += (assignment.negative[both, j] == truly_negative[both]).sum()
+            total += both.sum()
+        agree[max_train] = right / total
+    assert labelled[1_500] == 1_500 < labelled[100_000]
+    assert agree[1_500] >= 0.85 and agree[100_000] >= 0.85
+    assert agree[1_500] >= agree[100_000] - 0.03

@@ -27,6 +27,7 @@ from cxroi.analyses.journey import (
     journey_picture,
     journey_touchpoints,
 )
+from cxroi.analyses.journey_pain import journey_pain_points
 from cxroi.analyses.levers import lever
 from cxroi.analyses.opportunities import opportunities
 from cxroi.analyses.perception import value
@@ -57,6 +58,7 @@ __all__ = [
     "journey_check",
     "journey_funnel",
     "journey_init",
+    "journey_pain_points",
     "journey_paths",
     "journey_picture",
     "journey_touchpoints",

@@ -230,7 +230,7 @@ PATHS_METHOD = (
 )
 
 
-def duration_days(text: str | float | None) -> float | None:
+def duration_days(text: str | float | None, *, option: str = "--within") -> float | None:
     """``30d``, ``12h``, ``2w`` or a number of days as days; ``None`` or ``none``: no window.
 
     Raises
@@ -247,7 +247,7 @@ def duration_days(text: str | float | None) -> float | None:
     try:
         value = float(s[:-1] if unit is not None else s)
     except ValueError:
-        raise CxroiError(f"--within {text!r}: write a duration such as 30d, 12h or 2w") from None
+        raise CxroiError(f"{option} {text!r}: write a duration such as 30d, 12h or 2w") from None
     return value * (unit if unit is not None else 1.0)
 
 
@@ -470,6 +470,7 @@ def journey_picture(
     from cxroi.journey.pictures import blueprint_figure, map_figure, save_figure
 
     journey = journey_map(ws)
+    warnings: list[str] = []
     if kind == "map":
         raw = touchpoint_metrics(ws.tables, journey)
         sentiment, _, _ = _comment_metrics(ws, journey, 0.95)
@@ -494,7 +495,10 @@ def journey_picture(
             for e in events if b.loc[(f"{BACKSTAGE}:{e}", "events"), "n"]
         }  # fmt: skip
         mine = raw["touchpoint"].isin([t.id for t in journey.touchpoints])
-        fig = blueprint_figure(journey, raw[mine], backstage=measured)
+        pains, note = _pain_points(ws, journey)
+        if note:
+            warnings.append(note)
+        fig = blueprint_figure(journey, raw[mine], backstage=measured, pain_points=pains)
     path = save_figure(fig, out)
     return Result(
         f"journey {kind}",
@@ -508,5 +512,19 @@ def journey_picture(
             )
         ],  # fmt: skip
         params={"path": str(path), "touchpoints": len(journey.touchpoints)},
+        warnings=warnings,
         readings=[f"{kind} of {len(journey.touchpoints)} touchpoints written to {path}"],
     )
+
+
+def _pain_points(ws: WorkspaceLike, journey: Journey) -> tuple[list[str], str | None]:
+    """The pain points the blueprint marks (``cxroi journey pain-points`` with its defaults),
+    or none and why."""
+    from cxroi.analyses.journey_pain import pain_point_ids
+
+    if not any(t.surveys for t in journey.touchpoints):
+        return [], None
+    try:
+        return pain_point_ids(ws), None
+    except CxroiError as e:
+        return [], f"pain points not marked: {e}"

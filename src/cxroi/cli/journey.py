@@ -1,4 +1,5 @@
-"""The journey map and its measures: ``journey init|check|touchpoints``."""
+"""The journey map and its measures: ``cxroi journey init|check|touchpoints|funnel|paths|
+pain-points|map|blueprint``."""
 
 from __future__ import annotations
 
@@ -107,6 +108,27 @@ def paths(
 
     with open_workspace(workspace, "journey paths") as ws:
         emit(journey_paths(ws, length=length, top=top), format, table=table)
+
+
+@journey_app.command("pain-points")
+def pain_points(
+    recent: Annotated[
+        str, typer.Option(help="The recent window, ending at the last day of the data: 90d, 12w.")
+    ] = "90d",
+    survey: Annotated[
+        str | None,
+        typer.Option(help="Survey of the overall NPS (default: answers given at no touchpoint)."),
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """Moments of truth and pain points: touchpoints ranked by their driver weight on overall
+    NPS and churn crossed with their recent CSAT, with the money at stake."""
+    from cxroi.analyses.journey_pain import journey_pain_points
+
+    with open_workspace(workspace, "journey pain-points") as ws:
+        emit(journey_pain_points(ws, recent=recent, survey=survey), format, table=table)
 
 
 OutOpt = Annotated[Path, typer.Option("--out", help="The picture to write: FILE.svg or FILE.png.")]

@@ -3,21 +3,26 @@ problems of a map against the data.
 
 The inventory is a few ``GROUP BY`` queries in the engine (event touchpoints with their stage
 and most used channel, survey touchpoints, ticket categories and channels); only those small
-summaries reach Python.
+summaries reach Python. Event types whose most used channel is ``backstage``
+(:data:`BACKSTAGE_CHANNEL`) are steps behind the line of visibility, not touchpoints: the
+proposal makes each a backstage step of the touchpoint its events lead to.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from cxroi._types import Tables
 from cxroi.errors import CxroiError
-from cxroi.journey.document import Journey, Stage, Touchpoint
+from cxroi.journey.document import BackstageStep, Journey, Stage, Touchpoint
 
-__all__ = ["Inventory", "check", "inventory", "propose"]
+__all__ = ["BACKSTAGE_CHANNEL", "Inventory", "check", "inventory", "propose"]
+
+BACKSTAGE_CHANNEL = "backstage"
+"""The event channel of backstage steps (what the customer does not see)."""
 
 NO_STAGE = "unstaged"
 """The stage of proposed touchpoints whose events name none."""
@@ -31,12 +36,15 @@ class Inventory:
     ``events``, ``reached_days`` and ``stage_reached_days`` (the median over customers of the
     days from their first event to their first at the touchpoint or its stage), in the order
     customers reach them; ``surveys``: ``touchpoint``, ``responses``; ``tickets``:
-    ``field`` (category or channel), ``value``, ``tickets``.
+    ``field`` (category or channel), ``value``, ``tickets``; ``leads_to``: for each backstage
+    event type, the touchpoint its events lead to (through other backstage steps) and the
+    number of steps on the way.
     """
 
     events: pd.DataFrame
     surveys: pd.DataFrame
     tickets: pd.DataFrame
+    leads_to: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def _top(t: Any, key: str, col: str) -> dict[str, str]:
@@ -63,6 +71,28 @@ def _reached(ev: Any, key: str) -> pd.DataFrame:
     return out.set_index(key)["reached_days"]
 
 
+def _leads_to(ev: Any, backstage: set[str]) -> dict[str, tuple[str, int]]:
+    """Per backstage event type: the first touchpoint its events lead to, following the most
+    frequent next event of the same customer through backstage steps."""
+    import ibis
+
+    w = ibis.window(group_by="customer_id", order_by=["ts", "event_id"])
+    e = ev.mutate(nxt=ev.touchpoint.lead().over(w))
+    e = e.filter(e.touchpoint.isin(sorted(backstage)) & e.nxt.notnull())
+    g = e.group_by(["touchpoint", "nxt"]).aggregate(n=e.count()).to_pandas()
+    g = g.sort_values(["touchpoint", "n", "nxt"], ascending=[True, False, True])
+    top = dict(g.drop_duplicates("touchpoint").set_index("touchpoint")["nxt"].astype(str))
+    out: dict[str, tuple[str, int]] = {}
+    for b in backstage:
+        seen, cur = [b], top.get(b)
+        while cur is not None and cur in backstage and cur not in seen:
+            seen.append(cur)
+            cur = top.get(cur)
+        if cur is not None and cur not in backstage:
+            out[b] = (cur, len(seen))
+    return out
+
+
 def inventory(tables: Tables) -> Inventory:
     """Event touchpoints, survey touchpoints and ticket categories and channels in the data."""
     ev = tables["events"]
@@ -84,7 +114,9 @@ def inventory(tables: Tables) -> Inventory:
         q = k.group_by(f).aggregate(tickets=k.count()).to_pandas()
         parts.append(q.rename(columns={f: "value"}).assign(field=f))
     tickets = pd.concat(parts, ignore_index=True)[["field", "value", "tickets"]]
-    return Inventory(e, s.to_pandas(), tickets)
+    backstage = set(e.loc[e["channel"] == BACKSTAGE_CHANNEL, "touchpoint"].astype(str))
+    leads = _leads_to(ev, backstage) if backstage else {}
+    return Inventory(e, s.to_pandas(), tickets, leads)
 
 
 def propose(inv: Inventory) -> Journey:
@@ -92,7 +124,9 @@ def propose(inv: Inventory) -> Journey:
     typical customer first reaches them; each event touchpoint under its most frequent stage;
     survey touchpoints measured where an event touchpoint of that name exists (a survey-only
     touchpoint joins the last stage); a support touchpoint named after a ticket channel
-    (``support_chat``) measured by its tickets.
+    (``support_chat``) measured by its tickets; a backstage event type (channel
+    ``backstage``) a backstage step of the touchpoint it leads to, in the order they happen
+    (one that leads nowhere is a touchpoint of its own).
 
     Raises
     ------
@@ -107,8 +141,13 @@ def propose(inv: Inventory) -> Journey:
     surveys = set(inv.surveys["touchpoint"].astype(str))
     channels = set(inv.tickets.loc[inv.tickets["field"] == "channel", "value"].astype(str))
     order: dict[str, list[Touchpoint]] = {}
+    steps: dict[str, list[tuple[int, str]]] = {}
+    for b, (front, k) in inv.leads_to.items():
+        steps.setdefault(front, []).append((-k, b))
     for r in inv.events.itertuples(index=False):
         tp, st = str(r.touchpoint), str(r.stage) if pd.notna(r.stage) else NO_STAGE
+        if tp in inv.leads_to:
+            continue
         t = _proposed(tp, st, r.channel, surveys)
         # a support touchpoint named after a ticket channel (support_chat) counts its tickets
         words = set(tp.lower().split("_"))
@@ -116,6 +155,10 @@ def propose(inv: Inventory) -> Journey:
         if len(match) == 1:
             t = replace(t, tickets={"channel": (match[0],)},
                         explicit=t.explicit | {"tickets"})  # fmt: skip
+        if tp in steps:
+            t = replace(t, backstage=tuple(
+                BackstageStep(b.replace("_", " ").capitalize(), b) for _, b in sorted(steps[tp])
+            ))  # fmt: skip
         order.setdefault(st, []).append(t)
     known = {str(t) for t in inv.events["touchpoint"]}
     last = next(reversed(order)) if order else NO_STAGE

@@ -35,13 +35,13 @@ from cxroi.metrics.ces import ces_aggregates
 from cxroi.metrics.csat import csat_aggregates
 from cxroi.metrics.nps import nps_aggregates
 
-__all__ = ["HOURS", "touchpoint_metrics"]
+__all__ = ["HOURS", "joined", "mapping", "touchpoint_metrics"]
 
 HOURS = 3600.0
 _PERCEPTION = ("nps", "csat", "ces")
 
 
-def _mapping(journey: Journey, values: Callable[[Touchpoint], Sequence[str]]) -> pd.DataFrame:
+def mapping(journey: Journey, values: Callable[[Touchpoint], Sequence[str]]) -> pd.DataFrame:
     """``tp`` (touchpoint id) and each data ``value`` that measures it."""
     rows = [(t.id, v) for t in journey.touchpoints for v in values(t)]
     return pd.DataFrame(rows, columns=["tp", "value"], dtype=object)
@@ -51,7 +51,7 @@ def _ticket_values(t: Touchpoint, field: str) -> Sequence[str]:
     return t.tickets.get(field, ())
 
 
-def _joined(t: Any, col: str, mapping: pd.DataFrame) -> Any:
+def joined(t: Any, col: str, mapping: pd.DataFrame) -> Any:
     import ibis
 
     if mapping.empty:
@@ -82,14 +82,14 @@ def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95)
         next_ts=ev.ts.lead().over(ibis.window(group_by="customer_id", order_by=["ts", "event_id"]))
     )
     ev = ev.mutate(gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()) / HOURS)
-    j = _joined(ev, "touchpoint", _mapping(journey, lambda t: t.events))
+    j = joined(ev, "touchpoint", mapping(journey, lambda t: t.events))
     if j is not None:
         frames["events"] = j.group_by("tp").aggregate(
             events=j.count(), customers=j.customer_id.nunique(), gaps=j.gap_h.count(),
             p50=j.gap_h.quantile(0.5), p95=j.gap_h.quantile(0.95),
         ).to_pandas()  # fmt: skip
     rs = tables["responses"]
-    j = _joined(rs, "touchpoint", _mapping(journey, lambda t: t.surveys))
+    j = joined(rs, "touchpoint", mapping(journey, lambda t: t.surveys))
     if j is not None:
         aggs: dict[str, Any] = {}
         for m, agg in zip(_PERCEPTION, (nps_aggregates, csat_aggregates, ces_aggregates),
@@ -100,7 +100,7 @@ def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95)
     tk = tables["tickets"]
     parts = []
     for f in ("category", "channel"):
-        j = _joined(tk, f, _mapping(journey, partial(_ticket_values, field=f)))
+        j = joined(tk, f, mapping(journey, partial(_ticket_values, field=f)))
         if j is not None:
             parts.append(j.select("tp", "ticket_id", "cost"))
     if parts:

@@ -38,7 +38,13 @@ from cxroi.simulate.columns import NULL, cat, date, fmt_id, int_or_null, ts
 from cxroi.simulate.comments import THEME_NAMES
 from cxroi.simulate.customers import Calendar, city_names, draw_cities, make_customers
 from cxroi.simulate.initiatives import EffectTally, Latent, initiatives_table
-from cxroi.simulate.journeys import EVENT_CHANNELS, OUTCOMES, TOUCHPOINT_NAMES, events
+from cxroi.simulate.journeys import (
+    EVENT_CHANNELS,
+    OUTCOMES,
+    TOUCHPOINT_NAMES,
+    degraded_from,
+    events,
+)
 from cxroi.simulate.perception import (
     CASE_OUTCOMES,
     CASE_OWNERS,
@@ -123,7 +129,9 @@ def _simulate_block(seed: int, b: int, off: int, n: int, cal: Calendar) -> _Bloc
     themes = PerceptionTally()
     resp = responses(rng, block, cal, latent, lo, hi, end, tickets, tx, tallies, themes, loop)
     cs = cases(rng, resp, cal, loop)
-    ev = events(rng, block, cal, latent, lo, hi, end, tickets, tx)
+    ev = events(
+        rng, block, cal, latent, lo, hi, end, tickets, tx, np.random.default_rng([seed, b, 2])
+    )
     con = contracts(rng, block, churn, cal)
 
     stats = _Stats()
@@ -346,6 +354,25 @@ def _truth(
             f"customers of {niche['column']} {niche['value']!r} (region {niche['region']!r}, "
             "mostly loyal high-value) churn "
             f"{niche['churn_factor']:g}x as fast as their archetype and NPS group imply"
+        ),
+    }
+    first = np.datetime64(int(cal.bounds[degraded_from(cal)]), "s").astype("datetime64[D]")
+    truth["degraded_touchpoint"] = {
+        "touchpoint": P.DEGRADED["touchpoint"],
+        "backstage_event": P.DEGRADED["backstage_event"],
+        "start": str(first),
+        "end": truth["generator"]["end"],
+        "satisfaction_effect": P.DEGRADED["satisfaction_effect"],
+        "handover_hours": {
+            "before": list(P.HANDOVER_HOURS),
+            "during": list(P.DEGRADED["handover_hours"]),
+        },  # fmt: skip
+        "expected_csat": acc.themes.degraded_truth(),
+        "description": (
+            f"from {first} the time from {P.DEGRADED['backstage_event']} to the carrier "
+            f"handover grows and the latent satisfaction of every response at "
+            f"{P.DEGRADED['touchpoint']} drops by {-P.DEGRADED['satisfaction_effect']:g}; "
+            "relationship answers and churn are untouched"
         ),
     }
     truth["customer_archetype"] = {

@@ -258,6 +258,27 @@ TOUCHPOINTS: dict[str, tuple[str, str]] = {
 STAGES: tuple[str, ...] = ("awareness", "purchase", "onboarding", "use", "support", "renewal")
 EVENT_SAMPLE = {"checkout_per_transaction": 0.15, "delivery_per_transaction": 0.15}
 
+# Backstage steps of a delivery, as events of channel "backstage" in the delivery's stage: the
+# order is packed PACK_HOURS after the purchase, handed to the carrier HANDOVER_HOURS later, and
+# delivered the original 1-5 days after the handover (uniform ranges, hours).
+BACKSTAGE_EVENTS: tuple[str, ...] = ("order_packed", "carrier_handover")
+BACKSTAGE_CHANNEL = "backstage"
+PACK_HOURS = (1.0, 10.0)
+HANDOVER_HOURS = (4.0, 20.0)
+
+# The degraded touchpoint (the journey's planted pain point): over the last DEGRADED_MONTHS
+# calendar months (at most a sixth of the run) the warehouse hands parcels over late (the time from
+# order_packed to carrier_handover is DEGRADED_HANDOVER_HOURS instead) and the latent
+# satisfaction of every response given at the touchpoint drops by the effect. Comments,
+# relationship answers and churn are untouched: the drop is local to the touchpoint's scores.
+DEGRADED: dict[str, Any] = {
+    "touchpoint": "delivery",
+    "backstage_event": "order_packed",  # the step whose time to the next one grows
+    "months": 4,
+    "satisfaction_effect": -0.6,  # latent units
+    "handover_hours": (36.0, 84.0),
+}
+
 # Initiatives: two per maturity level, each on its own region x plan cell (so no customer is
 # reached by two), launched at different dates with different costs; seven cells are reached by
 # none and serve as comparison customers. ``start`` is a fraction of the simulated months (the
@@ -437,6 +458,15 @@ def static_truth() -> dict[str, Any]:
             for name, a in ARCHETYPES.items()
         },
         "touchpoints": {tp: {"stage": s, "dimension": d} for tp, (s, d) in TOUCHPOINTS.items()},
+        "backstage_events": {
+            "events": list(BACKSTAGE_EVENTS),
+            "channel": BACKSTAGE_CHANNEL,
+            "pack_hours": list(PACK_HOURS),
+            "handover_hours": list(HANDOVER_HOURS),
+            "mechanism": "every delivery event follows an order_packed and a carrier_handover "
+            "event of the same customer and stage: packed U(pack_hours) after the purchase, "
+            "handed over U(handover_hours) later, delivered 1-5 days after the handover",
+        },
         "survey_rates": dict(SURVEY_RATES),
         "comment_share": COMMENT_SHARE,
         "cities": {r: list(c) for r, c in CITIES.items()},

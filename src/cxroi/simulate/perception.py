@@ -13,6 +13,7 @@ from cxroi.simulate import params as P
 from cxroi.simulate.columns import NULL
 from cxroi.simulate.customers import DAY, Calendar, CustomerBlock
 from cxroi.simulate.initiatives import EffectTally, Latent, nps_score
+from cxroi.simulate.journeys import degraded_from
 from cxroi.simulate.support import HOUR, Tickets, expand_months
 
 __all__ = ["SURVEYS", "ClosedLoop", "PerceptionTally", "cases", "closed_loop", "responses"]
@@ -40,6 +41,7 @@ _RELEVANCE = np.array(
     ]
 )
 SLOW_SUPPORT_QUALITY_DROP = 1.5  # how a slow ticket colours support_wait comments
+_DEGRADED_THEME = list(P.THEMES.values()).index(P.TOUCHPOINTS[str(P.DEGRADED["touchpoint"])][1])
 
 
 @dataclass
@@ -98,6 +100,41 @@ class PerceptionTally:
         self.add("drv_n", np.array(float(nps.size)))
         self.add("drv_s1", m.sum(axis=0))
         self.add("drv_s2", s2)
+
+    def add_degraded(self, s_eff: np.ndarray, degraded: np.ndarray) -> None:
+        """Add the expected CSAT (mean and top-2 share) of the responses at the degraded
+        touchpoint, before and during the degradation, and during it without the drop.
+
+        A CSAT is ``clip(round(mu + N(0, sd)), 1, 5)`` with ``mu = a + b s_eff``, so
+        :math:`P(r \\ge j + 1) = \\Phi((mu - j - 1/2) / sd)`, the mean is
+        :math:`1 + \\sum_{j=1}^{4} P(r \\ge j + 1)` and the top-2 share is :math:`P(r \\ge 4)`.
+        """
+        drop = P.DEGRADED["satisfaction_effect"] * degraded
+
+        def expect(s: np.ndarray) -> tuple[float, float]:
+            mu = P.CSAT_A + P.CSAT_B * s
+            above = ndtr((mu[:, None] - np.arange(1, 5) - 0.5) / P.CSAT_NOISE_SD)
+            return float((1 + above.sum(axis=1)).sum()), float(above[:, 2].sum())
+
+        for key, rows, s in (("deg_before", ~degraded, s_eff), ("deg_during", degraded, s_eff),
+                             ("deg_without", degraded, s_eff - drop)):  # fmt: skip
+            mean, top2 = expect(s[rows])
+            self.add(f"{key}_n", np.array(float(rows.sum())))
+            self.add(f"{key}_mean", np.array(mean))
+            self.add(f"{key}_top2", np.array(top2))
+
+    def degraded_truth(self) -> dict[str, Any]:
+        """The expected CSAT at the degraded touchpoint before, during and (counterfactual)
+        during without the drop."""
+        c = self.counts
+
+        def part(key: str) -> dict[str, float]:
+            n = max(float(c[f"{key}_n"]), 1.0)
+            return {"responses": int(c[f"{key}_n"]), "csat_mean": float(c[f"{key}_mean"]) / n,
+                    "csat_top2": float(c[f"{key}_top2"]) / n}  # fmt: skip
+
+        return {"before": part("deg_before"), "during": part("deg_during"),
+                "during_without_drop": part("deg_without")}  # fmt: skip
 
     def driver_truth(self) -> dict[str, Any]:
         """Relative weights (Johnson 2000) of the ratings on relationship NPS in the expected
@@ -234,6 +271,10 @@ def responses(
     slow_win = tickets.slow_month[i, m] | (m > 0) & tickets.slow_month[i, np.maximum(m - 1, 0)]
     s = latent.satisfaction(i, m)
     s_eff = s + P.SLOW_RESPONSE_SATISFACTION_EFFECT * slow_win
+    at_degraded = tp == RESPONSE_TOUCHPOINTS.index(str(P.DEGRADED["touchpoint"]))
+    degraded = at_degraded & (m >= degraded_from(cal))
+    s_eff = s_eff + P.DEGRADED["satisfaction_effect"] * degraded
+    themes.add_degraded(s_eff[at_degraded], degraded[at_degraded])
     eta = np.where(relationship, 0.0, rng.normal(0, P.NPS_TRANSACTIONAL_NOISE_SD, n))
     nps = nps_score(s_eff, eta)
     csat = np.clip(np.rint(P.CSAT_A + P.CSAT_B * s_eff + rng.normal(0, P.CSAT_NOISE_SD, n)), 1, 5)
@@ -284,6 +325,7 @@ def responses(
     qt = q[has][:, _THEME_DIM]
     fix = _W[_THEME_DIM][None, :] * (np.maximum(qt, 0) - qt)
     fix[:, 2] -= P.SLOW_RESPONSE_SATISFACTION_EFFECT * slow_win[has]
+    fix[:, _DEGRADED_THEME] -= P.DEGRADED["satisfaction_effect"] * degraded[has]
     fixed = nps_score(s_eff[has][:, None] + fix, eta[has][:, None])
     themes.add("fix_n", neg_m.sum(axis=0))
     themes.add("fix_prom", (neg_m & (fixed >= 9)).sum(axis=0))

@@ -37,10 +37,18 @@ TABLES = ("customers", "transactions", "contracts", "responses", "tickets", "eve
 
 
 def data_dir(n: int) -> Path:
+    """The simulated company's Parquet files, written again (and the workspace beside them
+    dropped) when they are missing or another revision of the simulator wrote them."""
+    import shutil
+
     from cxroi.simulate import generate_to
+    from cxroi.simulate.params import REVISION
 
     d = HERE / ".data" / f"customers-{n}"
-    if not (d / "ground_truth.json").exists():
+    truth = d / "ground_truth.json"
+    if truth.exists() and json.loads(truth.read_text())["generator"].get("revision") != REVISION:
+        shutil.rmtree(d)
+    if not truth.exists():
         generate_to(d, customers=n, months=24, seed=0)
     return d
 

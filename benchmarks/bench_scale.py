@@ -149,6 +149,12 @@ JOBS: tuple[Job, ...] = (
         target_s=10.0,
     ),  # fmt: skip
     Job("journey-paths", ("journey", "paths"), target_s=10.0),
+    Job(
+        "journey-pain-points",
+        ("journey", "pain-points"),
+        note="driver weights of every surveyed touchpoint on overall NPS and churn, CSAT before "
+        "and in the last 90 days, money at stake",
+    ),
 )
 """Run in this order (the theme model is fitted by the first job that needs it)."""
 

@@ -155,7 +155,7 @@ def test_touchpoint_metrics_match_a_pandas_recount_and_the_scorecard(sim, tmp_pa
     ev = sim.table("events").to_pandas()
     rs = sim.table("responses").to_pandas()
     tk = sim.table("tickets").to_pandas()
-    ev = ev.sort_values(["customer_id", "ts", "event_id"])
+    ev = ev.sort_values(["customer_id", "ts", "touchpoint"])
     ev["gap_h"] = (ev.groupby("customer_id")["ts"].shift(-1) - ev["ts"]).dt.total_seconds() / 3600
     for t in j.touchpoints:
         e = ev[ev["touchpoint"] == t.id]

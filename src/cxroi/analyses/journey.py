@@ -23,7 +23,7 @@ from cxroi.journey import (
     load,
     propose,
 )
-from cxroi.journey.flow import directly_follows, funnel, numbered, paths
+from cxroi.journey.flow import directly_follows, funnel, paths, sequence
 from cxroi.journey.metrics import touchpoint_metrics
 from cxroi.results import Result, Table, estimate_frame
 from cxroi.window import Window
@@ -318,7 +318,7 @@ def journey_paths(
 
     led = customer_ledger(ws.tables)
     churned = led.select("customer_id", churned=led.churned.cast("boolean"))
-    steps = numbered(ws.tables).cache()  # read by both the paths and the pairs
+    steps = sequence(ws.tables).cache()  # read by both the paths and the pairs
     raw = paths(ws.tables, length=length, top=top, churned=churned, level=level, steps=steps)
     table = estimate_frame(raw, level=level, min_n=ws.settings.min_n)
     path = Path(ws.path) / JOURNEY_FILE

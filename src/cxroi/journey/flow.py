@@ -16,7 +16,8 @@ their shares differ between customers who churned in the window and those who di
 
 **Directly follows**: every pair (touchpoint, the same customer's next touchpoint) with its
 count and the hours between them (p50, p95), the process-mining graph (van der Aalst) without
-a process-mining library: pm4py is AGPL, and the counts are one window query. Pairs leaving the
+a process-mining library: pm4py is AGPL, and the counts come from the same single window pass
+(:func:`sequence`) that the paths read. Pairs leaving the
 map (a next touchpoint that no touchpoint of the map measures) are marked.
 """
 
@@ -33,10 +34,17 @@ from cxroi.errors import CxroiError
 from cxroi.metrics._intervals import wilson
 from cxroi.metrics.compare import proportion_diff_from_counts
 
-__all__ = ["ARROW", "directly_follows", "funnel", "numbered", "paths"]
+__all__ = ["ARROW", "directly_follows", "funnel", "paths", "sequence"]
 
 ARROW = " → "
 HOURS = 3600.0
+
+
+def ibis_builtin_agg(fn: Any) -> Any:
+    """Declare ``fn`` as the DuckDB aggregate ``arg_min`` (imported late: Ibis is heavy)."""
+    import ibis
+
+    return ibis.udf.agg.builtin(name="arg_min")(fn)
 
 
 def _events(tables: Tables) -> Any:
@@ -159,17 +167,27 @@ def _funnel_frame(counts: pd.DataFrame, steps: Sequence[str], level: float) -> p
     return out.assign(_k=key).sort_values(["_k", "step"]).drop(columns="_k").reset_index(drop=True)
 
 
-def numbered(tables: Tables) -> Any:
-    """Each customer's events in time order with consecutive repeats collapsed: ``customer_id``,
-    ``ts``, ``touchpoint``, ``k`` (0, 1, …). :func:`paths` and :func:`directly_follows` both
-    read it: materialise it once (``.cache()``) when calling both."""
+def sequence(tables: Tables) -> Any:
+    """Each customer's events in time order, read in one window pass: ``customer_id``, ``ts``,
+    ``touchpoint``, ``prev_tp``, ``next_tp``, ``next_ts`` and ``rn`` (1, 2, …). Ties in time
+    are ordered by touchpoint: rows equal in both are interchangeable for every use here, so
+    the answers do not depend on the order a parallel scan returns them in. :func:`paths` and
+    :func:`directly_follows` both read it: materialise it once (``.cache()``) when calling
+    both."""
     import ibis
 
     ev = _events(tables)
-    w = ibis.window(group_by="customer_id", order_by=["ts", "event_id"])
-    e = ev.mutate(_prev=ev.touchpoint.lag().over(w))
-    e = e.filter(e._prev.isnull() | (e._prev != e.touchpoint))
-    return e.mutate(k=ibis.row_number().over(w)).select("customer_id", "ts", "touchpoint", "k")
+    w = ibis.window(group_by="customer_id", order_by=["ts", "touchpoint"])
+    return ev.select(
+        "customer_id", "ts", "touchpoint",
+        prev_tp=ev.touchpoint.lag().over(w), next_tp=ev.touchpoint.lead().over(w),
+        next_ts=ev.ts.lead().over(w), rn=ibis.row_number().over(w),
+    )  # fmt: skip
+
+
+@ibis_builtin_agg
+def _first_n(arg: str, key: int, n: int) -> list[str]:  # type: ignore[empty-body]
+    """DuckDB's ``arg_min(arg, key, n)``: the ``arg`` of the ``n`` smallest ``key``, in order."""
 
 
 def paths(
@@ -185,8 +203,10 @@ def paths(
     who took each, overall and among customers who churned and who did not.
 
     ``churned`` is an Ibis table of ``customer_id`` and a boolean ``churned`` (the customer
-    ledger's); without it the churn columns are left out. ``steps``: :func:`numbered` of the
-    tables, when already built.
+    ledger's); without it the churn columns are left out. ``steps``: :func:`sequence` of the
+    tables, when already built. A path is the touchpoints of the customer's first ``length``
+    runs (an event whose touchpoint differs from the one before starts a run), taken in one
+    grouped pass with DuckDB's ``arg_min(touchpoint, rn, length)`` rather than a second sort.
 
     Returns
     -------
@@ -199,13 +219,11 @@ def paths(
 
     if length < 1 or top < 1:
         raise CxroiError(f"paths: length and top must be at least 1, got {length} and {top}")
-    e = numbered(tables) if steps is None else steps
-    e = e.filter(e.k < length)
-    # one column per position and a separator join: cheaper than an ordered string_agg
-    tp = e.touchpoint.cast("string")
-    at = {f"_s{j}": tp.max(where=e.k == j) for j in range(length)}
-    p = e.group_by("customer_id").aggregate(**at, steps=e.count())
-    p = p.mutate(path=ibis.literal(ARROW).join([p[c] for c in at]))
+    e = sequence(tables) if steps is None else steps
+    e = e.filter(e.prev_tp.isnull() | (e.prev_tp != e.touchpoint))
+    first = _first_n(e.touchpoint.cast("string"), e.rn, ibis.literal(length))
+    p = e.group_by("customer_id").aggregate(_steps=first)
+    p = p.mutate(path=p._steps.join(ARROW), steps=p._steps.length())
     if churned is not None:
         p = p.left_join(churned.select("customer_id", "churned"), "customer_id")
         p = p.mutate(churned=p.churned.fill_null(False).cast("int64"))
@@ -235,18 +253,18 @@ def directly_follows(
     tables: Tables, mapped: Sequence[str] | None = None, *, steps: Any = None
 ) -> pd.DataFrame:
     """Every (touchpoint, next touchpoint) pair of the same customer, repeats collapsed, with
-    its count, distinct customers and hours between (p50, p95).
+    its count, distinct customers and hours between (p50, p95): from the last event of a run
+    at the touchpoint to the first at the next one (the time the step hands over, as
+    process-mining tools measure it).
 
     ``mapped``: the event touchpoints the journey map measures; pairs whose next touchpoint is
-    not among them are marked ``leaves_map``. ``steps``: :func:`numbered` of the tables, when
+    not among them are marked ``leaves_map``. ``steps``: :func:`sequence` of the tables, when
     already built.
     """
     import ibis
 
-    e = numbered(tables) if steps is None else steps
-    w = ibis.window(group_by="customer_id", order_by="k")
-    e = e.mutate(next_tp=e.touchpoint.lead().over(w), next_ts=e.ts.lead().over(w))
-    e = e.filter(e.next_tp.notnull())
+    e = sequence(tables) if steps is None else steps
+    e = e.filter(e.next_tp.notnull() & (e.next_tp != e.touchpoint))
     e = e.mutate(gap_h=(e.next_ts.epoch_seconds() - e.ts.epoch_seconds()) / HOURS)
     out = (
         e.group_by(["touchpoint", "next_tp"])

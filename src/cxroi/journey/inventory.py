@@ -76,7 +76,7 @@ def _leads_to(ev: Any, backstage: set[str]) -> dict[str, tuple[str, int]]:
     frequent next event of the same customer through backstage steps."""
     import ibis
 
-    w = ibis.window(group_by="customer_id", order_by=["ts", "event_id"])
+    w = ibis.window(group_by="customer_id", order_by=["ts", "touchpoint"])
     e = ev.mutate(nxt=ev.touchpoint.lead().over(w))
     e = e.filter(e.touchpoint.isin(sorted(backstage)) & e.nxt.notnull())
     g = e.group_by(["touchpoint", "nxt"]).aggregate(n=e.count()).to_pandas()

@@ -79,7 +79,9 @@ def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95)
     frames: dict[str, pd.DataFrame] = {}
     ev = tables["events"]
     ev = ev.mutate(
-        next_ts=ev.ts.lead().over(ibis.window(group_by="customer_id", order_by=["ts", "event_id"]))
+        next_ts=ev.ts.lead().over(
+            ibis.window(group_by="customer_id", order_by=["ts", "touchpoint"])
+        )
     )
     ev = ev.mutate(gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()) / HOURS)
     j = joined(ev, "touchpoint", mapping(journey, lambda t: t.events))

@@ -47,7 +47,7 @@ def period_metrics(tables: Tables, journey: Journey, cut: dt.datetime) -> pd.Dat
     import ibis
 
     ev = tables["events"]
-    w = ibis.window(group_by="customer_id", order_by=["ts", "event_id"])
+    w = ibis.window(group_by="customer_id", order_by=["ts", "touchpoint"])
     ev = ev.mutate(next_ts=ev.ts.lead().over(w), period=_period(ev.ts, cut))
     ev = ev.mutate(gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()) / HOURS)
     rows = [(t.id, v) for t in journey.touchpoints for v in t.events]

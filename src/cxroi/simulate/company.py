@@ -331,6 +331,7 @@ def _truth(
         "start": start,
         "end": str(np.datetime64(cal.end, "s").astype("datetime64[D]")),
         "block": BLOCK,
+        "revision": P.REVISION,
     }
     truth["initiatives"] = [t.truth(months, cal, customers) for t in acc.tallies]
     truth["theme_effects_on_nps"] = acc.themes.theme_truth()

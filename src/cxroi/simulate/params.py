@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+REVISION = 2
+"""The simulator's revision, raised whenever the same seed gives other rows (2: the backstage
+events and the degraded touchpoint); ``ground_truth.json`` records it under ``generator``, and
+data written by another revision are stale."""
 
 DIMENSIONS: tuple[str, ...] = ("delivery", "price", "support", "product", "app", "staff")
 """Latent quality dimensions; each has one attribute rating ``rating_<dimension>``."""

@@ -167,3 +167,33 @@ def test_bad_requests_are_one_line_with_exit_code_2(company, tmp_path):
     assert out.output.strip().splitlines() == [
         "error: --recent '0d': write a positive duration such as 90d"
     ]
+
+
+def test_the_blueprint_marks_the_pain_points_of_the_map_as_it_is_now(company, tmp_path):
+    from dataclasses import replace
+    from pathlib import Path
+    from xml.etree import ElementTree as ET
+
+    from cxroi.analyses.journey import journey_picture
+    from cxroi.analyses.journey_pain import pain_point_ids
+    from cxroi.journey import dump, load
+
+    ws, truth = company
+    deg = truth["degraded_touchpoint"]["touchpoint"]
+    assert pain_point_ids(ws) == [deg]
+    out = tmp_path / "blueprint.svg"
+    journey_picture(ws, "blueprint", out)
+    text = " ".join("".join(t.itertext()) for t in ET.parse(out).getroot().iter(
+        "{http://www.w3.org/2000/svg}text"))  # fmt: skip
+    assert text.count("pain point") == 1
+    # the map edited: delivery no longer measured by its survey, so it is no pain point
+    path = Path(ws.path) / "journey.yaml"
+    j = load(path)
+    stages = tuple(replace(s, touchpoints=tuple(
+        replace(t, surveys=()) if t.id == deg else t for t in s.touchpoints))
+        for s in j.stages)  # fmt: skip
+    path.write_text(dump(replace(j, stages=stages)))
+    try:
+        assert deg not in pain_point_ids(ws)
+    finally:
+        path.write_text(dump(j))

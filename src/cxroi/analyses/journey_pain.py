@@ -227,8 +227,11 @@ def pain_point_ids(ws: WorkspaceLike, **kwargs: Any) -> list[str]:
     """The touchpoints ``journey_pain_points`` calls pain points, computed once per state of
     the data (:mod:`cxroi.cache`): the blueprint marks them."""
     from cxroi.cache import cached
+    from cxroi.journey import dump
 
-    got = cached(ws, "pain-points", dict(kwargs),
+    # the map is not part of the data's stamp: an edited journey.yaml is another question
+    params = {**kwargs, "journey": dump(journey_map(ws))}
+    got = cached(ws, "pain-points", params,
                  lambda: {"result": journey_pain_points(ws, **kwargs)})  # fmt: skip
     res = got["result"]
     assert isinstance(res, Result)

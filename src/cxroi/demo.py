@@ -197,10 +197,10 @@ def run_demo(
             note(
                 "analysing: drivers, value of perception, levers, themes, ROI, opportunities, risk"
             )
-            t.step("the report")
-            report = write_demo_report(ws, truth, card)
             t.step("the journey map and blueprint")
             pictures = draw_journey(ws)
+            t.step("the report")
+            report = write_demo_report(ws, truth, card)
     return DemoRun(path, ingested, card, report, truth, pictures)
 
 

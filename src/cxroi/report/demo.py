@@ -124,7 +124,8 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
     Sections: the scorecard, what drives NPS, what perception is worth, what a slow first
     response does, what each maturity level of initiatives returns, what following up a
     detractor does, what customers talk about, who to act for (opportunities in money, churn
-    risk), and the check against the ground truth.
+    risk), where the journey hurts (pain points, when ``journey.yaml`` exists), and the check
+    against the ground truth.
     """
     threshold = truth["slow_response_threshold_hours"]
     drv = analyses.drivers(ws, survey="relationship", dropna=True)
@@ -201,6 +202,7 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
         markdown_table(themes.table(), THEME_COLUMNS),
         "",
         *_who_to_act_for(ws, truth),
+        *_journey(ws, truth),
         "## Check against the simulator's ground truth",
         "",
         "The spend and churn gaps are adjusted for plan only: the customer type the simulator "
@@ -266,3 +268,39 @@ def _who_to_act_for(ws: WorkspaceLike, truth: dict[str, Any]) -> list[str]:
         "",
         *risk_lines,
     ]
+
+
+PAIN_COLUMNS = (
+    "rank", "touchpoint", "kind", "csat_recent", "csat_before", "weakness", "importance",
+    "reach", "estimate", "ci_low", "ci_high",
+)  # fmt: skip
+
+
+def _journey(ws: WorkspaceLike, truth: dict[str, Any]) -> list[str]:
+    """The journey's pain points and where the simulator's degraded touchpoint ranks."""
+    from cxroi.journey import JOURNEY_FILE
+
+    if not (Path(ws.path) / JOURNEY_FILE).exists():
+        return []
+    pain = analyses.journey_pain_points(ws)
+    t = pain.table("pain_points")
+    deg = truth.get("degraded_touchpoint")
+    lines = [
+        "## Where the journey hurts",
+        "",
+        "Touchpoints by their driver weight on overall NPS and churn crossed with their CSAT in "
+        f"the last {pain.params['recent_days']:g} days (CSAT and weakness in percent and "
+        f"points; money at stake in {ws.settings.currency}).",
+        "",
+        markdown_table(t, list(PAIN_COLUMNS)),
+        "",
+        *[f"- {md_text(r)}" for r in pain.readings],
+        "",
+    ]
+    if deg:
+        hit = t[t["touchpoint"] == deg["touchpoint"]]
+        rank = (f"ranked #{int(hit['rank'].iloc[0])} ({hit['kind'].iloc[0]})"
+                if len(hit) and pd.notna(hit["rank"].iloc[0]) else "not ranked")  # fmt: skip
+        lines += [f"The simulator degraded {md_text(deg['touchpoint'])}: "
+                  f"{md_text(deg['description'])}. cxroi: {rank}.", ""]  # fmt: skip
+    return lines

@@ -159,8 +159,12 @@ def _toml_value(v: Any) -> str:
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
-def write_settings(folder: Path, settings: Settings) -> None:
-    """Write a fresh, commented ``cxroi.toml`` for ``settings``."""
+def write_settings(folder: Path, settings: Settings, *, service_secret: str | None = None) -> None:
+    """Write a fresh, commented ``cxroi.toml`` for ``settings``.
+
+    With ``service_secret``, a ``[service]`` section holds it as the key that signs survey
+    links, and the file is readable by its owner only.
+    """
     d = asdict(settings)
     d.pop("extra")
     bands = d.pop("nps_benchmarks")
@@ -175,4 +179,13 @@ def write_settings(folder: Path, settings: Settings) -> None:
             lines.append(f"{k} = {_toml_value(v)}")
     lines += ["", "[workspace.nps_benchmarks]", "# the brief: leaders (Amazon, Costco) 50-80"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in bands.items()]
-    (folder / CONFIG_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = folder / CONFIG_FILE
+    if service_secret is not None:
+        lines += [
+            "",
+            "[service]",
+            "# signs survey links (cxroi serve, survey link, invite): keep it secret",
+            f"secret_key = {_toml_value(service_secret)}",
+        ]
+        path.touch(mode=0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from cxroi import progress as _progress
 from cxroi.analyses import scorecard
@@ -142,7 +143,23 @@ def _demo_workspace(path: Path) -> Workspace:
             (path / "reports" / name).unlink(missing_ok=True)
         (path / JOURNEY_FILE).unlink(missing_ok=True)
     (path / DEMO_MARKER).write_text("written by cxroi demo\n", encoding="utf-8")
+    _relationship_survey(path)
     return ws
+
+
+def _relationship_survey(path: Path) -> None:
+    """The demo company's relationship survey (``cxroi survey link relationship``): NPS with
+    "why?" and the six attribute ratings the simulator draws, in four languages."""
+    from cxroi.service.surveys import SURVEY_DIR, Survey, add_survey
+    from cxroi.simulate.params import DIMENSIONS, RATING_SCALE
+
+    if (path / SURVEY_DIR / "relationship.yaml").exists():
+        return
+    labels = {d: {"en": f"our {d}", "de": f"unser Angebot: {d}", "fr": f"notre offre : {d}",
+                  "es": f"nuestra oferta: {d}"} for d in DIMENSIONS}  # fmt: skip
+    add_survey(path, Survey("relationship", company="Acme", questions=("nps", "comment"),
+                            ratings=DIMENSIONS, rating_scale=RATING_SCALE,
+                            languages=("en", "de", "fr", "es"), labels=labels))  # fmt: skip
 
 
 def run_demo(
@@ -233,7 +250,12 @@ def _ingest(
             def said(step: str, _done: float, name: str = name) -> None:
                 t.step(f"{name}: {step}")
 
-            r = ws.ingest(name, data / f"{name}.parquet", progress=said)
+            file = data / f"{name}.parquet"
+            if pq.read_metadata(file).num_rows == 0:  # nothing to load (no invitations)
+                rows.append({"table": name, "rows": 0})
+                t.advance()
+                continue
+            r = ws.ingest(name, file, progress=said)
             rows.append({"table": name, "rows": r.rows})
             t.advance()
     frame = pd.DataFrame(rows)

@@ -225,6 +225,7 @@ def load(
     rejected_path: str | Path | None = None,
     before: tuple[int, int] | None = None,
     progress: _ing.Progress | None = None,
+    redacted: bool = False,
 ) -> _ing.IngestResult:
     """Check ``staged`` against ``tspec`` and upsert it into the engine behind ``con``.
 
@@ -233,7 +234,9 @@ def load(
     """
     note = progress or (lambda step, frac: None)
     before = before or fingerprint(staged.path)
-    staged, n_redacted = redact_free_text(staged, tspec.name, settings)
+    n_redacted = 0
+    if not redacted:
+        staged, n_redacted = redact_free_text(staged, tspec.name, settings)
     options = {"skip_bad": skip_bad, "allow_dates": allow_dates, "rejected_path": rejected_path}
     stored = _stored_columns(con, tspec.name)
     kept = [c for c in stored if c not in staged.data.column_names]

@@ -244,12 +244,27 @@ TABLES: Mapping[str, TableSpec] = {
                 _c("closed_at", "timestamp"),
                 _c("outcome"),
                 _c("notes"),
+                _c("due_at", "timestamp"),
             ),
             ordered=(("opened_at", "closed_at"),),
         ),
+        TableSpec(
+            "invitations",
+            key="invitation_id",
+            description="Survey invitations (cxroi invite): who was asked, when, until when.",
+            columns=(
+                _c("invitation_id", required=True),
+                _c("customer_id", required=True),
+                _c("survey", required=True),
+                _c("invited_at", "timestamp", required=True),
+                _c("expires_at", "timestamp", required=True),
+                _c("reminded_at", "timestamp"),
+            ),
+            ordered=(("invited_at", "expires_at"), ("invited_at", "reminded_at")),
+        ),
     )
 }
-"""The eight canonical tables, by name."""
+"""The nine canonical tables, by name."""
 
 
 def spec(name: str) -> TableSpec:

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import ibis
+import pandas as pd
 
 from cxroi import ingest as _ing
 from cxroi.config import CONFIG_FILE, Settings, load_settings, write_settings
@@ -66,6 +68,7 @@ class Workspace:
         self.con = con
         self.read_only = read_only
         self._writer_note: Path | None = None
+        self._absent: set[str] = set()
 
     # -- making and opening -------------------------------------------------------------------
     @classmethod
@@ -91,7 +94,8 @@ class Workspace:
         ws = cls(path, settings, _connect(path, settings, read_only=False, purpose="init"))
         ws._mark_writer("init")
         ws._create_tables()
-        write_settings(path, settings)  # last: a folder without it is not a workspace yet
+        # last: a folder without it is not a workspace yet
+        write_settings(path, settings, service_secret=secrets.token_urlsafe(32))
         return ws
 
     @classmethod
@@ -135,13 +139,9 @@ class Workspace:
             ws._mark_writer(purpose)
             ws._create_tables()
         else:
-            missing = [n for n in TABLES if n not in set(con.list_tables())]
-            if missing:
-                ws.close()
-                raise WorkspaceError(
-                    f"{path}: the store lacks table(s) {', '.join(missing)}; open it once "
-                    "for writing (cxroi ingest) to add them"
-                )
+            # a table this version added to an older store: read as empty until a writer
+            # creates it (a read-only open never changes the store)
+            ws._absent = {n for n in TABLES if n not in set(con.list_tables())}
         return ws
 
     def _create_tables(self) -> None:
@@ -200,7 +200,11 @@ class Workspace:
 
     def raw_table(self, name: str) -> ibis.Table:
         """Canonical table ``name`` with every stored column, raw text included."""
-        spec(name)  # clear error for an unknown name
+        tspec = spec(name)  # clear error for an unknown name
+        if name in self._absent:
+            return ibis.memtable(pd.DataFrame({c: pd.Series([], dtype=object)
+                                               for c in tspec.dtypes()}),
+                                 schema=ibis.schema(tspec.dtypes()))  # fmt: skip
         return self.con.table(name)
 
     @property
@@ -210,7 +214,7 @@ class Workspace:
 
     def counts(self) -> dict[str, int]:
         """Rows in every canonical table."""
-        return {name: int(self.con.table(name).count().execute()) for name in TABLES}
+        return {name: int(self.raw_table(name).count().execute()) for name in TABLES}
 
     # -- loading ------------------------------------------------------------------------------
     def ingest(
@@ -227,6 +231,7 @@ class Workspace:
         questions: Mapping[str, str] | None = None,
         rejected_path: str | Path | None = None,
         progress: _ing.Progress | None = None,
+        redacted: bool = False,
     ) -> _ing.IngestResult:
         """Validate ``source`` against canonical ``table`` and upsert it in one transaction.
 
@@ -259,6 +264,9 @@ class Workspace:
             Override the adapter's question detection, e.g. ``{"nps": "Q5"}``.
         progress
             Called as ``progress(step, fraction_done)`` while working.
+        redacted
+            The free text was redacted by this workspace's redactor already (the collection
+            service's journal holds only redacted text): it is not redacted a second time.
 
         Returns
         -------
@@ -288,6 +296,7 @@ class Workspace:
         return load(
             self.con, tspec, staged, self.settings, skip_bad=skip_bad, replace_rows=replace_rows,
             allow_dates=allow_dates, rejected_path=rejected_path, before=before, progress=note,
+            redacted=redacted,
         )  # fmt: skip
 
 

@@ -10,14 +10,17 @@ on stderr for every command (:mod:`cxroi.cli._app`); in a pipe nothing is drawn.
 Command groups: :mod:`~cxroi.cli.workspace` (init, ingest, tables),
 :mod:`~cxroi.cli.scorecard` (scorecard, alerts, cohorts), :mod:`~cxroi.cli.perception`
 (drivers, value, lever), :mod:`~cxroi.cli.lifetime` (clv, churn), :mod:`~cxroi.cli.themes`
-(themes, sentiment) and :mod:`~cxroi.cli.demo`.
+(themes, sentiment), :mod:`~cxroi.cli.collect` (serve, flush, survey, invite, remind),
+:mod:`~cxroi.cli.admin` (apikey, cases) and :mod:`~cxroi.cli.demo`.
 """
 
 from __future__ import annotations
 
 from cxroi.cli import (  # noqa: F401  (each module registers its commands)
+    admin,
     archetypes,
     at_risk,
+    collect,
     demo,
     initiatives,
     journey,

@@ -43,6 +43,7 @@ from cxroi.metrics.ces import ces_aggregates
 from cxroi.metrics.csat import csat_aggregates
 from cxroi.metrics.nps import nps_aggregates
 from cxroi.results import SMALL_N, add_flag
+from cxroi.schema import TABLES
 from cxroi.window import data_bounds
 
 __all__ = [
@@ -81,7 +82,7 @@ def _resolve(tables: Mapping[str, Any]) -> dict[str, ir.Table | None]:
             f"(a workspace's tables are ws.tables), not {type(tables).__name__}"
         )
     names = ("customers", *_TIME, "events")
-    unknown = set(tables) - set(names) - {"initiatives", "cases"}
+    unknown = set(tables) - set(TABLES)
     if unknown:
         raise CxroiError(f"scorecard: unknown table(s) {', '.join(sorted(unknown))}")
     out: dict[str, ir.Table | None] = {}

@@ -288,7 +288,7 @@ def find_pii(
     ['iban', 'email']
     """
     found: list[tuple[int, int, str]] = []
-    has_digit = any(c.isdigit() for c in text)
+    has_digit = any(map(str.isdigit, text))
     if "url" in kinds and ("://" in text or "www." in text.lower()):
         for m in _URL.finditer(text):
             a, b = _trim_url(m)

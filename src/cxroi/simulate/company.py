@@ -70,6 +70,7 @@ TABLE_NAMES: tuple[str, ...] = (
     "events",
     "initiatives",
     "cases",
+    "invitations",
 )
 # table -> (its own id column, prefix, digits)
 _IDS = {
@@ -239,6 +240,9 @@ def _simulate_block(seed: int, b: int, off: int, n: int, cal: Calendar) -> _Bloc
             "closed_at": ts(cs["closed_at"]),
             "outcome": cat(cs["outcome"], CASE_OUTCOMES),
             "notes": pa.nulls(cs["status"].size, pa.string()),
+            "due_at": ts(
+                np.where(cs["opened_at"] == NULL, NULL, cs["opened_at"] + P.CASE_DUE_DAYS * 86_400)
+            ),  # fmt: skip
         }
     )
     extra = {
@@ -452,6 +456,17 @@ class Company:
         )
 
 
+def invitations_table() -> pa.Table:
+    """The invitations table: empty, since the simulated company surveys without cxroi's
+    invitations (every canonical table exists, with its declared types)."""
+    return pa.table({"invitation_id": pa.array([], pa.string()),
+                     "customer_id": pa.array([], pa.string()),
+                     "survey": pa.array([], pa.string()),
+                     "invited_at": pa.array([], pa.timestamp("us")),
+                     "expires_at": pa.array([], pa.timestamp("us")),
+                     "reminded_at": pa.array([], pa.timestamp("us"))})  # fmt: skip
+
+
 def generate(
     *, customers: int = 5_000, months: int = 24, seed: int = 0, start: str = "2024-01-01"
 ) -> Company:
@@ -480,8 +495,10 @@ def generate(
             parts.setdefault(name, []).append(t)
         acc = _merge(acc, blk)
     assert acc is not None
-    tables = {name: pa.concat_tables(parts[name]) for name in TABLE_NAMES if name != "initiatives"}
+    tables = {name: pa.concat_tables(parts[name]) for name in TABLE_NAMES
+              if name not in ("initiatives", "invitations")}  # fmt: skip
     tables["initiatives"] = initiatives_table(cal, customers)
+    tables["invitations"] = invitations_table()
     tables = {name: tables[name] for name in TABLE_NAMES}
     return Company(
         tables=tables,
@@ -541,6 +558,7 @@ def generate_to(
             w.close()
     assert acc is not None
     pq.write_table(initiatives_table(cal, customers), out / "initiatives.parquet")
+    pq.write_table(invitations_table(), out / "invitations.parquet")
     truth = _truth(customers, months, seed, start, cal, acc)
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1))
     return truth

@@ -147,6 +147,7 @@ SURVEY_RATES = {
 }
 COMMENT_SHARE = 0.5
 CASE_SHARE_OF_DETRACTORS = 0.5
+CASE_DUE_DAYS = 3  # a case is due this many days after it opens (the [cases] due_days default)
 # Closed loop: cases are opened on relationship-survey detractors; a random share is held out
 # (status held_out, no follow-up). A held-out customer's churn hazard is multiplied by the
 # ratio below in each of the months after the response month, up to the window.

@@ -1,0 +1,106 @@
+"""Running the service: ``apikey create|list|revoke`` and ``cases list|assign|close``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxroi.cli._app import Format, FormatOpt, TableOpt, WorkspaceOpt, app, open_workspace
+from cxroi.cli._render import emit
+from cxroi.cli._safe import plain
+
+apikey_app = typer.Typer(help="API keys for the admin API.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+cases_app = typer.Typer(help="Close-the-loop cases.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+
+CaseArg = Annotated[str, typer.Argument(help="Case id (cxroi cases list).")]
+
+
+def _journal(workspace: Path):
+    from cxroi.config import load_settings
+    from cxroi.service.journal import Journal
+
+    load_settings(workspace)  # a workspace, or a clear error
+    return Journal(workspace)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="Who or what uses it.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Make an API key; it is printed once, as the last word, and stored hashed."""
+    from cxroi.service.apikeys import create_key
+
+    key, secret = create_key(_journal(workspace), name)
+    typer.echo(plain(f"api key {key.key_id} ({key.name}) created; it is shown only now: ") + secret)
+
+
+@apikey_app.command("list")
+def apikey_list(
+    workspace: WorkspaceOpt = Path("."), format: FormatOpt = Format.table, table: TableOpt = None
+) -> None:
+    """Every key: id, name, made, revoked (never the key)."""
+    from cxroi.service.apikeys import keys_result
+
+    emit(keys_result(_journal(workspace)), format, table=table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="Key id (cxroi apikey list).")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Revoke a key: it stops working at once."""
+    from cxroi.service.apikeys import revoke_key
+
+    key = revoke_key(_journal(workspace), key_id)
+    typer.echo(plain(f"api key {key.key_id} ({key.name}) revoked"))
+
+
+@cases_app.command("list")
+def cases_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner's.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+    table: TableOpt = None,
+) -> None:
+    """Cases, newest first, with the answer that opened each."""
+    from cxroi.service.cases import cases_result
+
+    with open_workspace(workspace, "cases list") as ws:
+        emit(cases_result(ws, status=status, owner=owner, limit=limit), format, table=table)
+
+
+@cases_app.command("assign")
+def cases_assign(
+    case_id: CaseArg,
+    owner: Annotated[str, typer.Option(help="Who follows it up.")],
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+) -> None:
+    """Give a case to an owner."""
+    from cxroi.service.cases import assign_case
+
+    with open_workspace(workspace, "cases assign", write=True) as ws:
+        emit(assign_case(ws, case_id, owner), format)
+
+
+@cases_app.command("close")
+def cases_close(
+    case_id: CaseArg,
+    outcome: Annotated[str, typer.Option(help="What was done (redacted like every note).")],
+    notes: Annotated[str | None, typer.Option(help="Notes (redacted).")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    format: FormatOpt = Format.table,
+) -> None:
+    """Close a case with its outcome."""
+    from cxroi.service.cases import close_case
+
+    with open_workspace(workspace, "cases close", write=True) as ws:
+        emit(close_case(ws, case_id, outcome, notes=notes), format)

@@ -19,7 +19,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+# Debian packages the benchmarks need (wrk: the load generator of bench_service)
+WRK := /usr/bin/wrk
+$(WRK):
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+bench: $(STAMP) $(WRK)
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)

@@ -1,6 +1,8 @@
 -- wrk script: POST one answer per request, each with its own invitation token (a token used
--- twice would be a replay, 409). Usage: wrk -t N -s answers.lua URL -- TOKENS_FILE N
--- Counts 2xx answers per thread and prints them as JSON in done().
+-- twice would be a replay, 409). Usage: wrk -t N -d S -s answers.lua URL -- TOKENS_FILE N S
+-- Counts 201 answers per thread and prints them as JSON in done(). With S (wrk's duration in
+-- seconds) it stops posting answers 2 s before the end and asks GET /healthz instead, so that
+-- no answer is in flight when wrk stops: every answer the server committed is counted.
 local counter = 0
 local threads = {}
 
@@ -21,6 +23,7 @@ function init(args)
   idx = 0
   created = 0
   other = 0
+  stop_at = args[3] and (os.time() + tonumber(args[3]) - 2) or nil
   comments = {
     "Delivery was late again and nobody told me why.",
     "Great service, the app makes it easy. Call me on 020 7946 0958.",
@@ -30,6 +33,7 @@ function init(args)
 end
 
 function request()
+  if stop_at and os.time() >= stop_at then return wrk.format("GET", "/healthz") end
   idx = idx + 1
   local tok = tokens[idx] or tokens[1]
   local body = '{"token":"' .. tok .. '","nps":' .. (idx % 11) ..
@@ -38,7 +42,7 @@ function request()
 end
 
 function response(status, headers, body)
-  if status >= 200 and status < 300 then created = created + 1 else other = other + 1 end
+  if status == 201 then created = created + 1 elseif status ~= 200 then other = other + 1 end
 end
 
 function done(summary, latency, requests)

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -34,10 +33,22 @@ def make_workspace(path: Path, *, service: str = "", cases: str = "") -> Path:
     """A workspace with three customers, a relationship survey (NPS, comment, a delivery
     rating, English and German) and the given ``[service]``/``[cases]`` lines."""
     with Workspace.init(path) as ws:
-        ws.ingest("customers", pd.DataFrame({"customer_id": ["C1", "C2", "C3"],
-                                             "plan": ["basic", "premium", "basic"]}))  # fmt: skip
-    add_survey(path, Survey("relationship", company="Acme", questions=("nps", "comment"),
-                            ratings=("delivery",), languages=("en", "de")))  # fmt: skip
+        ws.ingest(
+            "customers",
+            pd.DataFrame(
+                {"customer_id": ["C1", "C2", "C3"], "plan": ["basic", "premium", "basic"]}
+            ),
+        )
+    add_survey(
+        path,
+        Survey(
+            "relationship",
+            company="Acme",
+            questions=("nps", "comment"),
+            ratings=("delivery",),
+            languages=("en", "de"),
+        ),
+    )
     add_survey(path, Survey("support", touchpoint="support_chat", questions=("csat", "ces")))
     toml = path / "cxroi.toml"
     text = toml.read_text()
@@ -54,16 +65,27 @@ class Server:
     def __init__(self, folder: Path, *args: str, workers: int = 1):
         self.folder, self.port = folder, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = ["serve", "-w", str(folder), "--port", str(self.port),
-                     "--workers", str(workers), *args]  # fmt: skip
+        self.args = [
+            "serve",
+            "-w",
+            str(folder),
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+            *args,
+        ]
         self.proc: subprocess.Popen | None = None
         self.log = folder / f"serve-{self.port}.log"
 
     def start(self, timeout: float = 30) -> Server:
         with open(self.log, "ab") as out:  # the child keeps its own copy
-            self.proc = subprocess.Popen([sys.executable, "-m", "cxroi.cli", *self.args],
-                                         stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)  # fmt: skip
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cxroi.cli", *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -144,8 +166,13 @@ def wait_for(check, timeout: float = 30, step: float = 0.1):  # noqa: ANN001
 
 def cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
     """Run ``cxroi ARGS`` in a fresh process (as a user would)."""
-    return subprocess.run([sys.executable, "-m", "cxroi.cli", *args], capture_output=True,
-                          text=True, input=input, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "cxroi.cli", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=120,
+    )
 
 
 def token_of(folder: Path, survey: str = "relationship") -> str:

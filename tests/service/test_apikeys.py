@@ -20,7 +20,9 @@ def test_a_key_verifies_and_only_its_hash_is_stored(journal):
     key, secret = create_key(journal, "dashboard")
     assert secret.startswith(f"cxr_{key.key_id}_") and len(secret) == 4 + 8 + 1 + 43
     assert verify_key(journal, secret) == key
-    raw = journal.path.read_bytes() + journal.path.with_name(journal.path.name + "-wal").read_bytes()
+    raw = (
+        journal.path.read_bytes() + journal.path.with_name(journal.path.name + "-wal").read_bytes()
+    )
     assert secret.encode() not in raw and secret.split("_")[-1].encode() not in raw
     stored = journal.reader.execute("SELECT hash FROM api_keys").fetchone()[0]
     assert stored == hashlib.sha256(secret.encode()).hexdigest()

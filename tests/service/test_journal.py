@@ -91,12 +91,16 @@ def test_one_group_decides_in_arrival_order(journal):
 def test_commits_are_grouped(journal, monkeypatch):
     commits = []
     real = Journal._commit
-    monkeypatch.setattr(Journal, "_commit", lambda self, con, batch: (commits.append(len(batch)),
-                                                                      real(self, con, batch)))  # fmt: skip
+    monkeypatch.setattr(
+        Journal,
+        "_commit",
+        lambda self, con, batch: (commits.append(len(batch)), real(self, con, batch)),
+    )
 
     async def many():
-        await asyncio.gather(*(journal.accept_async(_intake(f"w-{i}", f"i{i}"))
-                               for i in range(2000)))  # fmt: skip
+        await asyncio.gather(
+            *(journal.accept_async(_intake(f"w-{i}", f"i{i}")) for i in range(2000))
+        )
 
     asyncio.run(many())
     assert sum(commits) == 2000 and len(_rows(journal)) == 2000
@@ -107,8 +111,10 @@ def test_a_failed_commit_fails_its_whole_group_and_writes_nothing(journal, monke
     journal.accept(_intake("w-0"))
 
     def broken(self):
-        self.con.execute("INSERT INTO intake (response_id, ts, received_at, survey, answer) "
-                         "VALUES ('half', '', '', '', '{}')")  # fmt: skip
+        self.con.execute(
+            "INSERT INTO intake (response_id, ts, received_at, survey, answer) "
+            "VALUES ('half', '', '', '', '{}')"
+        )
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(J._Group, "write", broken)
@@ -151,8 +157,9 @@ ACK_SCRIPT = textwrap.dedent("""
 def test_every_acknowledged_answer_survives_kill_9(tmp_path):
     script = tmp_path / "ack.py"
     script.write_text(ACK_SCRIPT)
-    p = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
-                         text=True)  # fmt: skip
+    p = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     acked = []
     assert p.stdout is not None
     with p.stdout:
@@ -163,8 +170,12 @@ def test_every_acknowledged_answer_survives_kill_9(tmp_path):
         p.send_signal(signal.SIGKILL)
         p.wait()
         acked += [line.strip() for line in p.stdout.read().splitlines() if line.strip()]
-    stored = {r[0] for r in sqlite3.connect(tmp_path / J.JOURNAL_FILE).execute(
-        "SELECT response_id FROM intake")}  # fmt: skip
+    stored = {
+        r[0]
+        for r in sqlite3.connect(tmp_path / J.JOURNAL_FILE).execute(
+            "SELECT response_id FROM intake"
+        )
+    }
     assert len(acked) >= 3000
     assert set(acked) <= stored  # nothing acknowledged is lost
     assert len(stored) - len(set(acked)) <= 2 * J.MAX_GROUP  # at most the commits in flight

@@ -36,8 +36,8 @@ CASES = (
     'open_when = ["nps <= 6", "csat <= 2"]\ndue_days = 2\n'
     'default_owner = "cx-team@example.com"\n'
     'webhook_secret = "' + WEBHOOK_SECRET + '"\n'
-    "[[cases.routes]]\nwhen = \"plan == 'premium'\"\nowner = \"vip@example.com\"\n"
-    "[[cases.routes]]\nwhen = \"touchpoint == 'support_chat'\"\nowner = \"support@example.com\"\n"
+    '[[cases.routes]]\nwhen = "plan == \'premium\'"\nowner = "vip@example.com"\n'
+    '[[cases.routes]]\nwhen = "touchpoint == \'support_chat\'"\nowner = "support@example.com"\n'
 )
 
 
@@ -49,12 +49,15 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, receiver):
-    folder = make_workspace(tmp_path_factory.mktemp("svc") / "ws",
-                            cases=CASES + f'webhook_url = "{receiver.url}"\n')  # fmt: skip
+    folder = make_workspace(
+        tmp_path_factory.mktemp("svc") / "ws", cases=CASES + f'webhook_url = "{receiver.url}"\n'
+    )
     # the [[cases.routes]] tables must follow every [cases] key: move the URL up
     toml = folder / "cxroi.toml"
     text = toml.read_text().replace(f'webhook_url = "{receiver.url}"\n', "")
-    toml.write_text(text.replace("due_days = 2\n", f'due_days = 2\nwebhook_url = "{receiver.url}"\n'))
+    toml.write_text(
+        text.replace("due_days = 2\n", f'due_days = 2\nwebhook_url = "{receiver.url}"\n')
+    )
     with Server(folder, "--rate-limit", "0") as server:
         yield folder, server
 
@@ -64,8 +67,17 @@ def invited(served, tmp_path_factory):
     folder, _ = served
     d = tmp_path_factory.mktemp("inv")
     (d / "c.csv").write_text("customer_id\nC1\nC2\nC3\n")
-    r = cli("invite", "--survey", "relationship", "--customers", str(d / "c.csv"),
-            "--out", str(d / "links.csv"), "-w", str(folder))  # fmt: skip
+    r = cli(
+        "invite",
+        "--survey",
+        "relationship",
+        "--customers",
+        str(d / "c.csv"),
+        "--out",
+        str(d / "links.csv"),
+        "-w",
+        str(folder),
+    )
     assert r.returncode == 0, r.stderr
     assert "Invited 3 of 3 customers" in r.stdout and "eyJ" not in r.stdout  # no token shown
     return pd.read_csv(d / "links.csv").set_index("customer_id")
@@ -97,8 +109,13 @@ def test_invite_answer_case_webhook_close(served, invited, receiver):
     assert page.status_code == 200 and '<html lang="de">' in page.text
     assert "Wie wahrscheinlich ist es, dass Sie Acme" in page.text
     assert "<script" not in page.text  # a page that works without JavaScript
-    form = {"nps": "2", "rating_delivery": "3", "lang": "de", "nonce": "n1",
-            "comment": "late <script>alert(1)</script>; call me on +44 20 7946 0958"}  # fmt: skip
+    form = {
+        "nps": "2",
+        "rating_delivery": "3",
+        "lang": "de",
+        "nonce": "n1",
+        "comment": "late <script>alert(1)</script>; call me on +44 20 7946 0958",
+    }
     r = httpx.post(server.url + path, data=form)
     assert r.status_code == 303 and r.headers["location"].endswith("/thanks?lang=de")
     thanks = httpx.get(server.url + r.headers["location"])
@@ -125,11 +142,22 @@ def test_invite_answer_case_webhook_close(served, invited, receiver):
 
     # the answer shows on the page again, as text; then the owner closes the case
     again = httpx.get(server.url + path)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in again.text and "<script>alert" not in again.text
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;" in again.text and "<script>alert" not in again.text
+    )
     assert 'value="2" checked' in again.text
     case_id = event["data"]["case_id"]
-    r = cli("cases", "close", case_id, "--outcome", "called back, mail a.b@example.com",
-            "-w", str(folder), "--format", "json")  # fmt: skip
+    r = cli(
+        "cases",
+        "close",
+        case_id,
+        "--outcome",
+        "called back, mail a.b@example.com",
+        "-w",
+        str(folder),
+        "--format",
+        "json",
+    )
     assert r.returncode == 0, r.stderr
     closed = json.loads(r.stdout)["tables"][0]["rows"][0]
     assert closed["status"] == "closed" and closed["outcome"] == "called back, mail [EMAIL]"
@@ -178,14 +206,26 @@ def _forge(folder, **payload_changes) -> str:
     [
         (lambda f: LinkSigner(["z" * 40]).open_link("relationship"), 401),  # another secret
         (lambda f: token_of(f)[:-3] + "abc", 401),  # a changed signature
-        (lambda f: base64.urlsafe_b64encode(b'{"s":"support","k":"o","e":null,"v":1}')
-         .decode().rstrip("=") + "." + token_of(f).split(".")[1], 401),  # a changed payload
+        (
+            lambda f: (
+                base64.urlsafe_b64encode(b'{"s":"support","k":"o","e":null,"v":1}')
+                .decode()
+                .rstrip("=")
+                + "."
+                + token_of(f).split(".")[1]
+            ),
+            401,
+        ),  # a changed payload
         (lambda f: _forge(f, expires=int(time.time()) - 1), 410),  # expired
-        (lambda f: LinkSigner([load_service_settings(f).signing_key]).open_link(
-            "relationship", version=0), 410),  # an open link replaced by a newer version
+        (
+            lambda f: LinkSigner([load_service_settings(f).signing_key]).open_link(
+                "relationship", version=0
+            ),
+            410,
+        ),  # an open link replaced by a newer version
         (lambda f: LinkSigner([load_service_settings(f).signing_key]).open_link("gone"), 410),
     ],
-)  # fmt: skip
+)
 def test_forged_tampered_expired_and_revoked_links_are_refused(served, make, status):
     folder, server = served
     r = _post(server, {"token": make(folder), "nps": 9})
@@ -222,7 +262,7 @@ def test_malformed_bodies_are_4xx_never_5xx(served):
     big = httpx.post(url, content=b"{" + b" " * 70_000 + b"}")
     assert big.status_code == 413
     assert httpx.post(url, json=[1, 2]).status_code == 422
-    lone = '{"token": "%s", "nps": 1, "comment": "\\ud800"}' % token_of(folder)
+    lone = '{"token": "' + token_of(folder) + '", "nps": 1, "comment": "\\ud800"}'
     assert httpx.post(url, content=lone.encode()).status_code == 422
 
 
@@ -246,8 +286,12 @@ def test_admin_routes_need_a_live_key(served, api_key):
     spare = cli("apikey", "create", "--name", "spare", "-w", str(folder)).stdout.split()[-1]
     key_id = spare.split("_")[1]
     assert cli("apikey", "revoke", key_id, "-w", str(folder)).returncode == 0
-    assert httpx.get(server.url + "/api/v1/cases",
-                     headers={"Authorization": f"Bearer {spare}"}).status_code == 401  # fmt: skip
+    assert (
+        httpx.get(
+            server.url + "/api/v1/cases", headers={"Authorization": f"Bearer {spare}"}
+        ).status_code
+        == 401
+    )
     listed = cli("apikey", "list", "-w", str(folder), "--format", "json").stdout
     assert spare not in listed and api_key not in listed
 
@@ -258,7 +302,7 @@ def test_admin_results_are_the_librarys(served, api_key):
     tok = token_of(folder)
     for nps in (3, 10):
         _post(server, {"token": tok, "nps": nps, "comment": "ring 020 7946 0958"})
-    wait_for(lambda: len(_store(folder, "responses")) >= 2)
+    wait_for(lambda: httpx.get(server.url + "/healthz").json()["waiting"] == 0)  # all moved
     got = httpx.get(server.url + "/api/v1/scorecard?metric=nps&period=quarter", headers=auth).json()
     from cxroi.analyses import scorecard
 
@@ -288,8 +332,12 @@ def test_security_headers_and_a_log_without_tokens(served, invited):
     folder, server = served
     r = httpx.get(server.url + "/s/" + invited.loc["C1", "token"])
     csp = r.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
-    assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
+    assert (
+        "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+    )
+    assert (
+        r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
+    )
     assert r.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(server.url + "/static/survey.css").status_code == 200
     log = server.log.read_text()
@@ -306,8 +354,11 @@ def test_read_commands_work_while_the_service_writes(served):
     def write():
         with httpx.Client() as c:
             while not stop.is_set():
-                codes.append(c.post(server.url + "/api/v1/responses",
-                                    json={"token": tok, "nps": 7}).status_code)  # fmt: skip
+                codes.append(
+                    c.post(
+                        server.url + "/api/v1/responses", json={"token": tok, "nps": 7}
+                    ).status_code
+                )
 
     t = threading.Thread(target=write)
     t.start()

@@ -55,9 +55,9 @@ def test_the_environment_overrides_the_file(folder, monkeypatch):
         ("[service]\nsecret_key = 5\n", "secret_key must be str, got (hidden)"),
         ("[service]\nrate_limt = 5\n", "unknown key(s) rate_limt"),
         ("[service]\nflush_interval = 0\n", "flush_interval must be positive"),
-        ("[service]\nbase_url = \"ftp://x\"\n", "base_url must start with http"),
+        ('[service]\nbase_url = "ftp://x"\n', "base_url must start with http"),
         ("[cases]\nholdout_share = 1.5\n", "holdout_share must be in [0, 1)"),
-        ("[cases]\nopen_when = [\"nps\"]\n", "[cases] open_when"),
+        ('[cases]\nopen_when = ["nps"]\n', "[cases] open_when"),
         ("[[cases.routes]]\nwhen = \"plan == 'x'\"\n", "give exactly `when` and `owner`"),
         ("[cases]\nwebhook_secret = 7\n", "webhook_secret must be str, got (hidden)"),
     ],
@@ -70,9 +70,12 @@ def test_bad_settings_are_one_line(folder, text, message):
 
 
 def test_routes_and_rules_are_read(folder):
-    _set(folder, '[service]\nsecret_key = "' + "s" * 40 + '"\n[cases]\nopen_when = '
-         '["nps <= 6", "csat <= 2"]\ndue_days = 2\n[[cases.routes]]\nwhen = "plan == '
-         "'premium'\"\nowner = \"vip@example.com\"\n")  # fmt: skip
+    _set(
+        folder,
+        '[service]\nsecret_key = "' + "s" * 40 + '"\n[cases]\nopen_when = '
+        '["nps <= 6", "csat <= 2"]\ndue_days = 2\n[[cases.routes]]\nwhen = "plan == '
+        '\'premium\'"\nowner = "vip@example.com"\n',
+    )
     c = load_service_settings(folder).cases
     assert c.open_when == ("nps <= 6", "csat <= 2") and c.due_days == 2
     assert [(r.when, r.owner) for r in c.routes] == [("plan == 'premium'", "vip@example.com")]

@@ -20,8 +20,14 @@ from cxroi.service.surveys import (
 )
 from cxroi.service.texts import KEYS, TEXTS
 
-S = Survey("rel", company="Acme", questions=("nps", "comment"), ratings=("delivery",),
-           rating_scale=(1, 10), languages=("en", "de"))  # fmt: skip
+S = Survey(
+    "rel",
+    company="Acme",
+    questions=("nps", "comment"),
+    ratings=("delivery",),
+    rating_scale=(1, 10),
+    languages=("en", "de"),
+)
 
 
 def test_every_language_has_every_key():
@@ -29,8 +35,11 @@ def test_every_language_has_every_key():
 
 
 def test_the_control_character_class_is_exactly_unicode_cc_less_tab_and_line_breaks():
-    cc = [chr(i) for i in range(0x110000)
-          if unicodedata.category(chr(i)) == "Cc" and chr(i) not in "\t\n\r"]  # fmt: skip
+    cc = [
+        chr(i)
+        for i in range(0x110000)
+        if unicodedata.category(chr(i)) == "Cc" and chr(i) not in "\t\n\r"
+    ]
     assert [c for c in map(chr, range(0x110000)) if _CONTROL.match(c)] == cc
 
 
@@ -73,9 +82,9 @@ def test_a_broken_file_names_line_and_column(tmp_path):
 
 
 def test_a_good_answer_is_kept_with_its_text_trimmed():
-    assert check_answer(S, {"nps": 10, "rating_delivery": 1, "comment": " ok "},
-                        max_comment_chars=10) == {"nps": 10, "rating_delivery": 1,
-                                                  "comment": "ok"}  # fmt: skip
+    assert check_answer(
+        S, {"nps": 10, "rating_delivery": 1, "comment": " ok "}, max_comment_chars=10
+    ) == {"nps": 10, "rating_delivery": 1, "comment": "ok"}
 
 
 @pytest.mark.parametrize(
@@ -99,8 +108,9 @@ def test_bad_answers_name_the_field(answer, message):
 
 
 def test_text_is_normalised_and_control_characters_dropped():
-    out = check_answer(S, {"nps": 5, "comment": "Cafe\u0301\x07 ok\tfine\nbye\x1b"},
-                       max_comment_chars=100)  # fmt: skip
+    out = check_answer(
+        S, {"nps": 5, "comment": "Cafe\u0301\x07 ok\tfine\nbye\x1b"}, max_comment_chars=100
+    )
     assert out["comment"] == "Caf\u00e9 ok\tfine\nbye"
 
 

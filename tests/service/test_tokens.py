@@ -24,10 +24,19 @@ def test_an_invitation_round_trips_and_carries_only_survey_id_expiry():
     tok = s.invitation("relationship", "inv123", expires=2_000_000_000)
     link = s.verify(tok, now=1_900_000_000)
     assert (link.survey, link.kind, link.invitation_id, link.expires) == (
-        "relationship", "invitation", "inv123", 2_000_000_000)  # fmt: skip
+        "relationship",
+        "invitation",
+        "inv123",
+        2_000_000_000,
+    )
     # the payload is plain JSON of exactly these keys: no customer id, no e-mail, nothing else
-    assert _payload(tok) == {"s": "relationship", "k": "i", "i": "inv123", "e": 2_000_000_000,
-                             "v": 1}  # fmt: skip
+    assert _payload(tok) == {
+        "s": "relationship",
+        "k": "i",
+        "i": "inv123",
+        "e": 2_000_000_000,
+        "v": 1,
+    }
 
 
 def test_the_signature_is_hmac_sha256_of_the_payload_with_the_derived_key():
@@ -45,15 +54,24 @@ def test_the_signature_is_hmac_sha256_of_the_payload_with_the_derived_key():
     "tamper",
     [
         lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature changed
-        lambda t: base64.urlsafe_b64encode(json.dumps(
-            {"s": "relationship", "k": "i", "i": "other", "e": 2_000_000_000, "v": 1},
-            separators=(",", ":")).encode()).rstrip(b"=").decode() + "." + t.rsplit(".", 1)[1],
+        lambda t: (
+            base64.urlsafe_b64encode(
+                json.dumps(
+                    {"s": "relationship", "k": "i", "i": "other", "e": 2_000_000_000, "v": 1},
+                    separators=(",", ":"),
+                ).encode()
+            )
+            .rstrip(b"=")
+            .decode()
+            + "."
+            + t.rsplit(".", 1)[1]
+        ),
         lambda t: t.split(".")[0],  # no signature
         lambda t: "",
         lambda t: "x" * 2000,
         lambda t: "not a token at all",
     ],
-)  # fmt: skip
+)
 def test_tampered_or_forged_tokens_are_invalid(tamper):
     s = LinkSigner([KEY])
     tok = s.invitation("relationship", "inv123", expires=2_000_000_000)

@@ -38,6 +38,8 @@ from cxroi.service.settings import ServiceSettings
 __all__ = ["LOCK_FILE", "FlushResult", "Maintenance", "flush", "maintenance_lock"]
 
 LOCK_FILE = "service.lock"
+KEEP_DAYS = 7
+"""Days the journal keeps answers after they moved into the store."""
 NICE = 10
 """Niceness of the maintenance thread (requests first, moving answers when the CPU is free)."""
 BATCH = 20_000
@@ -116,11 +118,7 @@ def flush(
     from cxroi.store import Workspace
 
     folder = Path(folder)
-    rows = journal.reader.execute(
-        "SELECT seq, response_id, ts, survey, touchpoint, invitation_id, language, answer "
-        "FROM intake WHERE flushed_at IS NULL ORDER BY seq LIMIT ?",
-        (limit,),
-    ).fetchall()
+    rows = journal.waiting_rows(limit)
     staged = notify.staged_case_ids(journal)
     if not rows and not staged:
         return FlushResult()
@@ -158,11 +156,7 @@ def flush(
                 notify.mark_ready(journal, cases["case_id"])
                 n_cases, n_held = len(cases), int((cases["status"] == "held_out").sum())
     if rows:
-        with journal.transaction() as con:
-            con.execute(
-                "UPDATE intake SET flushed_at = ? WHERE flushed_at IS NULL AND seq <= ?",
-                (now.isoformat(), rows[-1][0]),
-            )
+        journal.mark_moved(rows[-1][0])
     return FlushResult(len(rows), n_cases, n_held, n_note, journal.waiting())
 
 
@@ -222,6 +216,7 @@ class Maintenance:
             if time.monotonic() - last_prune > 3600:
                 with contextlib.suppress(CxroiError):
                     self.journal.prune_idempotency(utcnow() - dt.timedelta(days=1))
+                    self.journal.prune_moved(utcnow() - dt.timedelta(days=KEEP_DAYS))
                 last_prune = time.monotonic()
 
     def stop(self) -> None:

@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 JOURNAL_FILE = "service.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_GROUP = 2048
 """At most this many operations share one commit."""
 
@@ -77,10 +77,8 @@ CREATE TABLE IF NOT EXISTS intake (
     touchpoint TEXT,
     invitation_id TEXT,
     language TEXT,
-    answer TEXT NOT NULL,
-    flushed_at TEXT
+    answer TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS intake_waiting ON intake (seq) WHERE flushed_at IS NULL;
 CREATE INDEX IF NOT EXISTS intake_response ON intake (response_id, seq);
 CREATE TABLE IF NOT EXISTS token_use (
     invitation_id TEXT PRIMARY KEY,
@@ -348,6 +346,7 @@ class Journal:
             con.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('moved_seq', '0')")
         except sqlite3.DatabaseError as e:
             raise JournalUnavailable(
                 f"{self.path}: not a cxroi journal or damaged ({e}); restore it from a backup"
@@ -520,13 +519,51 @@ class Journal:
         ).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
 
+    def moved_seq(self) -> int:
+        """The last answer moved into the store: everything after it is waiting (one number,
+        so marking a batch moved is one row, not one update per answer)."""
+        row = self.reader.execute("SELECT value FROM meta WHERE key = 'moved_seq'").fetchone()
+        return int(row[0])
+
     def waiting(self) -> int:
         """Answers not yet moved into the store."""
-        return int(
-            self.reader.execute("SELECT count(*) FROM intake WHERE flushed_at IS NULL").fetchone()[
-                0
-            ]
-        )
+        row = self.reader.execute(
+            "SELECT count(*) FROM intake WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta "
+            "WHERE key = 'moved_seq')"
+        ).fetchone()
+        return int(row[0])
+
+    def mark_moved(self, seq: int) -> None:
+        """Answers up to ``seq`` are in the store."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE meta SET value = ? WHERE key = 'moved_seq' AND CAST(value AS INTEGER) < ?",
+                (str(seq), seq),
+            )
+
+    def waiting_rows(self, limit: int) -> list[tuple]:
+        """Up to ``limit`` answers not yet moved, oldest first: ``(seq, response_id, ts,
+        survey, touchpoint, invitation_id, language, answer)``."""
+        return self.reader.execute(
+            "SELECT seq, response_id, ts, survey, touchpoint, invitation_id, language, answer "
+            "FROM intake WHERE seq > ? ORDER BY seq LIMIT ?",
+            (self.moved_seq(), limit),
+        ).fetchall()
+
+    def prune_moved(self, older_than: dt.datetime, *, chunk: int = 10_000) -> int:
+        """Drop answers moved into the store and received before ``older_than`` (the journal
+        keeps a week of them by default, to rebuild a lost store batch); in short chunks."""
+        gone, moved = 0, self.moved_seq()
+        while True:
+            with self.transaction() as con:
+                n = con.execute(
+                    "DELETE FROM intake WHERE seq IN (SELECT seq FROM intake WHERE seq <= ? AND "
+                    "received_at < ? ORDER BY seq LIMIT ?)",
+                    (moved, older_than.isoformat(), chunk),
+                ).rowcount
+            gone += n
+            if n < chunk:
+                return gone
 
     def answered(self, invitation_ids: list[str]) -> set[str]:
         """Which of ``invitation_ids`` have answered."""

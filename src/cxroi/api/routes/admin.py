@@ -7,15 +7,24 @@ Each route makes one library call and returns the :class:`~cxroi.results.Result`
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from cxroi.api.deps import AdminKey, ReadWorkspace, ServiceDep
+from cxroi.errors import CxroiError
+from cxroi.schema import CASE_STATUSES
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+# Every string that reaches a query is held to a pattern: no control characters (a NUL would
+# cut the engine's SQL short), names as names.
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+PERIOD = r"^[0-9A-Za-z:-]{1,20}$"
+TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 @router.get("/scorecard", summary="The scorecard (API key)")
@@ -23,14 +32,17 @@ def scorecard(
     _: AdminKey,
     ws: ReadWorkspace,
     period: Annotated[str, Query(pattern="^(week|month|quarter)$")] = "month",
-    since: Annotated[str | None, Query(max_length=20)] = None,
-    until: Annotated[str | None, Query(max_length=20)] = None,
+    since: Annotated[str | None, Query(pattern=PERIOD)] = None,
+    until: Annotated[str | None, Query(pattern=PERIOD)] = None,
     by: Annotated[list[str] | None, Query(max_length=4)] = None,
     metric: Annotated[list[str] | None, Query(max_length=30)] = None,
 ) -> dict[str, Any]:
     """NPS, CSAT, CES and the money metrics by period (and group), with intervals and ``n``."""
     from cxroi.analyses import scorecard as run
 
+    for name in (*(by or ()), *(metric or ())):
+        if not NAME.fullmatch(name):
+            raise CxroiError(f"{name!r} is not a column or metric name")
     return run(
         ws, period=period, since=since, until=until, by=by or (), metrics=metric or None
     ).to_dict()
@@ -40,8 +52,8 @@ def scorecard(
 def cases(
     _: AdminKey,
     ws: ReadWorkspace,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    owner: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[Literal[CASE_STATUSES] | None, Query()] = None,  # type: ignore[valid-type]
+    owner: Annotated[str | None, Query(pattern=TEXT, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Cases, newest first, with the answer that opened each and whether it is overdue."""

@@ -113,10 +113,10 @@ async def change_response(
 def list_responses(
     _: AdminKey,
     ws: ReadWorkspace,
-    survey: Annotated[str | None, Query(max_length=40)] = None,
+    survey: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,39}$")] = None,
     since: Annotated[dt.date | None, Query(description="First day (UTC).")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     """Answers in the store, newest first (those still in the journal are counted in
     ``params.waiting``)."""

@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cxroi demo --workspace demo-workspace
 
+# The tests that need a real PostgreSQL server get one from Debian's packages
+# (scripts/pg-test-server.sh installs and starts it and prints its URL, or says why not).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	CXROI_TEST_PG="$$(sh scripts/pg-test-server.sh)" $(BIN)/python -m pytest -q
 
 # Debian packages the benchmarks need (wrk: the load generator of bench_service)
 WRK := /usr/bin/wrk

@@ -107,3 +107,32 @@ def test_a_schema_driven_fuzz_run_finds_no_server_error(tmp_path):
         assert "/api/v1/responses" in r.stdout
         log = server.log.read_text()
     assert "Traceback" not in log and "unexpected error" not in log
+
+
+def test_several_service_processes_share_one_postgres_journal(tmp_path, pg_url):
+    """Two `cxroi serve` (two supervisors, two workers each) on one journal in PostgreSQL:
+    a link posted to both at once answers once; every answer lands once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = make_workspace(tmp_path / "ws", service=f'journal = "{pg_url}"\n')
+    signer = LinkSigner(load_service_settings(folder).secret_keys)
+    links = [signer.invitation("relationship", new_invitation_id(), expires=2_000_000_000)
+             for _ in range(60)]  # fmt: skip
+    a = Server(folder, "--rate-limit", "0", workers=2).start()
+    b = Server(folder, "--rate-limit", "0", workers=2).start()
+    try:
+
+        def post(args: tuple[str, str]) -> int:
+            url, tok = args
+            return httpx.post(url + "/api/v1/responses", json={"token": tok, "nps": 5}).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(post, [(s.url, t) for t in links for s in (a, b)]))
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+    pairs = [sorted(codes[i : i + 2]) for i in range(0, len(codes), 2)]
+    assert pairs == [[201, 409]] * len(links)  # each link answered once, the other a replay
+    with Workspace.open(folder, read_only=True) as ws:
+        ids = ws.table("responses").response_id.execute()
+    assert sorted(ids) == sorted(f"w-{signer.verify(t, now=0).invitation_id}" for t in links)
+    assert not (folder / "service.sqlite").exists()  # the journal lived in PostgreSQL

@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import os
 import signal
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -30,9 +29,12 @@ def _intake(rid: str, inv: str | None = None, nps: int = 9) -> Intake:
     return Intake(rid, "rel", None, inv, "en", {"nps": nps})
 
 
-@pytest.fixture
-def journal(tmp_path):
-    with Journal(tmp_path) as j:
+@pytest.fixture(params=["sqlite", "postgres"])
+def journal(request, tmp_path):
+    """The journal in each database it can live in (PostgreSQL: the server `make test`
+    starts)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    with Journal(tmp_path, url=url) as j:
         yield j
 
 
@@ -40,8 +42,9 @@ def _rows(j: Journal) -> list[tuple]:
     return j.reader.execute("SELECT response_id, ts, answer FROM intake ORDER BY seq").fetchall()
 
 
-def test_the_file_is_private(journal):
-    assert stat.S_IMODE(os.stat(journal.path).st_mode) == 0o600
+def test_the_file_is_private(tmp_path):
+    with Journal(tmp_path) as j:
+        assert stat.S_IMODE(os.stat(j.path).st_mode) == 0o600
 
 
 def test_an_invitation_creates_once_and_then_changes(journal):
@@ -115,7 +118,7 @@ def test_a_failed_commit_fails_its_whole_group_and_writes_nothing(journal, monke
             "INSERT INTO intake (response_id, ts, received_at, survey, answer) "
             "VALUES ('half', '', '', '', '{}')"
         )
-        raise sqlite3.OperationalError("disk I/O error")
+        raise journal.db.Error("disk I/O error")
 
     monkeypatch.setattr(J._Group, "write", broken)
     with pytest.raises(JournalUnavailable, match="could not commit: disk I/O error"):
@@ -125,10 +128,11 @@ def test_a_failed_commit_fails_its_whole_group_and_writes_nothing(journal, monke
     assert journal.accept(_intake("w-2")).status == 201  # the writer goes on
 
 
-def test_a_stopped_journal_refuses_at_once(tmp_path):
+def test_a_stopped_journal_refuses_at_once(tmp_path):  # the writer, whatever the database
     j = Journal(tmp_path)
     with pytest.raises(JournalUnavailable, match="not running"):
         j.accept(_intake("w-a"))
+    j.close()
 
 
 def test_idempotency_keys_are_pruned_by_age(journal):
@@ -140,7 +144,7 @@ def test_idempotency_keys_are_pruned_by_age(journal):
 ACK_SCRIPT = textwrap.dedent("""
     import asyncio, sys
     from cxroi.service.journal import Intake, Journal
-    j = Journal(sys.argv[1]); j.start()
+    j = Journal(sys.argv[1], url=sys.argv[2] or None); j.start()
     async def one(i):
         a = await j.accept_async(Intake(f"w-{i}", "rel", None, f"i{i}", None, {"nps": i % 11}))
         print(a.body["response_id"], flush=True)   # acknowledged only after the commit
@@ -154,11 +158,13 @@ ACK_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_every_acknowledged_answer_survives_kill_9(tmp_path):
+@pytest.mark.parametrize("where", ["sqlite", "postgres"])
+def test_every_acknowledged_answer_survives_kill_9(request, tmp_path, where):
+    url = request.getfixturevalue("pg_url") if where == "postgres" else ""
     script = tmp_path / "ack.py"
     script.write_text(ACK_SCRIPT)
     p = subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), str(tmp_path), url], stdout=subprocess.PIPE, text=True
     )
     acked = []
     assert p.stdout is not None
@@ -170,12 +176,8 @@ def test_every_acknowledged_answer_survives_kill_9(tmp_path):
         p.send_signal(signal.SIGKILL)
         p.wait()
         acked += [line.strip() for line in p.stdout.read().splitlines() if line.strip()]
-    stored = {
-        r[0]
-        for r in sqlite3.connect(tmp_path / J.JOURNAL_FILE).execute(
-            "SELECT response_id FROM intake"
-        )
-    }
+    with Journal(tmp_path, url=url or None) as j:  # a fresh process's view
+        stored = {r[0] for r in j.reader.execute("SELECT response_id FROM intake")}
     assert len(acked) >= 3000
     assert set(acked) <= stored  # nothing acknowledged is lost
     assert len(stored) - len(set(acked)) <= 2 * J.MAX_GROUP  # at most the commits in flight

@@ -57,7 +57,7 @@ class Service:
         self.redactor = Redactor.from_config(load_settings(self.folder).section("privacy"))
         with Workspace.open(self.folder, read_only=True, purpose="serve") as ws:
             check_rules(ws, self.settings.cases)  # a rule that could never run: refuse now
-        self.journal = Journal(self.folder)
+        self.journal = Journal(self.folder, url=self.settings.journal)
         self.maintenance = (
             Maintenance(self.folder, self.journal, self.settings) if maintenance else None
         )
@@ -76,6 +76,7 @@ class Service:
         self.journal.stop()
         if self.maintenance is not None:
             self.maintenance.stop()
+        self.journal.close()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Service]:

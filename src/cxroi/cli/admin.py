@@ -20,11 +20,9 @@ CaseArg = Annotated[str, typer.Argument(help="Case id (cxroi cases list).")]
 
 
 def _journal(workspace: Path):
-    from cxroi.config import load_settings
     from cxroi.service.journal import Journal
 
-    load_settings(workspace)  # a workspace, or a clear error
-    return Journal(workspace)
+    return Journal.of(workspace)
 
 
 @apikey_app.command("create")

@@ -72,15 +72,14 @@ def flush(workspace: WorkspaceOpt = Path("."), dev: DevOpt = False) -> None:
     """Move answers waiting in the service's journal into the store now (also while the
     service runs), open their cases and send due notifications."""
     from cxroi.service.flush import flush as run
-    from cxroi.service.flush import maintenance_lock
     from cxroi.service.journal import Journal
     from cxroi.service.notify import deliver_due
     from cxroi.service.settings import load_service_settings
 
     settings = load_service_settings(workspace, dev=True)
-    journal = Journal(workspace)
+    journal = Journal(workspace, url=settings.journal)
     moved = cases = 0
-    with maintenance_lock(workspace, wait=True):
+    with journal.maintenance(wait=True):
         while True:
             r = run(workspace, journal, settings)
             moved, cases = moved + r.responses, cases + r.cases
@@ -278,6 +277,12 @@ def remind(
     s = load_survey(workspace, survey)
     with open_workspace(workspace, "remind", write=True) as ws:
         done = run(
-            ws, Journal(workspace), s, settings, out=out, after_days=after_days, base_url=base_url
+            ws,
+            Journal(workspace, url=settings.journal),
+            s,
+            settings,
+            out=out,
+            after_days=after_days,
+            base_url=base_url,
         )
     emit(done.result, format)

@@ -9,20 +9,18 @@ key, cases are keyed by their response, notifications by their case. So a crash 
 loses nothing and duplicates nothing; the next flush finishes the work.
 
 :class:`Maintenance` runs flushes and notification rounds in the background of the service,
-one process at a time (an ``fcntl`` lock on ``service.lock``), and a last flush on shutdown.
+one process at a time (the journal's maintenance lock), and a last flush on shutdown.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +33,8 @@ from cxroi.service.cases import new_cases
 from cxroi.service.journal import Journal, utcnow
 from cxroi.service.settings import ServiceSettings
 
-__all__ = ["LOCK_FILE", "FlushResult", "Maintenance", "flush", "maintenance_lock"]
+__all__ = ["FlushResult", "Maintenance", "flush"]
 
-LOCK_FILE = "service.lock"
 KEEP_DAYS = 7
 """Days the journal keeps answers after they moved into the store."""
 NICE = 10
@@ -55,23 +52,6 @@ class FlushResult:
     held_out: int = 0
     notifications: int = 0
     waiting: int = 0
-
-
-@contextlib.contextmanager
-def maintenance_lock(folder: Path, *, wait: bool) -> Iterator[bool]:
-    """Hold the workspace's maintenance lock; yields whether it was had (``wait=False``
-    does not block)."""
-    path = Path(folder) / LOCK_FILE
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _answers(rows: list[tuple]) -> pd.DataFrame:
@@ -184,7 +164,7 @@ class Maintenance:
     def _round(self, *, final: bool) -> None:
         """One flush of up to :data:`BATCH` answers and one round of notifications; the
         ``final`` round waits for the lock and moves everything."""
-        with maintenance_lock(self.folder, wait=final) as mine:
+        with self.journal.maintenance(wait=final) as mine:
             if not mine:
                 return
             try:

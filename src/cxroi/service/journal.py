@@ -2,8 +2,9 @@
 
 The analytic store (``cx.duckdb``) admits one writer or many readers, never both, so the
 service must not hold it while it runs (``docs/concurrency.md``). Answers go first into this
-journal, ``service.sqlite`` in the workspace: SQLite in WAL mode with ``synchronous=FULL``, so
-a committed transaction survives ``kill -9`` and power loss. The maintenance loop
+journal: ``service.sqlite`` in the workspace (SQLite in WAL mode with ``synchronous=FULL``),
+or PostgreSQL for several service processes (:mod:`cxroi.service.journal_db`), so a
+committed transaction survives ``kill -9`` and power loss. The maintenance loop
 (:mod:`cxroi.service.flush`) moves them into the store in short batches.
 
 **Group commit.** Every answer of a process goes through one writer thread. It takes every
@@ -13,15 +14,16 @@ nothing), writes them all with one statement per table, commits them in one tran
 ``fsync``, and only then completes the callers' futures, with one wake-up of the event loop
 per group. A request handler answers 2xx after its future completes, so an answer is
 on disk before it is acknowledged, and the cost of the ``fsync`` is shared by every request
-that arrived while the previous one ran. Several processes may share the file; SQLite
-serialises their transactions (``busy_timeout``).
+that arrived while the previous one ran. Several processes may share the journal; their
+groups take turns (an ``fcntl`` lock on SQLite, an advisory lock on PostgreSQL), so each group
+decides against everything committed before it.
 
-The same file holds what the service must remember between requests: which invitation has
+The same journal holds what the service must remember between requests: which invitation has
 answered (a link creates one response; later answers change it), idempotency keys, API keys
 (:mod:`cxroi.service.apikeys`) and the notification outbox (:mod:`cxroi.service.notify`).
 
-SQLite is written to directly (the standard library's ``sqlite3``): it is the journal, not an
-analytic table, and no Ibis expression is needed to append a row.
+The journal is written to directly (``sqlite3``, ``psycopg``): it is a log, not an analytic
+table, and no Ibis expression is needed to append a row.
 """
 
 from __future__ import annotations
@@ -29,13 +31,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from cxroi.errors import CxroiError, first_line
+from cxroi.service.journal_db import JOURNAL_FILE, JournalUnavailable, journal_db
 
 __all__ = [
     "JOURNAL_FILE",
@@ -59,68 +59,11 @@ __all__ = [
     "utcnow",
 ]
 
-JOURNAL_FILE = "service.sqlite"
 SCHEMA_VERSION = 2
 MAX_GROUP = 2048
 """At most this many operations share one commit."""
 
 log = logging.getLogger("cxroi.service")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS intake (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    response_id TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    survey TEXT NOT NULL,
-    touchpoint TEXT,
-    invitation_id TEXT,
-    language TEXT,
-    answer TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS intake_response ON intake (response_id, seq);
-CREATE TABLE IF NOT EXISTS token_use (
-    invitation_id TEXT PRIMARY KEY,
-    response_id TEXT NOT NULL,
-    first_at TEXT NOT NULL,
-    last_at TEXT NOT NULL,
-    revisions INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS idempotency (
-    scope TEXT NOT NULL,
-    key TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    at TEXT NOT NULL,
-    PRIMARY KEY (scope, key)
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    last_used_at TEXT,
-    revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    case_id TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    target TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL DEFAULT 0,
-    last_error TEXT,
-    delivered_at TEXT,
-    PRIMARY KEY (case_id, channel)
-);
-"""
-
-
-class JournalUnavailable(CxroiError):
-    """The journal could not commit (disk full, read-only, damaged): nothing was accepted."""
 
 
 class Conflict(CxroiError):
@@ -206,7 +149,7 @@ class _Group:
     answers before it in the group), and the writes go out as one ``executemany`` per table.
     A refused answer writes nothing."""
 
-    def __init__(self, con: sqlite3.Connection, batch: list[_Pending]):
+    def __init__(self, con: Any, batch: list[_Pending]):
         self.con, self.batch = con, batch
         self.keys: dict[tuple[str, str], tuple[str, int, str]] = {}
         self.uses: dict[str, tuple[str, str]] = {}
@@ -305,7 +248,9 @@ class Journal:
     Parameters
     ----------
     folder
-        The workspace folder; the journal is ``folder/service.sqlite``.
+        The workspace folder; the journal is ``folder/service.sqlite`` unless ``url``.
+    url
+        A ``postgresql://`` URL: the journal in PostgreSQL, shared by several processes.
 
     Examples
     --------
@@ -314,84 +259,65 @@ class Journal:
     201
     """
 
-    def __init__(self, folder: str | Path):
-        self.path = Path(folder) / JOURNAL_FILE
-        self.lock_path = Path(folder) / f"{JOURNAL_FILE}.lock"
+    def __init__(self, folder: str | Path, *, url: str | None = None):
+        self.db = journal_db(folder, url)
+        self.path = getattr(self.db, "path", None)
         self._local = threading.local()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._create()
-
-    # -- connections ----------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            con = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
-            )
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")
-            con.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.Error as e:
-            raise JournalUnavailable(f"{self.path}: cannot open the journal: {e}") from None
-        return con
-
-    def _create(self) -> None:
-        if not self.path.exists():
-            with contextlib.suppress(FileExistsError):  # owner-only: it holds customer answers
-                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        con = self._connect()
-        try:
-            con.executescript(_SCHEMA)
+        self._readers: list[Any] = []
+        self.db.create()
+        with self.transaction() as con:
             con.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
             con.execute("INSERT OR IGNORE INTO meta VALUES ('moved_seq', '0')")
-        except sqlite3.DatabaseError as e:
-            raise JournalUnavailable(
-                f"{self.path}: not a cxroi journal or damaged ({e}); restore it from a backup"
-            ) from None
-        finally:
-            con.close()
 
+    @classmethod
+    def of(cls, folder: str | Path) -> Journal:
+        """The journal of workspace ``folder``, where its ``[service] journal`` says."""
+        from cxroi.service.settings import load_service_settings
+
+        return cls(folder, url=load_service_settings(folder, dev=True).journal)
+
+    # -- connections ----------------------------------------------------------------------------
     @property
-    def reader(self) -> sqlite3.Connection:
-        """This thread's connection for reads (WAL: readers never wait for the writer)."""
+    def reader(self) -> Any:
+        """This thread's connection for reads (they never wait for the writer)."""
         con = getattr(self._local, "con", None)
         if con is None:
-            con = self._local.con = self._connect()
+            con = self._local.con = self.db.connect()
+            with self._lock:
+                self._readers.append(con)
         return con
 
-    @contextlib.contextmanager
-    def _writing(self, con: sqlite3.Connection) -> Iterator[None]:
-        """One write transaction on ``con``, holding the journal's writer lock.
-
-        Processes take turns through an ``fcntl`` lock on ``service.sqlite.lock`` before
-        SQLite's own: a waiting writer wakes the moment the lock is free, where SQLite's busy
-        handler would sleep 1, 2, 5, 10 ms and longer between tries.
-        """
-        with open(self.lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+    def close(self) -> None:
+        """Stop the writer and close every connection this journal opened."""
+        self.stop()
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for con in readers:
+            with contextlib.suppress(Exception):
+                con.close()
+        self._local = threading.local()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """A write transaction outside the writer thread (commands, maintenance)."""
-        con = self._connect()
+        con = self.db.connect()
         try:
-            with self._writing(con):
+            with self.db.writing(con):
                 yield con
-        except sqlite3.Error as e:
-            raise JournalUnavailable(f"{self.path}: {e}") from None
+        except self.db.Error as e:
+            raise JournalUnavailable(f"{self.db.label}: {first_line(e)}") from None
         finally:
             con.close()
+
+    def maintenance(self, *, wait: bool) -> contextlib.AbstractContextManager[bool]:
+        """The maintenance lock: one process moves answers at a time (see
+        :meth:`~cxroi.service.journal_db.JournalDB.maintenance`)."""
+        return self.db.maintenance(wait=wait)
 
     # -- the writer -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -454,7 +380,7 @@ class Journal:
         return await fut
 
     def _run(self) -> None:
-        con = self._connect()
+        con = self.db.connect()
         try:
             stopping = False
             while not stopping:
@@ -476,14 +402,14 @@ class Journal:
         finally:
             con.close()
 
-    def _commit(self, con: sqlite3.Connection, batch: list[_Pending]) -> None:
+    def _commit(self, con: Any, batch: list[_Pending]) -> None:
         """Decide every pending answer of ``batch`` in order, write them all with a few
         statements in one transaction, and complete them after the commit (all failed when
         the commit fails)."""
         try:
-            with self._writing(con):
+            with self.db.writing(con):
                 out = _Group(con, batch).write()
-        except sqlite3.Error as e:
+        except self.db.Error as e:
             err = JournalUnavailable(f"the intake journal could not commit: {e}")
             out = [(p, None, err) for p in batch]
         except Exception as e:  # a bug must not stop the writer: fail this group, go on
@@ -506,7 +432,7 @@ class Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     # -- reading ------------------------------------------------------------------------------
     def current_answer(self, invitation_id: str) -> tuple[str, dict[str, Any]] | None:
@@ -528,7 +454,7 @@ class Journal:
     def waiting(self) -> int:
         """Answers not yet moved into the store."""
         row = self.reader.execute(
-            "SELECT count(*) FROM intake WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta "
+            "SELECT count(*) FROM intake WHERE seq > (SELECT CAST(value AS BIGINT) FROM meta "
             "WHERE key = 'moved_seq')"
         ).fetchone()
         return int(row[0])
@@ -537,7 +463,7 @@ class Journal:
         """Answers up to ``seq`` are in the store."""
         with self.transaction() as con:
             con.execute(
-                "UPDATE meta SET value = ? WHERE key = 'moved_seq' AND CAST(value AS INTEGER) < ?",
+                "UPDATE meta SET value = ? WHERE key = 'moved_seq' AND CAST(value AS BIGINT) < ?",
                 (str(seq), seq),
             )
 

@@ -10,6 +10,7 @@ Two sections, both optional::
     max_body_bytes = 65536
     max_comment_chars = 5000
     flush_interval = 5.0        # seconds between moves of the intake journal into the store
+    journal = "postgresql://cx@db/cx"   # several service processes: the journal in PostgreSQL
     invite_expires_days = 30
     recontact_days = 90         # nobody is invited twice within this many days
     reminder_days = 7           # a reminder goes once, this many days after the invitation
@@ -125,6 +126,7 @@ class ServiceSettings:
     invite_expires_days: int = 30
     recontact_days: int = 90
     reminder_days: int = 7
+    journal: str | None = field(default=None, repr=False)
     cases: CaseSettings = field(default_factory=CaseSettings)
     dev: bool = False
 
@@ -149,6 +151,7 @@ class ServiceSettings:
         return key
 
 
+_SECRET_KEYS = {"secret_key", "old_secret_keys", "webhook_secret", "smtp_password", "journal"}
 _TYPES: dict[str, tuple[type, ...]] = {
     "secret_key": (str,),
     "old_secret_keys": (list,),
@@ -157,6 +160,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "max_body_bytes": (int,),
     "max_comment_chars": (int,),
     "flush_interval": (int, float),
+    "journal": (str,),
     "invite_expires_days": (int,),
     "recontact_days": (int,),
     "reminder_days": (int,),
@@ -190,7 +194,7 @@ def _checked(section: dict[str, Any], cls: type, where: str) -> dict[str, Any]:
         types = _TYPES[k]
         if isinstance(v, bool) and bool not in types or not isinstance(v, types):
             kinds = " or ".join(t.__name__ for t in types)
-            shown = "(hidden)" if "secret" in k or "password" in k else repr(v)
+            shown = "(hidden)" if k in _SECRET_KEYS else repr(v)
             raise CxroiError(f"{CONFIG_FILE} [{where}] {k} must be {kinds}, got {shown}")
         out[k] = tuple(v) if isinstance(v, list) and k != "routes" else v
     return out

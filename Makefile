@@ -13,12 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Debian's Chromium prints the report's PDF (and drives the dashboard's browser tests)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "chromium could not be installed: no PDF report"
+
+demo: $(STAMP) $(CHROMIUM)
 	$(BIN)/cxroi demo --workspace demo-workspace
 
 # The tests that need a real PostgreSQL server get one from Debian's packages
 # (scripts/pg-test-server.sh installs and starts it and prints its URL, or says why not).
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	CXROI_TEST_PG="$$(sh scripts/pg-test-server.sh)" $(BIN)/python -m pytest -q
 
 # Debian packages the benchmarks need (wrk: the load generator of bench_service)

@@ -59,9 +59,12 @@ def workspace(n: int) -> Path:
     d = data_dir(n)
     path = d / "ws"
     if not (path / "ingested").exists():
+        import pyarrow.parquet as pq
+
         with Workspace.init(path) as ws:
             for t in TABLES:
-                ws.ingest(t, d / f"{t}.parquet")
+                if pq.read_metadata(d / f"{t}.parquet").num_rows:  # (no invitations)
+                    ws.ingest(t, d / f"{t}.parquet")
         (path / "ingested").write_text("yes\n")
     return path
 

@@ -27,3 +27,21 @@ def theme_company():
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory) -> Path:
+    """A small demo company's workspace (3,000 customers, 24 months, two initiatives, its
+    relationship survey and proposed journey.yaml), shared by the report, dashboard and
+    browser tests; its analyses are cached in the workspace after the first test that computes
+    them."""
+    from cxroi.analyses.journey import journey_init
+    from cxroi.demo import run_demo
+
+    path = tmp_path_factory.mktemp("demo") / "ws"
+    run_demo(path, customers=3_000, months=24, seed=11, analyse=False)
+    with Workspace.open(path) as ws:
+        journey_init(ws)
+        # two of the eight initiatives (two levels) keep ROI measurement to seconds
+        ws.con.raw_sql("DELETE FROM initiatives WHERE initiative_id NOT IN ('I001', 'I003')")
+    return path

@@ -46,9 +46,16 @@ from cxroi.store import Workspace
 __all__ = ["DEMO_DATA", "DEMO_MARKER", "HEADLINE", "DemoRun", "run_demo"]
 
 HEADLINE = (
-    "nps", "csat", "ces", "revenue", "active_customers", "churn_rate",
-    "avg_transaction", "support_cost_per_ticket", "clv_simple",
-)  # fmt: skip
+    "nps",
+    "csat",
+    "ces",
+    "revenue",
+    "active_customers",
+    "churn_rate",
+    "avg_transaction",
+    "support_cost_per_ticket",
+    "clv_simple",
+)
 """The metrics of the demo's first scorecard."""
 
 DEMO_DATA = "demo-data"
@@ -59,7 +66,8 @@ DEMO_MARKER = ".cxroi-demo"
 
 PICTURES = ("journey-map.svg", "blueprint.svg")
 """The journey map and the service blueprint the demo draws into ``reports/``."""
-REPORTS = ("report.md", "scorecard.csv", *PICTURES)
+EXECUTIVE = ("report.html", "report.pdf")
+REPORTS = ("report.md", "scorecard.csv", *PICTURES, *EXECUTIVE)
 """What the demo writes into ``reports/``."""
 
 
@@ -74,6 +82,8 @@ class DemoRun:
     report: Path | None
     truth: dict[str, Any]
     pictures: tuple[Path, ...] = ()
+    executive: tuple[Path, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(
@@ -83,6 +93,8 @@ class DemoRun:
                 "scorecard": None if self.scorecard is None else self.scorecard.to_dict(),
                 "report": None if self.report is None else str(self.report),
                 "pictures": [str(p) for p in self.pictures],
+                "executive_report": [str(p) for p in self.executive],
+                "notes": list(self.notes),
             },
             indent=2,
             ensure_ascii=False,
@@ -155,11 +167,27 @@ def _relationship_survey(path: Path) -> None:
 
     if (path / SURVEY_DIR / "relationship.yaml").exists():
         return
-    labels = {d: {"en": f"our {d}", "de": f"unser Angebot: {d}", "fr": f"notre offre : {d}",
-                  "es": f"nuestra oferta: {d}"} for d in DIMENSIONS}  # fmt: skip
-    add_survey(path, Survey("relationship", company="Acme", questions=("nps", "comment"),
-                            ratings=DIMENSIONS, rating_scale=RATING_SCALE,
-                            languages=("en", "de", "fr", "es"), labels=labels))  # fmt: skip
+    labels = {
+        d: {
+            "en": f"our {d}",
+            "de": f"unser Angebot: {d}",
+            "fr": f"notre offre : {d}",
+            "es": f"nuestra oferta: {d}",
+        }
+        for d in DIMENSIONS
+    }
+    add_survey(
+        path,
+        Survey(
+            "relationship",
+            company="Acme",
+            questions=("nps", "comment"),
+            ratings=DIMENSIONS,
+            rating_scale=RATING_SCALE,
+            languages=("en", "de", "fr", "es"),
+            labels=labels,
+        ),
+    )
 
 
 def run_demo(
@@ -218,7 +246,22 @@ def run_demo(
             pictures = draw_journey(ws)
             t.step("the report")
             report = write_demo_report(ws, truth, card)
-    return DemoRun(path, ingested, card, report, truth, pictures)
+            t.step("the executive report (HTML and PDF)")
+            executive, notes = _executive(ws)
+    return DemoRun(path, ingested, card, report, truth, pictures, executive, notes)
+
+
+def _executive(ws: Workspace) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """``reports/report.html`` and, where Chromium is installed, ``reports/report.pdf``."""
+    from cxroi.report.html import find_chromium, write_report
+
+    reports = ws.path / "reports"
+    chromium = find_chromium() is not None
+    written = write_report(
+        ws, reports / EXECUTIVE[0], pdf_out=reports / EXECUTIVE[1] if chromium else None
+    )
+    notes = () if chromium else ("no PDF: Chromium is not installed (apt install chromium)",)
+    return tuple(written), notes
 
 
 def draw_journey(ws: Workspace) -> tuple[Path, ...]:

@@ -27,7 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from cxroi import __version__
 from cxroi.api.answers import FastLane, error_detail, error_status
 from cxroi.api.middleware import Guard
-from cxroi.api.routes import admin, pages, responses
+from cxroi.api.routes import admin, dashboard, responses, survey
 from cxroi.api.state import Service
 from cxroi.errors import CxroiError
 
@@ -127,7 +127,9 @@ def create_app(
 
     app.include_router(responses.router)
     app.include_router(admin.router)
-    app.include_router(pages.router)
+    app.include_router(survey.router)
+    app.include_router(dashboard.router)
+    app.include_router(dashboard.api)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.guard(service=service)
     return app

@@ -27,6 +27,7 @@ from cxroi.cli import (  # noqa: F401  (each module registers its commands)
     lifetime,
     perception,
     privacy,
+    report,
     roi,
     scorecard,
     segments,

@@ -1,4 +1,5 @@
-"""Running the service: ``apikey create|list|revoke`` and ``cases list|assign|close``."""
+"""Running the service: ``apikey create|list|revoke``, ``cases list|assign|close`` and
+``user add|list|remove``."""
 
 from __future__ import annotations
 
@@ -102,3 +103,51 @@ def cases_close(
 
     with open_workspace(workspace, "cases close", write=True) as ws:
         emit(close_case(ws, case_id, outcome, notes=notes), format)
+
+
+user_app = typer.Typer(help="Dashboard users and their roles.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin.")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Add a dashboard user (or set a user's role and password); asks for the password."""
+    import sys
+
+    from cxroi.service.users import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    add_user(_journal(workspace), username, role, password)
+    typer.echo(plain(f"user {username} ({role}) saved"))
+
+
+@user_app.command("list")
+def user_list(
+    workspace: WorkspaceOpt = Path("."), format: FormatOpt = Format.table, table: TableOpt = None
+) -> None:
+    """Every dashboard user and role."""
+    from cxroi.service.users import users_result
+
+    emit(users_result(_journal(workspace)), format, table=table)
+
+
+@user_app.command("remove")
+def user_remove(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Remove a dashboard user; their sessions end at once."""
+    from cxroi.service.users import remove_user
+
+    remove_user(_journal(workspace), username)
+    typer.echo(plain(f"user {username} removed"))

@@ -34,7 +34,8 @@ def demo_command(
     format: FormatOpt = Format.table,
 ) -> None:
     """Generate a synthetic company with known ground truth, ingest it, analyse it and write
-    reports/report.md."""
+    reports/report.md (with the check against the truth) and the executive report
+    reports/report.html and .pdf."""
     from cxroi.demo import run_demo
 
     run = run_demo(workspace, customers=customers, months=months, seed=seed, analyse=not data_only)
@@ -48,3 +49,7 @@ def demo_command(
         typer.echo(plain(f"report written to {run.report}"), err=True)
     for picture in run.pictures:
         typer.echo(plain(f"drawn: {picture}"), err=True)
+    for path in run.executive:
+        typer.echo(plain(f"executive report written to {path}"), err=True)
+    for line in run.notes:
+        typer.echo(plain(f"note: {line}"), err=True)

@@ -89,7 +89,9 @@ def table_stats(
         aggs[f"_s{i}"] = c[cols[i]].sum()
         for j in range(i, q):
             aggs[f"_c{i}_{j}"] = (c[cols[i]] * c[cols[j]]).sum()
-    df = t.group_by("_blk").aggregate(**aggs).to_pandas()
+    # in block order: the bootstrap weights blocks by position, and a parallel hash aggregate
+    # returns its groups in any order
+    df = t.group_by("_blk").aggregate(**aggs).order_by("_blk").to_pandas()
     g = len(df)
     sums = np.stack([df[f"_s{i}"].to_numpy(float) for i in range(q)], axis=1)
     cross = np.empty((g, q, q))

@@ -18,6 +18,7 @@ from cxroi._types import WorkspaceLike
 from cxroi.models.risk import TooFewChurnersError
 from cxroi.report.markdown import markdown_table, md_text, table_markdown
 from cxroi.results import Result, Table
+from cxroi.views import result
 
 __all__ = ["truth_check", "write_demo_report"]
 
@@ -128,12 +129,13 @@ def write_demo_report(ws: WorkspaceLike, truth: dict[str, Any], card: Result) ->
     against the ground truth.
     """
     threshold = truth["slow_response_threshold_hours"]
-    drv = analyses.drivers(ws, survey="relationship", dropna=True)
+    # the analyses the executive report shows too come from its cache (computed once)
+    drv = result(ws, "drivers", "drivers")
     value = analyses.value(ws, survey="relationship", adjust=["plan"])
     slow = analyses.lever(ws, threshold=threshold, survey="relationship")
-    themes = analyses.themes(ws, n_jobs=1)
-    compare = analyses.roi_compare(ws)
-    loop = analyses.roi_closed_loop(ws)
+    themes = result(ws, "voice", "themes")
+    compare = result(ws, "initiatives", "roi")
+    loop = result(ws, "initiatives", "closed_loop")
     effects = value.table("effects")
     check = truth_check(
         truth, drv, effects, slow.table().iloc[0], compare.table("initiatives"), loop
@@ -231,7 +233,7 @@ OPPORTUNITY_COLUMNS = (
 
 def _who_to_act_for(ws: WorkspaceLike, truth: dict[str, Any]) -> list[str]:
     """The top opportunities in money, where the planted niche ranks, and churn risk."""
-    opp = analyses.opportunities(ws)
+    opp = result(ws, "opportunities", "opportunities")
     t = opp.table("opportunities")
     niche = truth["planted_opportunity"]
     hit = t[(t["dimension"] == niche["column"]) & (t["segment"] == niche["value"])]

@@ -72,6 +72,18 @@ CREATE TABLE IF NOT EXISTS {p}api_keys (
     last_used_at TEXT,
     revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS {p}users (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {p}sessions (
+    sid TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {p}outbox (
     case_id TEXT NOT NULL,
     channel TEXT NOT NULL,
@@ -85,7 +97,7 @@ CREATE TABLE IF NOT EXISTS {p}outbox (
     PRIMARY KEY (case_id, channel)
 );
 """
-_NAMES = ("meta", "intake", "token_use", "idempotency", "api_keys", "outbox")
+_NAMES = ("meta", "intake", "token_use", "idempotency", "api_keys", "users", "sessions", "outbox")
 
 
 class JournalUnavailable(CxroiError):

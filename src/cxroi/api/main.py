@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from cxroi.api.middleware import Guard
 from cxroi.api.routes import admin, dashboard, responses, survey
 from cxroi.api.state import Service
 from cxroi.errors import CxroiError
+from cxroi.report.charts import warm as warm_charts
 
 __all__ = ["ENV_DEV", "ENV_RATE", "ENV_SUPERVISED", "ENV_WORKSPACE", "app_from_env", "create_app"]
 
@@ -86,6 +88,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
+        # the dashboard's first chart would wait about a second for the renderer to start
+        threading.Thread(target=warm_charts, name="cxroi-charts", daemon=True).start()
         try:
             yield
         finally:

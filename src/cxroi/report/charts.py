@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["bar_ci", "svg", "trend"]
+__all__ = ["bar_ci", "svg", "trend", "warm"]
 
 WIDTH = 520
 PALETTE = ["#1d5fd1", "#d1741d", "#2e8b57", "#8e44ad", "#c0392b", "#7f8c8d"]
@@ -44,6 +44,14 @@ def svg(chart: Any) -> str:
     out = vlc.vegalite_to_svg(_config(chart).to_dict())
     out = _MARK.sub(lambda m: f"<{m[1]}{m[2]}><title>{m[3]}</title></{m[1]}>", out)
     return out.replace("<svg ", '<svg role="img" ', 1)
+
+
+def warm() -> None:
+    """Start the renderer (its first chart costs about a second; the next ones a tenth)."""
+    import vl_convert as vlc
+
+    vlc.vegalite_to_svg({"mark": "point", "data": {"values": [{"x": 1}]},
+                         "encoding": {"x": {"field": "x", "type": "quantitative"}}})  # fmt: skip
 
 
 def _has_ci(frame: pd.DataFrame, lo: str | None, hi: str | None) -> bool:

@@ -68,6 +68,12 @@ class CxroiApp(FastAPI):
         )
 
 
+def _warm() -> None:
+    import cxroi.views  # noqa: F401  (the analyses and their libraries)
+
+    warm_charts()
+
+
 def create_app(
     folder: str | Path,
     *,
@@ -88,8 +94,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        # the dashboard's first chart would wait about a second for the renderer to start
-        threading.Thread(target=warm_charts, name="cxroi-charts", daemon=True).start()
+        # the dashboard's first page would wait about a second for the chart renderer and the
+        # analyses' imports
+        threading.Thread(target=_warm, name="cxroi-warm", daemon=True).start()
         try:
             yield
         finally:

@@ -21,7 +21,7 @@ from typing import Any
 
 from cxroi.cache import stamp
 from cxroi.config import load_settings
-from cxroi.report.figures import Figure, figures
+from cxroi.report.figures import Figure, figures, journey_pictures
 from cxroi.store import Workspace
 from cxroi.views import View, build
 
@@ -46,6 +46,7 @@ class PageCache:
         self.folder = folder
         self._pages: dict[tuple, Page] = {}
         self._busy: set[tuple] = set()
+        self._pictures: tuple[str | None, dict[str, str]] | None = None
         self._lock = threading.Lock()
 
     def _stamp(self) -> str | None:
@@ -54,8 +55,21 @@ class PageCache:
     def _compute(self, name: str, params: dict[str, Any], st: str | None) -> Page:
         with Workspace.open(self.folder, read_only=True, purpose="dashboard") as ws:
             view = build(ws, name, **params)
-            figs = figures(view, ws)
+            figs = figures(view, ws, pictures=False)  # served as images of their own
         return Page(view, figs, st, time.time())
+
+    def pictures(self) -> dict[str, str]:
+        """The journey map and blueprint SVGs by title, drawn once per state of the data."""
+        st = self._stamp()
+        with self._lock:
+            have = self._pictures
+        if have is not None and have[0] == st and st is not None:
+            return have[1]
+        with Workspace.open(self.folder, read_only=True, purpose="dashboard") as ws:
+            drawn = {f.title: f.svg for f in journey_pictures(ws)}
+        with self._lock:
+            self._pictures = (st, drawn)
+        return drawn
 
     def get(self, name: str, params: dict[str, Any]) -> Page:
         """Page ``name`` for ``params``: fresh, or the last one while a new one is computed."""

@@ -282,8 +282,8 @@ def _initiatives(v: View, ws: WorkspaceLike) -> list[Figure | None]:
     return out
 
 
-def _journey(v: View, ws: WorkspaceLike) -> list[Figure | None]:
-    out: list[Figure | None] = list(journey_pictures(ws))
+def _journey(v: View, ws: WorkspaceLike, pictures: bool = True) -> list[Figure | None]:
+    out: list[Figure | None] = list(journey_pictures(ws)) if pictures else []
     pain = _table(v, "pain_points", "pain_points")
     if pain is not None:
         p = pain.dropna(subset=["estimate"])
@@ -350,6 +350,9 @@ _FIGURES: dict[str, Callable[[View, WorkspaceLike], list[Figure | None]]] = {
 }
 
 
-def figures(view: View, ws: WorkspaceLike) -> list[Figure]:
-    """The charts of ``view``'s page."""
+def figures(view: View, ws: WorkspaceLike, *, pictures: bool = True) -> list[Figure]:
+    """The charts of ``view``'s page; ``pictures=False`` leaves out the journey map and the
+    blueprint (the dashboard serves them as images of their own)."""
+    if view.page == "journey":
+        return [f for f in _journey(view, ws, pictures) if f is not None]
     return [f for f in _FIGURES[view.page](view, ws) if f is not None]

@@ -35,7 +35,7 @@ from cxroi.api.deps import ServiceDep
 from cxroi.api.page_cache import PageCache
 from cxroi.api.state import Service
 from cxroi.errors import CxroiError
-from cxroi.report.figures import journey_pictures
+from cxroi.journey import JOURNEY_FILE
 from cxroi.report.html import TEMPLATES as REPORT_TEMPLATES
 from cxroi.report.html import tables_of
 from cxroi.results import format_cell
@@ -211,10 +211,7 @@ def journey_picture(kind: str, request: Request, service: ServiceDep) -> Respons
     titles = {"map": "Journey map", "blueprint": "Service blueprint"}
     if kind not in titles:
         raise HTTPException(404)
-    from cxroi.store import Workspace
-
-    with Workspace.open(service.folder, read_only=True, purpose="dashboard") as ws:
-        pics = {f.title: f.svg for f in journey_pictures(ws)}
+    pics = _cache(service).pictures()
     if titles[kind] not in pics:
         raise HTTPException(404, "no journey.yaml in the workspace (cxroi journey init)")
     # matplotlib's SVG styles itself inline: allowed for this image, which runs no script
@@ -331,11 +328,7 @@ def page(page: str, request: Request, service: ServiceDep) -> Response:
         raise HTTPException(404, f"no page {page!r}")
     params = _params(page, request)
     got = _cache(service).get(page, params)
-    figs = [
-        f
-        for f in got.figures
-        if not (page == "journey" and f.title in ("Journey map", "Service blueprint"))
-    ]
+    figs = got.figures
     return templates.TemplateResponse(
         request,
         "dashboard/page.html",
@@ -354,7 +347,7 @@ def page(page: str, request: Request, service: ServiceDep) -> Response:
             "statuses": CASE_STATUSES,
             "can_export": allowed(who.role, "analyst"),
             "can_follow": allowed(who.role, "analyst"),
-            "journey": page == "journey" and len(got.figures) > 0,
+            "journey": page == "journey" and (service.folder / JOURNEY_FILE).exists(),
             "comment_filters": COMMENT_FILTERS,
         },
     )

@@ -125,8 +125,8 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        time.sleep(2)  # the chart renderer starts beside the first requests
         form = c.get("/dashboard/login").text
+        time.sleep(3)  # the sign-in page starts the chart renderer while a person types
         token = re.search(r'name="token" value="([^"]+)"', form).group(1)
         c.post(
             "/dashboard/login",

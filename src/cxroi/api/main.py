@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +30,6 @@ from cxroi.api.middleware import Guard
 from cxroi.api.routes import admin, dashboard, responses, survey
 from cxroi.api.state import Service
 from cxroi.errors import CxroiError
-from cxroi.report.charts import warm as warm_charts
 
 __all__ = ["ENV_DEV", "ENV_RATE", "ENV_SUPERVISED", "ENV_WORKSPACE", "app_from_env", "create_app"]
 
@@ -68,12 +66,6 @@ class CxroiApp(FastAPI):
         )
 
 
-def _warm() -> None:
-    import cxroi.views  # noqa: F401  (the analyses and their libraries)
-
-    warm_charts()
-
-
 def create_app(
     folder: str | Path,
     *,
@@ -94,9 +86,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        # the dashboard's first page would wait about a second for the chart renderer and the
-        # analyses' imports
-        threading.Thread(target=_warm, name="cxroi-warm", daemon=True).start()
         try:
             yield
         finally:

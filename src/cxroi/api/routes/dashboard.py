@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -135,8 +136,32 @@ def _params(page: str, request: Request) -> dict[str, Any]:
 
 
 # -- sign-in ------------------------------------------------------------------------------------
+def _warm() -> None:
+    import cxroi.views  # noqa: F401  (the analyses and their libraries)
+    from cxroi.report.charts import warm
+
+    warm()
+
+
+_warming = threading.Lock()
+_warmed = False
+
+
+def warm_once() -> None:
+    """Start the chart renderer and import the analyses in the background, once per process:
+    the first page would wait a second or two for them. Done when someone opens the sign-in
+    page, not at start, so that a service that only collects answers never pays for it."""
+    global _warmed
+    with _warming:
+        if _warmed:
+            return
+        _warmed = True
+    threading.Thread(target=_warm, name="cxroi-warm", daemon=True).start()
+
+
 @router.get("/dashboard/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/dashboard", error: str = "") -> Response:  # noqa: A002
+    warm_once()
     token = secrets.token_urlsafe(24)
     r = templates.TemplateResponse(
         request, "dashboard/login.html", {"token": token, "next": _safe_next(next), "error": error}

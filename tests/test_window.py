@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cxroi.errors import CxroiError
-from cxroi.window import Window, data_bounds, period_span, to_date
+from cxroi.window import Window, data_bounds, period_span, tables_before, to_date
 
 D = dt.datetime
 
@@ -68,3 +68,28 @@ def test_data_bounds_reads_activity_and_falls_back_to_contracts(ws):
     assert (w.start, w.end) == (dt.date(2024, 2, 1), dt.date(2024, 3, 31))
     with pytest.raises(CxroiError, match="as_of 2024-01-31 is before since 2024-02-01"):
         Window.resolve(ws.tables, since="2024-02", as_of="2024-01")
+
+
+def test_tables_before_a_day_are_the_data_as_they_stood(tmp_path):
+    """The tiny workspace: ``a`` since 2023-06-01 (purchases 2024-01-01 and 2024-12-31,
+    answers 2024-02-01 and 2024-06-01, tickets 2024-03-01 and 2024-05-01 00:00) and ``b``
+    from 2024-03-01, churned 2024-07-01 (purchase and answer 2024-04-01, ticket 2024-04-02)."""
+    from cxroi.models.ledger import ledger_frame
+    from tests.models._workspaces import tiny_workspace
+
+    with tiny_workspace(tmp_path / "tiny") as ws:
+        may = tables_before(ws.tables, dt.date(2024, 5, 1))
+        march = tables_before(ws.tables, dt.date(2024, 3, 1))
+        assert sorted(may["transactions"].to_pandas()["transaction_id"]) == ["t1", "t3"]
+        assert sorted(may["responses"].to_pandas()["response_id"]) == ["r1", "r3"]
+        assert sorted(may["tickets"].to_pandas()["ticket_id"]) == ["x1", "x3"]  # x2: on the day
+        assert data_bounds(may) == (dt.date(2024, 1, 1), dt.date(2024, 4, 2))
+        # b's contract ends after the day: on 1 May it was open, b not (yet) a churner
+        k = may["contracts"].to_pandas().set_index("contract_id")
+        assert pd.isna(k.loc["k2", "end_date"]) and pd.isna(k.loc["k1", "end_date"])
+        led = ledger_frame(may).set_index("customer_id")
+        assert led["churned"].tolist() == [0, 0]
+        assert ledger_frame(ws.tables).set_index("customer_id").loc["b", "churned"] == 1
+        # b signed up (and started the contract) on 1 March: not a customer before it
+        assert march["customers"].to_pandas()["customer_id"].tolist() == ["a"]
+        assert march["contracts"].to_pandas()["contract_id"].tolist() == ["k1"]

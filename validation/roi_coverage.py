@@ -2,8 +2,19 @@
 
 For each seed, simulate a company, ingest it, measure every initiative, and compare with the
 simulator's ground truth: does the 95% interval of the NPS effect (and of the churn hazard
-ratio, and of the spend effect) cover the true effect; is the realised NPV inside the 90% band
-of ``roi simulate`` for the same months (and does the realised 95% band overlap it)?
+ratio, and of the spend effect) cover the true effect? And before against after, for the same
+customers, months, costs and discounting (``roi simulate`` as at launch, on the data before
+it):
+
+- ``sim_agrees``: the realised NPV is inside the simulation's 90% band for this measurement
+  (the simulated expected value's draws plus the measurement's own error, paired draw by draw:
+  ``roi measure``'s ``simulated_agrees``);
+- ``sim_in_band``: the realised NPV is inside ``roi simulate``'s own 90% predictive band
+  (estimates' uncertainty plus the outcome noise of an ideal measurement);
+- ``true_in_sim_band``: the NPV of the *true* effects (the simulator's churn hazard ratio and
+  spend effect, valued like the realised ones: on the customers at launch with their observed
+  churn and margin) is inside that predictive band;
+- ``bands_overlap``: the realised 95% band overlaps the predictive band.
 
     python validation/roi_coverage.py --seeds 101 102 103 104 105 --customers 10000
 
@@ -17,9 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cxroi import Workspace, analyses
+from cxroi.models.roi import realised_paths
 from cxroi.simulate import generate
 
 
@@ -53,8 +66,24 @@ def one_seed(seed: int, customers: int, months: int) -> list[dict]:
                 npv["ci_low"],
                 npv["ci_high"],
             )
+            row["sim"] = npv["simulated"]
             row["sim_low"], row["sim_high"] = npv["simulated_low"], npv["simulated_high"]
+            row["agree_low"], row["agree_high"] = npv["agreement_low"], npv["agreement_high"]
             row["sim_agrees"] = bool(r.params["simulated_agrees"])
+            row["sim_in_band"] = bool(r.params["simulated_band_covers"])
+            p = r.params
+            at_truth = realised_paths(
+                customers=p["customers_at_launch"], churn_monthly=p["churn_monthly"],
+                margin_monthly=p["margin_monthly"],
+                hazard_ratio=np.array([truth["true_effect_churn_hr"]]),
+                spend_effect=np.array([truth["true_effect_spend_per_month"]]),
+                cost=truth["cost"], running_cost=truth["running_cost"],
+                horizon_months=p["horizon_months"], discount_rate=ws.settings.discount_rate,
+            ).npv[0]  # fmt: skip
+            row["npv_at_true_effects"] = at_truth
+            row["true_in_sim_band"] = bool(
+                npv["simulated_low"] <= at_truth <= npv["simulated_high"]
+            )
             row["bands_overlap"] = bool(
                 pd.notna(npv["simulated_low"])
                 and npv["ci_low"] <= npv["simulated_high"]
@@ -80,7 +109,8 @@ def main() -> None:
         print(f"seed {seed}: {time.time() - t:.0f} s", flush=True)
         pd.DataFrame(rows).to_csv(a.out, index=False)
     df = pd.DataFrame(rows)
-    cols = [c for c in df.columns if c.endswith("_covered")] + ["sim_agrees", "bands_overlap"]
+    cols = [c for c in df.columns if c.endswith("_covered")]
+    cols += ["sim_agrees", "sim_in_band", "true_in_sim_band", "bands_overlap"]
     print(df[cols].mean().round(3).to_string())
     print(df.groupby("level")[cols].mean().round(2).to_string())
 

@@ -36,7 +36,7 @@ from cxroi.errors import CxroiError, param
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-__all__ = ["ACTIVITY", "Window", "data_bounds", "period_span", "to_date"]
+__all__ = ["ACTIVITY", "Window", "data_bounds", "period_span", "tables_before", "to_date"]
 
 ACTIVITY: tuple[tuple[str, str], ...] = (
     ("transactions", "ts"),
@@ -143,6 +143,37 @@ def data_bounds(tables: Mapping[str, ir.Table]) -> tuple[dt.date | None, dt.date
 
 def _day(v: Any) -> dt.date:
     return pd.Timestamp(v).date()
+
+
+def tables_before(tables: Mapping[str, ir.Table], day: dt.date) -> dict[str, ir.Table]:
+    """The canonical tables as they stood at the start of ``day`` (Ibis expressions).
+
+    Activity (:data:`ACTIVITY`) and cases from ``day`` on are left out, and so are customers
+    who signed up and contracts that started on or after it; a contract that ended on or
+    after ``day`` was still open then (its ``end_date`` is missing). An analysis run on them
+    sees only what was known before ``day``: e.g. ``roi simulate`` valuing an initiative as
+    at its launch.
+    """
+    import ibis
+
+    at = ibis.literal(dt.datetime.combine(day, dt.time()))
+    on = ibis.literal(day)
+    out = dict(tables)
+    for name, col in (*ACTIVITY, ("cases", "opened_at")):
+        t = tables.get(name)
+        if t is not None and col in t.columns:
+            out[name] = t.filter(t[col] < at)
+    c = tables.get("contracts")
+    if c is not None:
+        c = c.filter(c.start_date.cast("date") < on)
+        out["contracts"] = c.mutate(
+            end_date=ibis.ifelse(c.end_date.cast("date") >= on, ibis.null(), c.end_date)
+        )
+    cust = tables.get("customers")
+    if cust is not None and "signup_date" in cust.columns:
+        keep = cust.signup_date.isnull() | (cust.signup_date.cast("date") < on)
+        out["customers"] = cust.filter(keep)
+    return out
 
 
 @dataclass(frozen=True)

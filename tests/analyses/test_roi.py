@@ -1,12 +1,17 @@
-"""``roi simulate`` on a simulated company, its point estimate recomputed from ``value``."""
+"""``roi simulate`` on a simulated company: its point estimate recomputed by hand from the raw
+tables and the adjusted effects, its predictive band, and draws beyond the room to move."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from cxroi import Workspace, analyses
 from cxroi.errors import CxroiError
+from cxroi.models.effects import perception_effects
 from cxroi.models.ledger import ledger_frame
 from tests.utils.cli import run_json
 
@@ -23,57 +28,117 @@ def company(tmp_path_factory):
     return path
 
 
-def test_point_estimate_is_the_closed_form_of_the_value_table(company):
+def _months(ts: pd.Series, first: dt.date) -> pd.Series:
+    ts = pd.to_datetime(ts)
+    return (ts.dt.year - first.year) * 12 + ts.dt.month - first.month + 1
+
+
+def test_point_estimate_is_the_closed_form_of_its_inputs(company):
+    """By hand in pandas: I003 reaches north premium (no holdout). Months count from the first
+    answer or purchase; the customers' churns, spend and support cost of the 12 months before
+    the day after the data end; their NPS shares from their last relationship answer; the
+    adjusted effects; then the hazard ratio and spend effect of +30 points, valued monthly."""
     with Workspace.open(company, read_only=True) as ws:
         r = analyses.roi_simulate(ws, "I003", draws=200, horizon_months=24)
-        value = analyses.value(ws, n_boot=0).table("value")
+        eff = perception_effects(ws.tables, survey="relationship", max_age=2,
+                                 outcomes=("churn", "monthly_spend"))  # fmt: skip
         led = ledger_frame(ws.tables)
-        cust = ws.table("customers").to_pandas()
+        names = ("customers", "transactions", "tickets", "responses", "events", "initiatives")
+        t = {n: ws.table(n).to_pandas() for n in names}
         rate = ws.settings.discount_rate
-        ini = ws.table("initiatives").to_pandas().set_index("initiative_id").loc["I003"]
-    target = cust[(cust["plan"] == "premium") & (cust["region"] == "north")]
-    active = led[led["customer_id"].isin(set(target["customer_id"])) & (led["churned"] == 0)]
-    shares = active["nps_group"].value_counts(normalize=True)
-    assert r.params["target_customers"] == len(active)
-    v = value.set_index(["nps_group", "metric"])["value"]
-    # by hand from the value table: monthly margin x monthly survival, discounted monthly
-    i = (1 + rate) ** (1 / 12) - 1
-    d, p = shares.get("detractor", 0), shares.get("passive", 0)
-    delta = ini["expected_effect"] / 100
-    f = {
-        ("detractor", "passive"): delta * d / (d + p),
-        ("passive", "promoter"): delta * p / (d + p),
-    }
-
-    def month(g, t):
-        margin = v[(g, "spend_per_year")] - v[(g, "support_cost_per_year")]
-        return margin / 12 * (1 - v[(g, "churn_rate")]) ** (t / 12)
-
-    benefit = sum(
-        len(active) * fm * (month(b, t) - month(a, t)) / (1 + i) ** t
-        for (a, b), fm in f.items()
-        for t in range(1, 25)
+    ini = t["initiatives"].set_index("initiative_id").loc["I003"]
+    cust = t["customers"]
+    target = set(cust.loc[(cust["plan"] == "premium") & (cust["region"] == "north"), "customer_id"])
+    days = [t["transactions"]["ts"], t["responses"]["ts"], t["tickets"]["opened_at"],
+            t["events"]["ts"]]  # fmt: skip
+    lo = min(pd.to_datetime(x).min() for x in days).date()
+    last = max(pd.to_datetime(x).max() for x in days).date()
+    first = max(lo, min(t["responses"]["ts"].min(), t["transactions"]["ts"].min()).date())
+    cut = _months(pd.Series([last + dt.timedelta(days=1)]), first).iloc[0]
+    led = led[led["customer_id"].isin(target)].assign(
+        p_in=lambda x: _months(x["entry"], first).clip(lower=1),
+        p_out=lambda x: _months(x["exit"], first),
     )
-    cost = ini["cost"] + sum(ini["running_cost"] / (1 + i) ** t for t in range(1, 25))
+    rows = []
+    for c in led.itertuples():
+        for m in range(c.p_in, min(c.p_out, cut - 1) + 1):
+            rows.append((c.customer_id, m, int(c.churned == 1 and m == c.p_out)))
+    months = pd.DataFrame(rows, columns=["customer_id", "m", "churn"])
+    for name, ts, amount in (("transactions", "ts", "amount"), ("tickets", "opened_at", "cost")):
+        x = t[name].assign(m=lambda f, ts=ts: _months(f[ts], first))
+        x = x.groupby(["customer_id", "m"], as_index=False)[amount].sum()
+        months = months.merge(x, on=["customer_id", "m"], how="left").fillna({amount: 0.0})
+    recent = months[months["m"] >= cut - 12]
+    h0 = recent["churn"].sum() / len(recent)
+    s0 = recent["amount"].sum() / len(recent)
+    m0 = s0 - recent["cost"].sum() / len(recent)
+    active = set(led.loc[led["churned"] == 0, "customer_id"])
+    rs = t["responses"]
+    rs = rs[(rs["survey"] == "relationship") & rs["nps"].notna() & rs["customer_id"].isin(active)]
+    last_nps = rs.sort_values("ts").groupby("customer_id")["nps"].last()
+    group = np.where(last_nps >= 9, "promoter", np.where(last_nps >= 7, "passive", "detractor"))
+    pi = pd.Series(group).value_counts(normalize=True)
+    e = eff.set_index(["outcome", "nps_group"])["estimate"]
+    hazard = {"promoter": 1.0, **{g: e[("churn", g)] for g in ("passive", "detractor")}}
+    spend = {"promoter": 1.0, **{g: e[("monthly_spend", g)] for g in ("passive", "detractor")}}
+    moved = ini["expected_effect"] / 100
+    d, p = pi["detractor"], pi["passive"]
+    after = {"detractor": d - moved * d / (d + p),
+             "passive": p + moved * d / (d + p) - moved * p / (d + p),
+             "promoter": pi["promoter"] + moved * p / (d + p)}  # fmt: skip
+    hr = sum(after[g] * hazard[g] for g in after) / sum(pi[g] * hazard[g] for g in after)
+    ds = s0 * (sum(after[g] * spend[g] for g in after) / sum(pi[g] * spend[g] for g in after) - 1)
+    i = (1 + rate) ** (1 / 12) - 1
+    n = len(active)
+    benefit = sum(
+        n * ((m0 + ds) * (1 - h0 * hr) ** k - m0 * (1 - h0) ** k) / (1 + i) ** k
+        for k in range(1, 25)
+    )
+    cost = ini["cost"] + sum(ini["running_cost"] / (1 + i) ** k for k in range(1, 25))
     roi = r.table("roi").set_index("quantity")
+    assert r.params["target_customers"] == n
+    assert r.params["hazard_ratio"] == pytest.approx(hr, rel=1e-9)
+    assert r.params["spend_effect_monthly"] == pytest.approx(ds, rel=1e-9)
     assert roi.loc["benefit", "estimate"] == pytest.approx(benefit, rel=1e-9)
     assert roi.loc["npv", "estimate"] == pytest.approx(benefit - cost, rel=1e-9)
-    assert roi.loc["npv", "ci_low"] < roi.loc["npv", "estimate"] < roi.loc["npv", "ci_high"]
     fan = r.table("fan")
     assert len(fan) == 24 and fan["net_point"].iloc[-1] == pytest.approx(benefit - cost)
     assert np.all(fan["net_low"] <= fan["net_high"])
     assert 0 <= r.params["probability_roi_positive"] <= 1
+    assert r.params["survey"] == "relationship"
     assert r.problems() == []
 
 
-def test_effect_uncertainty_widens_the_band(company):
+def test_the_predictive_band_holds_the_expected_one_and_widens_with_the_effect_sd(company):
     with Workspace.open(company, read_only=True) as ws:
-        narrow = analyses.roi_simulate(ws, "I001", draws=300).table("roi").set_index("quantity")
-        wide = analyses.roi_simulate(ws, "I001", draws=300, effect_sd=8.0)
-    w = wide.table("roi").set_index("quantity")
-    assert (w.loc["npv", "ci_high"] - w.loc["npv", "ci_low"]) > 2 * (
-        narrow.loc["npv", "ci_high"] - narrow.loc["npv", "ci_low"]
-    )
+        r = analyses.roi_simulate(ws, "I001", draws=400)
+        wide = analyses.roi_simulate(ws, "I001", draws=400, effect_sd=8.0)
+    t = r.table("roi").set_index("quantity").loc["npv"]
+    w = wide.table("roi").set_index("quantity").loc["npv"]
+    # the outcome noise of measuring the customers adds to the estimates' uncertainty
+    assert t["ci_low"] < t["expected_low"] < t["estimate"] < t["expected_high"] < t["ci_high"]
+    assert (t["ci_high"] - t["ci_low"]) > 1.5 * (t["expected_high"] - t["expected_low"])
+    # the point estimate does not move with the effect's uncertainty; the bands widen
+    assert w["estimate"] == pytest.approx(t["estimate"])
+    assert (w["expected_high"] - w["expected_low"]) > 1.5 * (t["expected_high"] - t["expected_low"])
+    assert (w["ci_high"] - w["ci_low"]) > (t["ci_high"] - t["ci_low"])
+    noise = r.table("inputs").set_index("input")["value"]
+    assert noise["outcome noise sd, spend effect after 36 months"] > 0
+
+
+def test_draws_beyond_the_room_to_move_are_clipped(company):
+    """An expected change just inside the room, drawn with a wide sd: about half the draws
+    would move more customers than there are below promoter; they are clipped, and said."""
+    with Workspace.open(company, read_only=True) as ws:
+        shares = analyses.roi_simulate(ws, "I001", draws=10).params["shares"]
+        room = 100 * (shares["passive"] + shares["detractor"])
+        r = analyses.roi_simulate(ws, "I001", draws=300, effect=room - 0.5, effect_sd=20.0)
+    # the point's shares are every draw's mean; each draw's room is its own bootstrap's
+    assert 60 < r.params["clipped_draws"] < 240
+    assert any("clipped" in w for w in r.warnings)
+    roi = r.table("roi").set_index("quantity")
+    assert np.isfinite(roi.loc["npv", ["estimate", "ci_low", "ci_high"]].astype(float)).all()
+    assert r.problems() == []
 
 
 def test_clear_errors(company):
@@ -84,12 +149,16 @@ def test_clear_errors(company):
             analyses.roi_simulate(ws, "I001", draws=0)
         with pytest.raises(CxroiError, match="needs more than the"):
             analyses.roi_simulate(ws, "I001", effect=99.0)
+        r = analyses.roi_simulate(ws, "I001", draws=20, survey="exit")
+    assert r.params["survey"] is None
+    assert "no 'exit' survey: NPS from every response instead" in r.warnings
 
 
 def test_cli_json(company):
     r = run_json(["roi", "simulate", "--initiative", "I005", "--draws", "50", "-w", str(company)])
     rows = {row["quantity"]: row for row in r.get("roi").records()}
     assert set(rows) == {"npv", "roi", "benefit", "payback_month", "cost"}
+    assert r.params["survey"] == "relationship"
     # I005 has no running cost: the cost is the one-off cost, scaled to the company's size
     with Workspace.open(company, read_only=True) as ws:
         ini = ws.table("initiatives").to_pandas().set_index("initiative_id").loc["I005"]

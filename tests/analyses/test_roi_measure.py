@@ -81,6 +81,33 @@ def test_the_effects_json_carries_the_contract(measured):
     assert r.problems() == []
 
 
+def test_the_simulation_beside_is_of_the_same_customers_and_months(measured):
+    """The simulated value beside the realised one is ``roi simulate`` as at launch, on the
+    customers measured, for the months since launch; the agreement band is that of the
+    simulated expected value plus this measurement's error, so it holds the simulation's
+    estimate and is wider than its band of the expected value alone."""
+    for _, _, t, r in measured:
+        p = r.params
+        assert p["simulated_customers"] == p["customers_at_launch"]
+        npv = r.table("roi").set_index("quantity").loc["npv"]
+        assert npv["agreement_low"] < npv["simulated"] < npv["agreement_high"]
+        assert npv["simulated_low"] < npv["simulated"] < npv["simulated_high"]
+        inside = npv["agreement_low"] <= p["npv"] <= npv["agreement_high"]
+        assert p["simulated_agrees"] is bool(inside), t["initiative_id"]
+        covers = npv["simulated_low"] <= p["npv"] <= npv["simulated_high"]
+        assert p["simulated_band_covers"] is bool(covers)
+        said = "agrees with the simulation" if inside else "does not agree with the simulation"
+        assert said in r.readings[-1]
+    with Workspace.open(measured[0][1], read_only=True) as ws:
+        launch = dt.date.fromisoformat(measured[0][3].params["launch"])
+        alone = analyses.roi_simulate(ws, measured[0][2]["initiative_id"], as_of=launch,
+                                      horizon_months=measured[0][3].params["horizon_months"],
+                                      draws=300)  # fmt: skip
+    # with no holdout and no overlap the customers reached are those measured: same value
+    first = measured[0][3].table("roi").set_index("quantity").loc["npv", "simulated"]
+    assert alone.table("roi").set_index("quantity").loc["npv", "estimate"] == pytest.approx(first)
+
+
 def test_the_holdout_is_the_comparison_when_recorded(measured):
     seed, path, t, r = next(m for m in measured if m[2]["initiative_id"] == "I002")
     assert t["holdout_share"] == 0.3

@@ -104,3 +104,65 @@ def test_perception_effects_errors(typed_company, tmp_path):
     churn = out.loc["churn"]
     assert churn["estimate"].isna().all() and (churn["flag"].str.contains("not-estimable")).all()
     assert churn["note"].str.startswith("too few churn events").all()
+
+
+def _three_groups(directory):
+    """Four customers from 2024-01 to 2024-06, none churned, answering once in January: ``a``
+    and ``d`` promoters (9, 10), ``b`` passive (7), ``c`` detractor (3). Purchases: ``a`` 100
+    (Jan) and 50 (Mar), ``d`` 30 (Jun), ``b`` 40 (Feb) and 20 (Apr), ``c`` 10 (May)."""
+    import pandas as pd
+
+    from cxroi.store import Workspace
+
+    ws = Workspace.init(directory)
+    ids = ["a", "b", "c", "d"]
+    ws.ingest("customers", pd.DataFrame({"customer_id": ids, "signup_date": pd.Timestamp(
+        "2023-12-01"), "plan": ["x", "y", "x", "y"]}))  # fmt: skip
+    ws.ingest("contracts", pd.DataFrame({"contract_id": ids, "customer_id": ids, "start_date":
+        pd.Timestamp("2023-12-01"), "value": 1.0}))  # fmt: skip
+    tx = [("a", "2024-01-10", 100.0), ("a", "2024-03-10", 50.0), ("d", "2024-06-30", 30.0),
+          ("b", "2024-02-10", 40.0), ("b", "2024-04-10", 20.0),
+          ("c", "2024-05-10", 10.0)]  # fmt: skip
+    tx = pd.DataFrame(tx, columns=["customer_id", "ts", "amount"])
+    ws.ingest("transactions", tx.assign(transaction_id=[f"t{i}" for i in range(6)],
+                                        ts=pd.to_datetime(tx["ts"])))  # fmt: skip
+    ws.ingest("responses", pd.DataFrame({"response_id": ids, "customer_id": ids, "ts":
+        pd.Timestamp("2024-01-02"), "nps": [9, 7, 3, 10]}))  # fmt: skip
+    return ws
+
+
+def test_monthly_spend_multiple_by_hand(tmp_path):
+    # six months at risk each: promoters (a, d) spend 180 in 12 customer-months, 15 a month;
+    # the passive 60 in 6, 10 a month; the detractor 10 in 6. Unadjusted, the Poisson
+    # regression's multiples are the ratios of spend per customer-month: 10/15 and (10/6)/15.
+    with _three_groups(tmp_path / "three") as ws:
+        out = perception_effects(
+            ws.tables, confounders=(), max_age=None, outcomes=("monthly_spend",)
+        ).set_index("nps_group")
+    assert out["outcome"].eq("monthly_spend").all() and list(out.index) == ["passive", "detractor"]
+    assert out.loc["passive", "estimate"] == pytest.approx(10 / 15, rel=1e-6)
+    assert out.loc["detractor", "estimate"] == pytest.approx((10 / 6) / 15, rel=1e-6)
+    assert (out["ci_low"] < out["estimate"]).all() and (out["estimate"] < out["ci_high"]).all()
+    assert out.loc["passive", "method"] == "poisson regression"
+    assert "spend 0.67 times a promoter's spend per month" in out.loc["passive", "reading"]
+
+
+def test_unknown_outcomes_are_errors(typed_company):
+    ws, _ = typed_company
+    with pytest.raises(CxroiError, match="unknown outcome\\(s\\) basket; choose churn, spend"):
+        perception_effects(ws.tables, outcomes=("basket",))
+
+
+def test_archetype_adjusted_monthly_spend_is_nearer_one_than_raw(typed_company):
+    """The latent customer type confounds the raw gap in spend per month (customers who buy
+    little are also less satisfied): adjusted for it, both multiples move towards 1. (They
+    stay nearer 1 than frequency x amount multiplier of the truth, .765 and .49: purchasing
+    stops for good after a random purchase, sooner for those who buy more, and a stale score
+    misclassifies; the truth's multipliers act on customers still buying.)"""
+    ws, truth = typed_company
+    kw = dict(survey="relationship", outcomes=("monthly_spend",))
+    adjusted = perception_effects(ws.tables, confounders=["archetype"], **kw).set_index("nps_group")
+    raw = perception_effects(ws.tables, confounders=(), **kw).set_index("nps_group")
+    for g in ("passive", "detractor"):
+        true = truth["frequency_multiplier"][g] * truth["spend_multiplier"][g]
+        assert raw.loc[g, "ci_high"] < true < adjusted.loc[g, "estimate"] < 1

@@ -1,37 +1,136 @@
 """What an initiative should return, before launch: ``cxroi roi simulate``.
 
-Reads the initiative from the register, sizes its target group and its NPS mix from the
-customer ledger, takes the behaviour of each NPS group (churn, spend, cost to serve) with its
-bootstrap uncertainty from the value of perception, and values the expected NPS change over
-the horizon (:mod:`cxroi.models.roi`).
+Reads the initiative from the register; finds the customers it reaches (the target group less
+its recorded holdout) and, from their months before the day valued, their monthly churn,
+spend and margin, the within-customer variance of their spend and their NPS shares (each
+customer's last answer to the relationship survey); takes the adjusted effects of the NPS
+group on churn and on spend per month (:mod:`cxroi.models.effects`, on the data before that
+day); and values the expected NPS change over the horizon with a predictive band
+(:mod:`cxroi.models.roi`).
+
+The NPS shares and the effects come from the relationship survey by default: an initiative's
+expected change is in relationship NPS points (what ``roi measure`` measures), and behaviour
+follows the customer's standing attitude. Transactional answers carry the noise of one
+moment and of one touchpoint (a touchpoint gone bad lowers its own answers, not the
+relationship), which would misplace customers between groups and shift the room and the split
+of the moves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cxroi._types import WorkspaceLike
+from cxroi.analyses.initiative_panels import (
+    customer_spans,
+    groups,
+    missing_to_none,
+    month_index,
+    months_table,
+    with_money,
+)  # fmt: skip
 from cxroi.analyses.initiatives import initiative_record
+from cxroi.analyses.perception import MAX_AGE
+from cxroi.cache import cached
 from cxroi.errors import CxroiError, param
+from cxroi.holdout import held_out
 from cxroi.metrics.nps import GROUPS, nps_group_expr
+from cxroi.models._design import z
+from cxroi.models.effects import VERSUS, perception_effects
 from cxroi.models.initiative import target_filter
-from cxroi.models.ledger import ledger_frame
-from cxroi.models.perception import group_draws
-from cxroi.models.roi import roi_paths
+from cxroi.models.ledger import customer_ledger
+from cxroi.models.roi import (
+    MeasurementNoise,
+    ROIPaths,
+    clip_to_room,
+    measurement_noise,
+    mix_effects,
+    move_shares,
+    simulated_paths,
+)  # fmt: skip
 from cxroi.results import Result, Table, estimate_frame, format_cell
-from cxroi.window import Window
+from cxroi.window import Window, tables_before, to_date
 
-__all__ = ["roi_simulate"]
+__all__ = ["BASELINE_MONTHS", "RELATIONSHIP", "Simulation", "roi_simulate", "simulation"]
+
+RELATIONSHIP = "relationship"
+BASELINE_MONTHS = 12
+"""The customers' churn, spend and margin are those of the last this many months before."""
 
 ASSUMPTIONS = (
-    "an NPS change of D points is D% of the target customers moving one group up, split "
+    "an NPS change of D points is D% of the customers reached moving one group up, split "
     "between detractor->passive and passive->promoter by their current shares; moved customers "
-    "stay in their new group for the horizon; the target group is the customers active at "
-    "launch; the effect is immediate and constant"
+    "stay in their new group for the horizon; the customers are those reached (the target "
+    "group less its holdout) and active at launch; the effect is immediate and constant; the "
+    "cost to serve does not move"
 )
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """An initiative valued before launch: the draws and what they rest on.
+
+    ``paths`` is predictive (estimates' uncertainty and a measurement's outcome noise),
+    ``expected`` carries the estimates' uncertainty only; row 0 of both is the point estimate.
+    """
+
+    rec: Any
+    day: dt.date
+    survey: str | None
+    customers: int
+    comparison: int | None
+    shares: dict[str, float]
+    baseline: dict[str, float]
+    effects: pd.DataFrame
+    delta: float
+    hazard_ratio: float
+    spend_effect: float
+    clipped: int
+    noise: MeasurementNoise
+    paths: ROIPaths
+    expected: ROIPaths
+    warnings: list[str] = field(default_factory=list)
+
+
+def _customers_before(
+    ws: WorkspaceLike, ids: set[str], first: dt.date, last: dt.date, cut: int
+) -> pd.DataFrame:
+    """Per customer of ``ids``: months, churns and spend before month ``cut`` (and in the
+    last :data:`BASELINE_MONTHS` of them), the sum of squared monthly spend, and whether they
+    are active in month ``cut`` (started by then, not churned before it: the customers
+    ``roi measure`` counts at launch). Counted in the engine."""
+    import ibis
+
+    frame = pd.DataFrame({"customer_id": sorted(ids)})
+    frame = frame.assign(first_treat=1, last_period=cut - 1, draw=0)
+    g = {"first": first, "last": last}
+    spans = customer_spans(ws, ibis.memtable(frame), g)
+    try:
+        live = (spans.p_in <= cut) & ((spans.churned == 0) | (spans.p_out >= cut))
+        who = spans.select("customer_id", active=live.cast("int64"))
+        m = with_money(ws, months_table(spans, g), g)
+        recent = (m.period >= cut - BASELINE_MONTHS).cast("int64")
+        per = m.group_by("customer_id").aggregate(
+            months=m.count(),
+            churns=m.churn.sum(),
+            spend=m.spend.sum(),
+            spend_sq=(m.spend * m.spend).sum(),
+            recent_months=recent.sum(),
+            recent_churns=(m.churn * recent).sum(),
+            recent_spend=(m.spend * recent).sum(),
+            recent_cost=(m.support_cost * recent).sum(),
+        )
+        df = who.left_join(per, "customer_id").drop("customer_id_right").to_pandas()
+    finally:
+        spans.release()
+    num = [c for c in df.columns if c != "customer_id"]
+    df[num] = df[num].fillna(0)
+    return df.sort_values("customer_id", ignore_index=True)
 
 
 def _groups_before(ws: WorkspaceLike, day: dt.date, survey: str | None) -> pd.DataFrame:
@@ -48,6 +147,203 @@ def _groups_before(ws: WorkspaceLike, day: dt.date, survey: str | None) -> pd.Da
     )
 
 
+def _effects(ws: WorkspaceLike, day: dt.date, survey: str | None) -> pd.DataFrame:
+    """Adjusted churn hazard ratio and spend-per-month multiple of each group, on the data
+    before ``day`` (computed once per state of the data and day)."""
+    params: dict[str, Any] = {"day": day.isoformat(), "survey": survey, "max_age": MAX_AGE}
+    got = cached(ws, "roi-effects", params, lambda: {
+        "effects": perception_effects(
+            tables_before(ws.tables, day), survey=survey, max_age=MAX_AGE,
+            outcomes=("churn", "monthly_spend"), strict=False,
+        )
+    })  # fmt: skip
+    eff = got["effects"]
+    assert isinstance(eff, pd.DataFrame)
+    bad = eff[eff["estimate"].isna()]
+    if not bad.empty:
+        raise CxroiError(
+            "roi simulate needs the effect of the NPS group on churn and spend before "
+            f"{day}: {bad['note'].iloc[0]}"
+        )
+    return eff
+
+
+def _lognormal(
+    eff: pd.DataFrame, outcome: str, rng: np.random.Generator, draws: int
+) -> dict[str, np.ndarray]:
+    """Each group's effect: the estimate, then ``draws`` normal draws on the log scale with
+    the standard error of its Wald interval."""
+    out = {}
+    rows = eff[eff["outcome"] == outcome].set_index("nps_group")
+    for g in VERSUS:
+        r = rows.loc[g]
+        b = np.log(float(r["estimate"]))
+        se = (np.log(float(r["ci_high"])) - np.log(float(r["ci_low"]))) / (2 * z(r["level"]))
+        out[g] = np.exp(np.r_[b, rng.normal(b, se, draws)])
+    return out
+
+
+def _reached(ws: WorkspaceLike, rec: Any, initiative_id: str) -> set[str]:
+    """The customers an initiative reaches: its target group less its recorded holdout."""
+    cust = ws.table("customers")
+    pred = target_filter(cust, missing_to_none(rec.get("target")))
+    sel = cust if pred is None else cust.filter(pred)
+    ids = sorted(sel.select("customer_id").to_pandas()["customer_id"])
+    held = held_out(initiative_id, ids, missing_to_none(rec.get("holdout_share")))
+    return {c for c, h in zip(ids, held, strict=True) if not h}
+
+
+def _survey(ws: WorkspaceLike, survey: str | None, warn: list[str]) -> str | None:
+    rs = ws.table("responses")
+    if survey is None or "survey" not in rs.columns:
+        return None if "survey" not in rs.columns else survey
+    known = set(rs.select("survey").distinct().to_pandas()["survey"].dropna())
+    if survey not in known:
+        warn.append(f"no {survey!r} survey: NPS from every response instead")
+        return None
+    return survey
+
+
+def simulation(
+    ws: WorkspaceLike,
+    initiative_id: str,
+    *,
+    horizon_months: int = 36,
+    draws: int = 1000,
+    effect: float | None = None,
+    effect_sd: float = 0.0,
+    survey: str | None = RELATIONSHIP,
+    random_state: int = 0,
+    as_of: dt.date | None = None,
+    customers: set[str] | None = None,
+) -> Simulation:
+    """The draws behind :func:`roi_simulate` (parameters there); ``customers`` replaces the
+    customers reached (``roi measure`` values the ones it measured)."""
+    rec = initiative_record(ws, initiative_id)[1].iloc[0]
+    metric = missing_to_none(rec.get("metric")) or "nps"
+    if metric != "nps":
+        raise CxroiError(
+            f"initiative {initiative_id} aims at {metric}; roi simulate values NPS changes "
+            "(a rating or CSAT path through the key drivers comes with ROI measurement)"
+        )
+    delta = effect if effect is not None else missing_to_none(rec.get("expected_effect"))
+    if delta is None:
+        raise CxroiError(
+            f"initiative {initiative_id} has no expected effect; give {param('effect')} "
+            "(NPS points)"
+        )
+    if draws < 1:
+        raise CxroiError(f"{param('draws')} must be at least 1, got {draws}")
+    if horizon_months < 1:
+        raise CxroiError(f"{param('horizon_months')} must be at least 1, got {horizon_months}")
+    warn: list[str] = []
+    survey = _survey(ws, survey, warn)
+    g = groups(ws, initiative_id)
+    first, last = g["first"], g["last"]
+    day = to_date(as_of, "as_of") if as_of is not None else last + dt.timedelta(days=1)
+    cut = month_index(day, first)
+    if cut <= 1:
+        raise CxroiError(f"no month of data before {day} to value {initiative_id} from")
+    reached = _reached(ws, rec, initiative_id) if customers is None else set(customers)
+    if not reached:
+        raise CxroiError(f"initiative {initiative_id} reaches no customer")
+    per = _customers_before(ws, reached, first, last, cut)
+    active = per[per["active"] > 0]
+    n = len(active)
+    if n == 0:
+        raise CxroiError(f"no customer {initiative_id} reaches is active on {day}")
+    before = per[per["months"] > 0]
+    if before["recent_months"].sum() == 0:
+        raise CxroiError(f"the customers {initiative_id} reaches have no month before {day}")
+    nps = _groups_before(ws, day, survey)
+    rated = active.merge(nps, on="customer_id", how="inner")["nps_group"].dropna()
+    if rated.empty:
+        raise CxroiError(f"no active customer of {initiative_id}'s target group has an NPS")
+    comparison = _comparison(ws, g, day)
+    eff = _effects(ws, day, survey)
+    rng = np.random.default_rng(random_state)
+    # the estimates' uncertainty: Poisson bootstrap over the customers, effects on log scale
+    w = np.vstack([np.ones(len(before)), rng.poisson(1.0, (draws, len(before)))])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        months = w @ before["recent_months"].to_numpy(float)
+        h0 = w @ before["recent_churns"].to_numpy(float) / months
+        s0 = w @ before["recent_spend"].to_numpy(float) / months
+        m0 = s0 - w @ before["recent_cost"].to_numpy(float) / months
+    codes = rated.to_numpy()
+    wr = np.vstack([np.ones(len(codes)), rng.poisson(1.0, (draws, len(codes)))])
+    counts = {k: wr @ (codes == k).astype(float) for k in GROUPS}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = {k: counts[k] / sum(counts.values()) for k in GROUPS}
+    point_shares = {k: float(v[0]) for k, v in shares.items()}
+    move_shares(point_shares, np.asarray(float(delta)))  # the expected change needs room
+    deltas = np.full(draws + 1, float(delta))
+    if effect_sd > 0:
+        deltas[1:] = rng.normal(float(delta), effect_sd, draws)
+    deltas, clipped = clip_to_room(shares, deltas)
+    if clipped:
+        warn.append(
+            f"{clipped} of {draws} draws of the NPS change exceeded the room to move customers "
+            "(every detractor and passive moving up) and were clipped to it"
+        )
+    hr, spend_ratio = mix_effects(
+        shares, deltas, _lognormal(eff, "churn", rng, draws),
+        _lognormal(eff, "monthly_spend", rng, draws),
+    )  # fmt: skip
+    ds = s0 * (spend_ratio - 1)
+    spend = before["spend"].to_numpy(float)
+    k = before["months"].to_numpy(float)
+    many = k > 1
+    within = float(
+        (before["spend_sq"].to_numpy(float)[many] - spend[many] ** 2 / k[many]).sum()
+        / max((k[many] - 1).sum(), 1.0)
+    )
+    noise = measurement_noise(
+        customers=n, comparison=comparison, within_var=within,
+        inverse_months_before=_mean_inverse(active["months"]),
+        churn_monthly=float(h0[0] * hr[0]), churns_before=float(before["churns"].sum()),
+        horizon_months=horizon_months, randomised=bool(g["randomised"]),
+    )  # fmt: skip
+    running = missing_to_none(rec.get("running_cost"))
+    money = dict(
+        customers=n, churn_monthly=h0, margin_monthly=m0, hazard_ratio=hr, spend_effect=ds,
+        cost=float(rec["cost"]), running_cost=0.0 if running is None else float(running),
+        horizon_months=horizon_months, discount_rate=ws.settings.discount_rate,
+    )  # fmt: skip
+    return Simulation(
+        rec=rec,
+        day=day,
+        survey=survey,
+        customers=n,
+        comparison=comparison,
+        shares=point_shares,
+        baseline={"churn_monthly": float(h0[0]), "spend_monthly": float(s0[0]),
+                  "margin_monthly": float(m0[0]), "spend_within_sd": float(np.sqrt(within))},
+        effects=eff,
+        delta=float(delta),
+        hazard_ratio=float(hr[0]),
+        spend_effect=float(ds[0]),
+        clipped=clipped,
+        noise=noise,
+        paths=simulated_paths(**money, noise=noise, random_state=random_state + 1),
+        expected=simulated_paths(**money),
+        warnings=warn,
+    )  # fmt: skip
+
+
+def _comparison(ws: WorkspaceLike, g: dict[str, Any], day: dt.date) -> int | None:
+    """Comparison customers active on ``day`` (the holdout, or the untargeted), or ``None``:
+    started before it and not churned before it. Counted in the engine."""
+    import ibis
+
+    if not g["control"]:
+        return None
+    ids = ibis.memtable(pd.DataFrame({"customer_id": sorted(g["control"])}))
+    led = customer_ledger(ws.tables).inner_join(ids, "customer_id")
+    on = ibis.literal(day)
+    live = (led.entry < on) & ((led.churned == 0) | (led.exit >= on))
+    return int(led.filter(live).count().execute()) or None
+
+
 def roi_simulate(
     ws: WorkspaceLike,
     initiative_id: str,
@@ -56,12 +352,12 @@ def roi_simulate(
     draws: int = 1000,
     effect: float | None = None,
     effect_sd: float = 0.0,
-    survey: str | None = None,
+    survey: str | None = RELATIONSHIP,
     level: float = 0.90,
     random_state: int = 0,
     as_of: dt.date | None = None,
 ) -> Result:
-    """Expected NPV, ROI and payback of an initiative, with a Monte Carlo band.
+    """Expected NPV, ROI and payback of an initiative, with a predictive Monte Carlo band.
 
     Parameters
     ----------
@@ -70,78 +366,38 @@ def roi_simulate(
     horizon_months
         Months valued after launch.
     draws
-        Monte Carlo draws (bootstrap replicates of each NPS group's churn and margin).
+        Monte Carlo draws.
     effect, effect_sd
         Expected NPS change in points (default: the initiative's ``expected_effect``) and its
-        standard deviation across draws (default 0: the change is taken as given).
+        standard deviation across draws (default 0: the change is taken as given). A draw
+        beyond the room to move customers is clipped to it (and said).
     survey
-        NPS from this survey only for the groups (e.g. the relationship survey).
+        NPS from this survey only for the shares and the effects (default the relationship
+        survey; ``None``: every response with an NPS; a workspace without that survey falls
+        back to every response, with a warning).
     level
         Level of the band (0.90: the 5th to 95th percentile of the draws).
     as_of
-        Value the initiative as on this day (e.g. its launch): the target group is the
-        customers active then, with the NPS group of their last answer before it. Default:
-        the customers active at the data end.
+        Value the initiative as on this day (e.g. its launch), from the data before it only.
+        Default: the day after the data end.
 
     Returns
     -------
     Result
-        Table ``roi`` (NPV, ROI, payback month, benefit, cost: point estimate and band) and
-        table ``fan`` (cumulative discounted net by month: the band's ends and median), with
-        the probability that ROI > 0 in ``params`` and the assumptions in ``method``.
+        Table ``roi``: NPV, ROI, payback month and benefit, each with its point estimate (the
+        value of the expected change at the estimates), the predictive band in ``ci_low`` and
+        ``ci_high`` (what a measurement of the customers over the horizon would show: the
+        estimates' uncertainty and the outcome noise, :mod:`cxroi.models.roi`) and the band of
+        the expected value alone in ``expected_low`` and ``expected_high``; and the cost.
+        Table ``fan``: cumulative discounted net value by month, point and predictive band.
+        Table ``inputs``: what the value rests on. The probability that ROI > 0 in
+        ``params``, the method and the assumptions in ``method``.
     """
-    rec = initiative_record(ws, initiative_id)[1].iloc[0]
-    metric = rec.get("metric")
-    metric = "nps" if metric is None or pd.isna(metric) else metric
-    if metric != "nps":
-        raise CxroiError(
-            f"initiative {initiative_id} aims at {metric}; roi simulate values NPS changes "
-            "(a rating or CSAT path through the key drivers comes with ROI measurement)"
-        )
-    delta = effect if effect is not None else rec.get("expected_effect")
-    if delta is None or pd.isna(delta):
-        raise CxroiError(
-            f"initiative {initiative_id} has no expected effect; give {param('effect')} "
-            "(NPS points)"
-        )
-    if draws < 1:
-        raise CxroiError(f"{param('draws')} must be at least 1, got {draws}")
-    target = None if pd.isna(rec.get("target")) else rec.get("target")
-    led = ledger_frame(ws.tables, survey=survey)
-    cust = ws.table("customers")
-    pred = target_filter(cust, target)
-    ids = (cust if pred is None else cust.filter(pred)).select("customer_id").to_pandas()
-    group = led[led["customer_id"].isin(ids["customer_id"])]
-    if as_of is None:
-        active = group[group["churned"] == 0]
-    else:
-        day = pd.Timestamp(as_of)
-        live = (pd.to_datetime(group["entry"]) <= day) & (pd.to_datetime(group["exit"]) >= day)
-        active = (
-            group[live]
-            .drop(columns="nps_group")
-            .merge(_groups_before(ws, as_of, survey), on="customer_id", how="left")
-        )
-    rated = active["nps_group"].dropna()
-    if rated.empty:
-        raise CxroiError(f"no active customer of {initiative_id}'s target group has an NPS")
-    shares = rated.value_counts(normalize=True).to_dict()
-    rate = ws.settings.discount_rate
-    beh = group_draws(led, n_boot=draws, discount_rate=rate, random_state=random_state)
-    churn = {g: beh[g]["churn_rate"] for g in GROUPS if g in beh}
-    margin = {
-        g: beh[g]["spend_per_year"] - beh[g]["support_cost_per_year"] for g in GROUPS if g in beh
-    }
-    rng = np.random.default_rng(random_state + 1)
-    deltas = np.full(draws + 1, float(delta))
-    if effect_sd > 0:
-        deltas[1:] = rng.normal(float(delta), effect_sd, draws)
-    running = rec.get("running_cost")
-    paths = roi_paths(
-        customers=len(active), shares=shares, churn=churn, margin=margin, delta_points=deltas,
-        cost=float(rec["cost"]), running_cost=0.0 if running is None or pd.isna(running)
-        else float(running), horizon_months=horizon_months, discount_rate=rate,
+    sim = simulation(
+        ws, initiative_id, horizon_months=horizon_months, draws=draws, effect=effect,
+        effect_sd=effect_sd, survey=survey, random_state=random_state, as_of=as_of,
     )  # fmt: skip
+    rec, paths, exp = sim.rec, sim.paths, sim.expected
     alpha = (1 - level) / 2
 
     def band(x: np.ndarray) -> tuple[float, float]:
@@ -151,17 +407,19 @@ def roi_simulate(
         lo, hi = np.nanquantile(body, [alpha, 1 - alpha])
         return float(lo), float(hi)
 
-    n = len(active)
+    n = sim.customers
     rows = []
-    for name, x, unit in (
-        ("npv", paths.npv, "money"),
-        ("roi", paths.roi, "ratio"),
-        ("benefit", paths.pv_benefit, "money"),
-        ("payback_month", paths.payback_month, "month"),
+    for name, x, e, unit in (
+        ("npv", paths.npv, exp.npv, "money"),
+        ("roi", paths.roi, exp.roi, "ratio"),
+        ("benefit", paths.pv_benefit, exp.pv_benefit, "money"),
+        ("payback_month", paths.payback_month, exp.payback_month, "month"),
     ):
         lo, hi = band(x)
-        row = {"quantity": name, "unit": unit, "estimate": float(x[0]),
-               "ci_low": lo, "ci_high": hi, "level": level, "n": n}  # fmt: skip
+        e_lo, e_hi = band(e)
+        row = {"quantity": name, "unit": unit, "expected_low": e_lo, "expected_high": e_hi,
+               "estimate": float(x[0]), "ci_low": lo, "ci_high": hi, "level": level,
+               "n": n}  # fmt: skip
         if np.isnan(x[0]) or np.isnan(lo):  # e.g. no payback within the horizon
             row["flag"] = "not-estimable"
         rows.append(row)
@@ -178,9 +436,10 @@ def roi_simulate(
     pay = paths.payback_month[0]
     reading = (
         f"Over {horizon_months} months, {rec['name']} ({initiative_id}) is expected to return "
-        f"an NPV of {format_cell(paths.npv[0])} ({level:.0%} band "
-        f"{format_cell(rows[0]['ci_low'])} to {format_cell(rows[0]['ci_high'])}) on a cost of "
-        f"{format_cell(paths.pv_cost)}: ROI {paths.roi[0]:.2f}, probability ROI > 0 {p_pos:.2f}"
+        f"an NPV of {format_cell(paths.npv[0])} ({level:.0%} band of what a measurement would "
+        f"show {format_cell(rows[0]['ci_low'])} to {format_cell(rows[0]['ci_high'])}) on a "
+        f"cost of {format_cell(paths.pv_cost)}: ROI {paths.roi[0]:.2f}, probability ROI > 0 "
+        f"{p_pos:.2f}"
         + (
             f", paying back in month {pay:.0f}."
             if not np.isnan(pay)
@@ -188,9 +447,18 @@ def roi_simulate(
         )
     )
     method = (
-        "Monte Carlo over bootstrap replicates of each NPS group's churn and margin "
-        f"(value of perception, {draws} draws); {ASSUMPTIONS}"
+        "the NPS change moves customers up a group; each group's churn hazard ratio and spend "
+        "per month against promoters, adjusted for plan, region and tenure where present "
+        f"(value of perception, NPS of the {sim.survey or 'every'} survey, data before "
+        f"{sim.day}), turn it into "
+        f"a hazard ratio and a spend effect on the customers' own churn, spend and margin of "
+        f"the {BASELINE_MONTHS} months before. Predictive band over {draws} draws: a bootstrap "
+        "of the customers, the effects on their log scale and the outcome noise of measuring "
+        f"{n:,} customers (within-customer variance of monthly spend over the months observed "
+        "before and after, Poisson noise of the churns, comparison customers alike); "
+        f"{ASSUMPTIONS}"
     )
+    inputs = _inputs(sim, horizon_months)
     return Result(
         "roi_simulate",
         f"ROI before launch: {initiative_id}",
@@ -200,25 +468,69 @@ def roi_simulate(
                 f"ROI before launch: {initiative_id} ({rec['level']})",
                 summary,
                 method=method,
+                view=[
+                    "quantity",
+                    "estimate",
+                    "ci_low",
+                    "ci_high",
+                    "expected_low",
+                    "expected_high",
+                    "n",
+                    "flag",
+                ],
             ),
             Table("fan", "Cumulative discounted net value by month", fan, kind="data"),
+            Table("inputs", "What the value rests on", inputs, kind="data", show=False),
         ],  # fmt: skip
         method=method,
         window=Window.resolve(ws.tables).as_dict(),
         params={
             "initiative_id": initiative_id,
             "level": rec["level"],
-            "target": target,
+            "target": missing_to_none(rec.get("target")),
             "target_customers": n,
-            "nps_change": float(delta),
+            "comparison_customers": sim.comparison,
+            "nps_change": sim.delta,
             "effect_sd": effect_sd,
-            "shares": {g: float(shares.get(g, 0.0)) for g in GROUPS},
+            "clipped_draws": sim.clipped,
+            "shares": {g: float(sim.shares.get(g, 0.0)) for g in GROUPS},
+            "hazard_ratio": sim.hazard_ratio,
+            "spend_effect_monthly": sim.spend_effect,
+            **sim.baseline,
             "horizon_months": horizon_months,
-            "discount_rate": rate,
+            "discount_rate": ws.settings.discount_rate,
             "draws": draws,
             "probability_roi_positive": p_pos,
             "random_state": random_state,
+            "survey": sim.survey,
             "as_of": None if as_of is None else str(as_of),
-        },  # fmt: skip
+        },
+        warnings=sim.warnings,
         readings=[reading],
     )
+
+
+def _inputs(sim: Simulation, horizon: int) -> pd.DataFrame:
+    """The inputs of the valuation, one row each."""
+    rows = [("customers reached and active", sim.customers),
+            ("comparison customers", sim.comparison or np.nan),
+            ("expected NPS change (points)", sim.delta),
+            *[(f"share {g}", sim.shares.get(g, 0.0)) for g in GROUPS],
+            *[(f"{r.outcome} effect, {r.nps_group} vs promoter", r.estimate)
+              for r in sim.effects.itertuples()],
+            ("monthly churn before", sim.baseline["churn_monthly"]),
+            ("monthly spend before", sim.baseline["spend_monthly"]),
+            ("monthly margin before", sim.baseline["margin_monthly"]),
+            ("within-customer sd of monthly spend", sim.baseline["spend_within_sd"]),
+            ("churn hazard ratio of the initiative", sim.hazard_ratio),
+            ("spend effect per customer-month", sim.spend_effect),
+            (f"outcome noise sd, spend effect after {horizon} months", sim.noise.spend[-1]),
+            (f"outcome noise sd, log hazard ratio after {horizon} months",
+             sim.noise.log_hazard_ratio[-1])]  # fmt: skip
+    return pd.DataFrame(rows, columns=["input", "value"])
+
+
+def _mean_inverse(months: pd.Series) -> float:
+    """Mean of 1 / months over the customers with a month (1 when none has one)."""
+    seen = months[months > 0].to_numpy(float)
+    return float(np.mean(1 / seen)) if len(seen) else 1.0

@@ -19,8 +19,16 @@ The path is measured link by link, A → C → B:
 * **money:** the measured hazard ratio and spend effect, applied to the customers active at
   launch with their observed churn and margin, valued over the months observed since launch
   (:func:`cxroi.models.roi.realised_paths`), with a 95% Monte Carlo band over both effects;
-  beside it ``roi simulate``'s value for the same horizon from the expected NPS change, with
-  its 90% band.
+  beside it ``roi simulate``'s value for the same customers (those measured), months, costs
+  and discounting, from the expected NPS change and the data before launch only, with its
+  90% predictive band.
+* **do they agree?** The realised value is an estimate: it carries the sampling error of
+  this measurement (its Monte Carlo draws), which a trend-adjusted comparison makes larger
+  than the outcome noise ``roi simulate`` foresees for an ideal one. So the realised value is
+  set against the simulation's band *for this measurement*: the 90% band of the simulated
+  expected value (the estimates' uncertainty, draw by draw) plus this measurement's error
+  (the realised draw less the realised estimate, paired draw by draw). It agrees when it
+  falls inside; the simulation's own predictive band is reported beside it.
 
 At scale the customer-months never leave the engine: the hazard cells (churns and months at
 risk by month, group and attributes) and the treated customers' churn and margin after launch
@@ -55,10 +63,10 @@ from cxroi.analyses.initiative_panels import (
     treated_after,
     trends,
 )  # fmt: skip
-from cxroi.analyses.roi import roi_simulate
+from cxroi.analyses.roi import simulation
 from cxroi.errors import CxroiError, param
 from cxroi.models.did import DiDEstimate, hazard_did, imputation_did
-from cxroi.models.roi import realised_paths
+from cxroi.models.roi import ROIPaths, realised_paths
 from cxroi.results import Result, Table, estimate_frame, format_cell
 from cxroi.window import Window, to_date
 
@@ -247,7 +255,10 @@ def roi_measure(
         spend_effect=ds, cost=float(rec["cost"]), running_cost=float(running),
         horizon_months=horizon, discount_rate=rate,
     )  # fmt: skip
-    sim = _simulated(ws, initiative_id, horizon, start, survey, expected_sd, warn)
+    sim = _simulated(
+        ws, initiative_id, horizon, start, survey, expected_sd, warn, g["treated"], paths,
+        draws, random_state,
+    )  # fmt: skip
     roi_rows = []
     for q, x, unit in (("npv", paths.npv, "money"), ("roi", paths.roi, "ratio"),
                        ("benefit", paths.pv_benefit, "money"),
@@ -259,7 +270,9 @@ def roi_measure(
                          "ci_low": float(lo), "ci_high": float(hi), "level": 0.95,
                          "n": n_launch, "simulated": s.get("estimate", np.nan),
                          "simulated_low": s.get("ci_low", np.nan),
-                         "simulated_high": s.get("ci_high", np.nan)})  # fmt: skip
+                         "simulated_high": s.get("ci_high", np.nan),
+                         "agreement_low": s.get("agreement_low", np.nan),
+                         "agreement_high": s.get("agreement_high", np.nan)})  # fmt: skip
     roi_rows.append({"quantity": "cost", "unit": "money", "estimate": paths.pv_cost,
                      "n": n_launch, "flag": "exact", "simulated": paths.pv_cost})  # fmt: skip
     roi = estimate_frame(roi_rows, level=0.95, no_interval="not-estimable")
@@ -269,9 +282,10 @@ def roi_measure(
         f"{rate:.0%} a year; the effect on support cost is not counted"
     )
     npv, roi_x, pay = float(paths.npv[0]), float(paths.roi[0]), float(paths.payback_month[0])
-    agree = None
-    if "npv" in sim and np.isfinite(sim["npv"].get("ci_low", np.nan)):
-        agree = bool(sim["npv"]["ci_low"] <= npv <= sim["npv"]["ci_high"])
+    agree = in_band = None
+    if "npv" in sim and np.isfinite(sim["npv"].get("agreement_low", np.nan)):
+        agree = bool(sim["npv"]["agreement_low"] <= npv <= sim["npv"]["agreement_high"])
+        in_band = bool(sim["npv"]["ci_low"] <= npv <= sim["npv"]["ci_high"])
     readings = _readings(initiative_id, rec, effects, npv, roi_x, pay, horizon, sim, agree)
     method = (
         f"treated: the target group less its holdout; comparison: {g['design']}. "
@@ -300,6 +314,8 @@ def roi_measure(
                     "simulated",
                     "simulated_low",
                     "simulated_high",
+                    "agreement_low",
+                    "agreement_high",
                     "flag",
                 ],
             ),
@@ -329,7 +345,9 @@ def roi_measure(
             "roi": roi_x,
             "payback_months": None if np.isnan(pay) else pay,
             "costs_counted": costs,
+            "simulated_customers": int(sim["customers"]["estimate"]) if sim else None,
             "simulated_agrees": agree,
+            "simulated_band_covers": in_band,
             "survey": survey,
             "draws": draws,
             "max_customers": max_customers,
@@ -341,23 +359,47 @@ def roi_measure(
 
 def _simulated(
     ws: WorkspaceLike, initiative_id: str, horizon: int, launch: dt.date, survey: str | None,
-    expected_sd: float, warn: list[str],
+    expected_sd: float, warn: list[str], treated: set[str], realised: ROIPaths, draws: int,
+    random_state: int,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
+    """``roi simulate``'s value of the measured customers as at launch, for the same months:
+    the estimate and the 90% predictive band, and the 90% band for this measurement (the
+    simulated expected value plus the realised draws' error, paired draw by draw)."""
     try:
-        r = roi_simulate(
-            ws, initiative_id, horizon_months=horizon, draws=500, as_of=launch, survey=survey,
-            effect_sd=expected_sd,
+        sim = simulation(
+            ws, initiative_id, horizon_months=horizon, draws=draws, as_of=launch,
+            survey=survey, effect_sd=expected_sd, customers=treated,
+            random_state=random_state + 2,  # draws of their own, apart from the realised ones
         )  # fmt: skip
-    except CxroiError as e:
-        warn.append(f"no simulated ROI beside the realised one: {e}")
+    except CxroiError as err:
+        warn.append(f"no simulated ROI beside the realised one: {err}")
         return {}
-    t = r.table("roi").set_index("quantity")
-    names = {"npv": "npv", "roi": "roi", "benefit": "benefit", "payback_months": "payback_month"}
-    return {
-        k: {c: float(t.loc[v, c]) for c in ("estimate", "ci_low", "ci_high")}
-        for k, v in names.items()
-        if v in t.index
-    }
+    warn += [f"simulated ROI: {w}" for w in sim.warnings]
+    out: dict[str, dict[str, float]] = {"customers": {"estimate": float(sim.customers)}}
+    for q, x, e, r in (
+        ("npv", sim.paths.npv, sim.expected.npv, realised.npv),
+        ("roi", sim.paths.roi, sim.expected.roi, realised.roi),
+        ("benefit", sim.paths.pv_benefit, sim.expected.pv_benefit, realised.pv_benefit),
+        ("payback_months", sim.paths.payback_month, None, None),
+    ):
+        row = {"estimate": float(x[0])}
+        row["ci_low"], row["ci_high"] = _band(x[1:])
+        if e is not None and r is not None:
+            k = min(len(e), len(r)) - 1
+            row["agreement_low"], row["agreement_high"] = _band(
+                e[1 : k + 1] + (r[1 : k + 1] - r[0])
+            )
+        out[q] = row
+    return out
+
+
+def _band(x: np.ndarray, level: float = 0.90) -> tuple[float, float]:
+    """The central ``level`` band of the finite draws ``x`` (missing when there are none)."""
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return np.nan, np.nan
+    lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 def _readings(
@@ -378,12 +420,15 @@ def _readings(
     if "npv" in sim:
         s = sim["npv"]
         out.append(
-            f"Before launch, roi simulate expected {format_cell(s['estimate'])} (90% band "
-            f"{format_cell(s['ci_low'])} to {format_cell(s['ci_high'])}) for the same months: "
+            f"Before launch, roi simulate expected {format_cell(s['estimate'])} (90% predictive"
+            f" band {format_cell(s['ci_low'])} to {format_cell(s['ci_high'])}) for the same "
+            "customers and months; with this measurement's own error the band is "
+            f"{format_cell(s.get('agreement_low', np.nan))} to "
+            f"{format_cell(s.get('agreement_high', np.nan))}: "
             + (
-                "the realised value is inside that band."
+                "the realised value agrees with the simulation."
                 if agree
-                else "the realised value is outside that band."
+                else "the realised value does not agree with the simulation."
             )  # fmt: skip
         )
     return out

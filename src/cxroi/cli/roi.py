@@ -24,18 +24,20 @@ def simulate(
         float | None, typer.Option(help="Expected NPS change (default: the initiative's).")
     ] = None,
     effect_sd: Annotated[float, typer.Option(help="Its standard deviation across draws.")] = 0.0,
-    survey: Annotated[str | None, typer.Option(help="NPS from this survey only.")] = None,
+    survey: Annotated[
+        str | None, typer.Option(help="NPS from this survey only ('' for every response).")
+    ] = "relationship",
     workspace: WorkspaceOpt = Path("."),
     format: FormatOpt = Format.table,
     table: TableOpt = None,
 ) -> None:
-    """ROI before launch: NPV, ROI, payback and their Monte Carlo band."""
+    """ROI before launch: NPV, ROI, payback and their predictive Monte Carlo band."""
     from cxroi.analyses import roi_simulate
 
     with open_workspace(workspace, "roi simulate") as ws:
         result = roi_simulate(
             ws, initiative, horizon_months=horizon_months, draws=draws, effect=effect,
-            effect_sd=effect_sd, survey=survey,
+            effect_sd=effect_sd, survey=survey or None,
         )  # fmt: skip
     emit(result, format, table=table)
 

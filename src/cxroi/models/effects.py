@@ -1,4 +1,4 @@
-"""Adjusted perception effects: churn hazard ratio and spend multiple of passives and detractors.
+"""Adjusted perception effects: churn hazard ratio and spend multiples of passives and detractors.
 
 The raw gaps of :func:`cxroi.models.perception.value_of_perception` mix the effect of
 perception with whatever makes some customers both unhappy and different (segment, customer
@@ -15,6 +15,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from cxroi.errors import CxroiError
@@ -23,7 +24,7 @@ from cxroi.models.hazard import PoissonHazard, customer_month_panel, month_numbe
 from cxroi.models.ledger import customer_ledger
 from cxroi.results import small_n_flag
 
-__all__ = ["MIN_EVENTS", "OUTCOMES", "VERSUS", "perception_effects"]
+__all__ = ["DEFAULT_OUTCOMES", "MIN_EVENTS", "OUTCOMES", "VERSUS", "perception_effects"]
 
 VERSUS = ("passive", "detractor")
 """The groups compared with promoters."""
@@ -31,8 +32,12 @@ VERSUS = ("passive", "detractor")
 OUTCOMES = {
     "churn": ("churn hazard ratio vs promoters", "cox (time-varying)"),
     "spend": ("amount per purchase, multiple of promoters'", "log-linear regression"),
+    "monthly_spend": ("spend per customer-month, multiple of promoters'", "poisson regression"),
 }
 """Outcome -> (what the estimate is, method)."""
+
+DEFAULT_OUTCOMES = ("churn", "spend")
+"""The outcomes estimated unless others are asked for (``cxroi value`` reports these)."""
 
 MIN_EVENTS = 10
 """Fewest churn events for an adjusted hazard ratio."""
@@ -50,12 +55,13 @@ def perception_effects(
     min_n: int = 30,
     ledger: pd.DataFrame | None = None,
     strict: bool = True,
+    outcomes: Sequence[str] = DEFAULT_OUTCOMES,
 ) -> pd.DataFrame:
-    """Adjusted churn hazard ratio and spend multiple of passives and detractors vs promoters.
+    """Adjusted churn hazard ratio and spend multiples of passives and detractors vs promoters.
 
-    Months without a current score are left out of both models (kept as a category of their
+    Months without a current score are left out of every model (kept as a category of their
     own, their mix of groups would leak into the confounders' coefficients); a stale score
-    misclassifies customers whose experience has changed since, which pulls both effects
+    misclassifies customers whose experience has changed since, which pulls the effects
     towards 1.
 
     - churn: Cox proportional hazards on the panel, calendar month as the time axis, fitted
@@ -65,7 +71,14 @@ def perception_effects(
     - spend: least squares of the log amount of each purchase on the group and the
       confounders (customer-month means of the log amounts weighted by their purchase counts,
       which gives the same coefficients; standard errors clustered by customer), reported as
-      the multiple :math:`e^{\\beta_g}` of a promoter's amount per purchase.
+      the multiple :math:`e^{\\beta_g}` of a promoter's amount per purchase;
+    - monthly_spend (on request): Poisson regression (log link, a quasi-likelihood: spend
+      need not be a count) of the spend (purchases) of every customer-month, zeros included,
+      on the group and the confounders,
+      :math:`E[y_{im}] = e^{\\alpha + \\beta_g [g_i(m) = g] + \\gamma^\\top x_i}`,
+      standard errors clustered by customer, reported as the multiple
+      :math:`e^{\\beta_g}` of a promoter's spend per month: purchases and amounts together.
+      Without confounders it is the ratio of the groups' spend per customer-month.
 
     Intervals are Wald intervals on the log scale.
 
@@ -92,17 +105,23 @@ def perception_effects(
         Raise when an outcome cannot be estimated (too few churn events or purchases); with
         ``False`` its rows are kept with no estimate, flagged ``not-estimable``, the reason in
         ``note``.
+    outcomes
+        Which of :data:`OUTCOMES` to estimate (default ``churn`` and ``spend``).
 
     Returns
     -------
     pandas.DataFrame
-        One row per outcome and group: ``outcome`` (``churn``/``spend``), ``nps_group``,
+        One row per outcome and group: ``outcome`` (``churn``, ``spend``, ``monthly_spend``),
+        ``nps_group``,
         ``effect``, ``method``, ``estimate``, ``ci_low``, ``ci_high``, ``level``,
         ``p_value``, ``n`` (customers observed in the group), ``flag``, ``note`` and
         ``reading``.
     """
     if max_age is not None and max_age < 0:
         raise CxroiError(f"max_age must be 0 or more months, got {max_age}")
+    unknown = [o for o in outcomes if o not in OUTCOMES]
+    if unknown:
+        raise CxroiError(f"unknown outcome(s) {', '.join(unknown)}; choose {', '.join(OUTCOMES)}")
     led = customer_ledger(tables, survey=survey)
     extra = [] if ledger is None else [c for c in ledger.columns if c not in led.columns]
     conf = default_confounders([*led.columns, *extra], confounders)
@@ -118,7 +137,9 @@ def perception_effects(
     panel = with_nps(panel, rs, survey=survey, max_age=max_age)
     panel = panel.filter(panel.nps_group.notnull())
     rows: list[dict[str, Any]] = []
-    for outcome, estimate in (("churn", _churn), ("spend", _spend)):
+    estimators = {"churn": _churn, "spend": _spend, "monthly_spend": _monthly_spend}
+    for outcome in outcomes:
+        estimate = estimators[outcome]
         try:
             rows += estimate(tables, panel, conf, level)
         except CxroiError as e:
@@ -132,11 +153,11 @@ def perception_effects(
         if math.isnan(r["estimate"]):
             r["reading"] = f"{r['nps_group'].capitalize()}s, {r['outcome']}: {r['note']}."
             continue
-        what = (
-            f"have a churn hazard {r['estimate']:.2f} times a promoter's"
-            if r["outcome"] == "churn"
-            else f"spend {r['estimate']:.2f} times a promoter's amount per purchase"
-        )
+        what = {
+            "churn": f"have a churn hazard {r['estimate']:.2f} times a promoter's",
+            "spend": f"spend {r['estimate']:.2f} times a promoter's amount per purchase",
+            "monthly_spend": f"spend {r['estimate']:.2f} times a promoter's spend per month",
+        }[r["outcome"]]
         r["reading"] = (
             f"{r['nps_group'].capitalize()}s {what} ({level:.0%} CI {r['ci_low']:.2f}-"
             f"{r['ci_high']:.2f}), adjusted for {adj}."
@@ -233,6 +254,40 @@ def _spend(tables, panel: ir.Table, conf: Sequence[str], level: float) -> list[d
     )
     n = df.groupby("nps_group")["customer_id"].nunique()
     return _rows("spend", fit.params, fit.bse, fit.pvalues, n, level)
+
+
+def _monthly_spend(tables, panel: ir.Table, conf: Sequence[str], level: float) -> list[dict]:
+    """Poisson regression of the spend of every customer-month on the group and confounders.
+
+    The customer-months are summed in the engine per customer and NPS group (the confounders
+    are constant per customer): the Poisson likelihood of those sums with offset
+    ``log(months)`` has the score, and so the coefficients and the customer-clustered
+    standard errors, of the regression on every customer-month."""
+    import statsmodels.api as sm
+
+    tx = tables["transactions"]
+    tx = tx.filter(tx.customer_id.notnull() & (tx.amount > 0))
+    tx = tx.mutate(_m=month_number(tx.ts))
+    months = tx.group_by(["customer_id", "_m"]).aggregate(_spend=tx.amount.sum())
+    j = panel.left_join(months, [panel.customer_id == months.customer_id, panel.m == months._m])
+    df = (
+        j.group_by(["customer_id", "nps_group", *conf])
+        .aggregate(spend=j._spend.fill_null(0.0).sum(), months=j.count())
+        .order_by(["customer_id", "nps_group"])
+        .to_pandas()
+    )
+    if df.empty:
+        return []
+    if df["spend"].sum() <= 0 or df["customer_id"].nunique() < 2:
+        raise CxroiError("too few customer-months with spend for the spend per month")
+    x = sm.add_constant(_group_dummies(df, conf), has_constant="add")
+    cluster = pd.factorize(df["customer_id"])[0]
+    fit = sm.GLM(
+        df["spend"].astype(float), x, family=sm.families.Poisson(),
+        offset=np.log(df["months"].astype(float)),
+    ).fit(cov_type="cluster", cov_kwds={"groups": cluster})  # fmt: skip
+    n = df.groupby("nps_group")["customer_id"].nunique()
+    return _rows("monthly_spend", fit.params, fit.bse, fit.pvalues, n, level)
 
 
 def _group_dummies(panel: pd.DataFrame, conf: Sequence[str]) -> pd.DataFrame:

@@ -4,7 +4,7 @@ after the commit. No link token, no survey check, no redaction, no idempotency: 
 work per answer than cxroi's path, and one ``fsync`` per answer instead of one per group.
 
 Run by ``bench_service.py`` as ``uvicorn benchmarks.naive_collect:app`` with
-``NAIVE_DB=path``.
+``NAIVE_DB=path`` (a database in WAL mode, made by the benchmark).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ def _con() -> sqlite3.Connection:
     con = getattr(_local, "con", None)
     if con is None:
         con = sqlite3.connect(os.environ["NAIVE_DB"], isolation_level=None, timeout=30)
-        con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=FULL")
         con.execute("CREATE TABLE IF NOT EXISTS answers (token TEXT, nps INT, comment TEXT)")
         _local.con = con

@@ -14,9 +14,11 @@ summary: what the customer experience is worth, in three numbers with intervals.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -27,6 +29,7 @@ from cxroi._types import WorkspaceLike
 from cxroi.cache import cached
 from cxroi.errors import CxroiError
 from cxroi.results import Result, Table
+from cxroi.text.theme_store import MODEL_FILE
 
 __all__ = ["PAGES", "Headline", "View", "build", "headline", "result"]
 
@@ -73,7 +76,14 @@ def _run(
     themes: bool = False,
     cache: bool = True,
 ) -> None:
-    """Add analysis ``name`` to ``view`` (cached per state of the data), or its reason."""
+    """Add analysis ``name`` to ``view`` (cached per state of the data), or its reason.
+
+    An analysis that reads the comment themes fits the workspace's theme model first when there
+    is none: fitted inside the analysis, the new model would change the state of the data under
+    it and its result would not be cached."""
+    if cache and themes and not (Path(ws.path) / MODEL_FILE).exists():
+        with contextlib.suppress(CxroiError):  # no comments: the analysis says what it needs
+            analyses.theme_model(ws)
     try:
         if cache:
             view.results[name] = cached(

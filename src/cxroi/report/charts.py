@@ -47,7 +47,9 @@ def svg(chart: Any) -> str:
 
 
 def warm() -> None:
-    """Start the renderer (its first chart costs about a second; the next ones a tenth)."""
+    """Import Altair and start the renderer (the first chart would wait about two seconds for
+    them; the next ones take a tenth)."""
+    import altair  # noqa: F401
     import vl_convert as vlc
 
     vlc.vegalite_to_svg({"mark": "point", "data": {"values": [{"x": 1}]},

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test test-engines bench lint docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,10 +22,21 @@ $(CHROMIUM):
 demo: $(STAMP) $(CHROMIUM)
 	$(BIN)/cxroi demo --workspace demo-workspace
 
+# Java 17 from Debian runs PySpark (local mode) for the engine parity tests
+JAVA := /usr/bin/java
+$(JAVA):
+	command -v java >/dev/null || (apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless) \
+		|| echo "java could not be installed: the PySpark tests cannot run"
+
 # The tests that need a real PostgreSQL server get one from Debian's packages
 # (scripts/pg-test-server.sh installs and starts it and prints its URL, or says why not).
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(JAVA)
 	CXROI_TEST_PG="$$(sh scripts/pg-test-server.sh)" $(BIN)/python -m pytest -q
+
+# Only the engine parity suite (PostgreSQL and PySpark against DuckDB)
+test-engines: $(STAMP) $(JAVA)
+	CXROI_TEST_PG="$$(sh scripts/pg-test-server.sh)" $(BIN)/python -m pytest -q -m engines
 
 # Debian packages the benchmarks need (wrk: the load generator of bench_service)
 WRK := /usr/bin/wrk

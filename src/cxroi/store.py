@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import ibis
 import pandas as pd
 
 from cxroi import ingest as _ing
 from cxroi.config import CONFIG_FILE, Settings, load_settings, write_settings
+from cxroi.engines import TableMap, check_mapped, mapped_table, parse_table_maps, redact_url
+from cxroi.engines import connect as connect_engine
 from cxroi.errors import WorkspaceError, first_line
 from cxroi.privacy import RAW_SUFFIX
 from cxroi.readers import read_source
@@ -69,6 +70,10 @@ class Workspace:
         self.read_only = read_only
         self._writer_note: Path | None = None
         self._absent: set[str] = set()
+        self._in_place: dict[str, ibis.Table] = {}
+        self.mapped: dict[str, TableMap] = parse_table_maps(
+            settings.section("tables"), file=str(path / CONFIG_FILE)
+        )
 
     # -- making and opening -------------------------------------------------------------------
     @classmethod
@@ -141,13 +146,14 @@ class Workspace:
         else:
             # a table this version added to an older store: read as empty until a writer
             # creates it (a read-only open never changes the store)
-            ws._absent = {n for n in TABLES if n not in set(con.list_tables())}
+            have = set(con.list_tables())
+            ws._absent = {n for n in TABLES if n not in have and n not in ws.mapped}
         return ws
 
     def _create_tables(self) -> None:
         have = set(self.con.list_tables())
         for name, table in TABLES.items():
-            if name not in have:
+            if name not in have and name not in self.mapped:
                 self.con.create_table(name, schema=ibis.schema(table.dtypes()))
 
     def _mark_writer(self, purpose: str) -> None:
@@ -164,7 +170,7 @@ class Workspace:
     def close(self) -> None:
         """Close the connection to the engine."""
         disconnect = getattr(self.con, "disconnect", None)
-        if disconnect:
+        if disconnect and not getattr(self.con, "cxroi_borrowed", False):
             disconnect()
         if self._writer_note is not None:
             with contextlib.suppress(OSError):
@@ -201,6 +207,10 @@ class Workspace:
     def raw_table(self, name: str) -> ibis.Table:
         """Canonical table ``name`` with every stored column, raw text included."""
         tspec = spec(name)  # clear error for an unknown name
+        if name in self.mapped:
+            if name not in self._in_place:  # checked once per open: one schema query
+                self._in_place[name] = mapped_table(self.con, self.mapped[name])
+            return self._in_place[name]
         if name in self._absent:
             return ibis.memtable(pd.DataFrame({c: pd.Series([], dtype=object)
                                                for c in tspec.dtypes()}),
@@ -211,6 +221,12 @@ class Workspace:
     def tables(self) -> Mapping[str, ibis.Table]:
         """Every canonical table by name, as Ibis expressions (read lazily)."""
         return _Tables(self)
+
+    def check_tables(self) -> dict[str, list[str]]:
+        """For each table mapped in ``[tables]``, what keeps it from being read as the
+        canonical table (one line each; empty when it fits): see
+        :func:`cxroi.engines.check_mapped`."""
+        return {name: check_mapped(self.con, m) for name, m in self.mapped.items()}
 
     def counts(self) -> dict[str, int]:
         """Rows in every canonical table."""
@@ -283,6 +299,12 @@ class Workspace:
         if self.read_only:
             raise WorkspaceError(f"{self.path} was opened read-only; open it to write")
         tspec = spec(table)
+        if tspec.name in self.mapped:
+            raise WorkspaceError(
+                f"{tspec.name} is the company's table {self.mapped[tspec.name].source} "
+                f"([tables] in {CONFIG_FILE}): cxroi reads it in place and never writes to it; "
+                "load it where the company loads it, or remove the mapping"
+            )
         note = progress or (lambda step, frac: None)
         note("reading", 0.0)
         before = None
@@ -328,13 +350,7 @@ def _connect(
 ) -> Any:
     """Connect to the engine; on the embedded store, wait (bounded) for another process."""
     if settings.engine is not None:
-        try:
-            return ibis.connect(settings.engine)
-        except Exception as e:  # any backend's connection error, reported in one line
-            raise WorkspaceError(
-                f"cannot connect to engine {redact_url(settings.engine)!r}: "
-                f"{_redacted_message(e, settings.engine)}"
-            ) from None
+        return connect_engine(settings.engine)
     import duckdb
 
     file = path / STORE_FILE
@@ -383,21 +399,3 @@ def _holder(path: Path, message: str) -> str:
         if pid is None or info.get("pid") == pid:
             return f"{info['purpose']} by pid {info['pid']}"
     return f"another process (pid {pid})" if pid else "another process"
-
-
-def _redacted_message(e: BaseException, url: str) -> str:
-    msg = first_line(e).replace(url, redact_url(url))
-    pw = urlsplit(url).password
-    return msg.replace(pw, "***") if pw else msg
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (``postgres://me:***@host/db``)."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -126,8 +126,18 @@ def ingest(
 def tables(
     workspace: WorkspaceOpt = Path("."), format: FormatOpt = Format.table, table: TableOpt = None
 ) -> None:
-    """List the canonical tables with their row counts and key."""
+    """List the canonical tables with their row counts and key; check the mapped ones.
+
+    A table mapped in [tables] of cxroi.toml that does not fit the schema is named on stderr,
+    one line per missing table, column or wrong type, and the exit code is 2.
+    """
     from cxroi.analyses import workspace_tables
 
     with open_workspace(workspace, "tables") as ws:
-        emit(workspace_tables(ws), format, table=table)
+        r = workspace_tables(ws)
+    problems = r.params.get("problems", [])
+    emit(r, format, table=table)
+    for p in problems:
+        typer.echo(f"error: {plain(p)}", err=True)
+    if problems:
+        raise typer.Exit(2)

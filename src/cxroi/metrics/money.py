@@ -203,7 +203,8 @@ def coverage_islands(contracts: ir.Table) -> ir.Table:
     order = ["start_date", "end"]
     before = ibis.window(group_by="customer_id", order_by=order, rows=(None, -1))
     m = m.mutate(_prev=m.end.max().over(before))
-    m = m.mutate(_new=(m._prev.isnull() | (m.start_date > m._prev)).cast("int64"))
+    # ifelse, not a cast: PostgreSQL casts no boolean to bigint
+    m = m.mutate(_new=(m._prev.isnull() | (m.start_date > m._prev)).ifelse(1, 0).cast("int64"))
     upto = ibis.window(group_by="customer_id", order_by=order, rows=(None, 0))
     m = m.mutate(_island=m._new.sum().over(upto))
     multi = m.group_by(["customer_id", "_island"]).aggregate(

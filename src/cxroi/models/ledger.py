@@ -31,7 +31,8 @@ DAYS_PER_YEAR = 365.25
 
 
 def _hours(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
-    return (later.epoch_seconds() - earlier.epoch_seconds()) / 3600.0
+    # float64 before dividing: Spark reads 3600.0 as a decimal, and integer / decimal rounds
+    return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / 3600.0
 
 
 def customer_ledger(
@@ -78,7 +79,7 @@ def customer_ledger(
     )
     ct_agg = ct.group_by("customer_id").aggregate(
         contracts=ct.count(),
-        active_contracts=ct.end_date.isnull().cast("int64").sum(),
+        active_contracts=ct.end_date.isnull().ifelse(1, 0).cast("int64").sum(),
         contract_start=ct.start_date.min(),
         last_end=ct.end_date.max(),
     )
@@ -108,7 +109,8 @@ def customer_ledger(
     churned = (led.contracts.fill_null(0) > 0) & (led.active_contracts.fill_null(0) == 0)
     entry = ibis.greatest(led._start.fill_null(start_day), ibis.literal(start_day))
     exit_ = ibis.ifelse(churned, ibis.least(led.last_end, ibis.literal(end)), ibis.literal(end))
-    led = led.mutate(entry=entry, exit=exit_, churned=churned.cast("int64"))
+    # ifelse, not a cast: PostgreSQL casts no boolean to bigint
+    led = led.mutate(entry=entry, exit=exit_, churned=churned.ifelse(1, 0).cast("int64"))
     days = led.exit.delta(led.entry, unit="day").cast("float64")
     led = led.mutate(
         exposure_years=ibis.greatest(days, 1.0) / DAYS_PER_YEAR,

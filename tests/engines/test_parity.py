@@ -244,3 +244,39 @@ def test_theme_impact(engines, duck_ws, duck_themes, engine):
     # comments come back (the text is analysed in Python), transactions and events never
     comments = int(duck_ws.table("responses").comment.count().execute())
     assert_summaries_only(log, most=max(comments, CUSTOMERS))
+
+
+# -- NPS points (the outcome of the initiatives' difference-in-differences) ----------------------
+
+
+def _nps_points(ws) -> pd.DataFrame:
+    from cxroi.metrics.nps import nps_points_expr
+
+    rs = ws.table("responses")
+    m = rs.ts.truncate("M").cast("date").name("month")
+    pts = nps_points_expr(rs.nps)
+    out = (
+        rs.group_by(m)
+        .aggregate(points=pts.mean(), answered=pts.count())
+        .order_by("month")
+        .execute()
+    )
+    out["month"] = pd.to_datetime(out["month"])
+    return out
+
+
+def test_nps_points_recount_in_pandas(duck_ws, company):
+    """A missing score stays missing: the mean over answers is the month's NPS."""
+    got = _nps_points(duck_ws).set_index("month")
+    rs = company["responses"].to_pandas()
+    month = rs.ts.dt.to_period("M").dt.to_timestamp()
+    pts = np.select([rs.nps >= 9, rs.nps >= 7, rs.nps.notna()], [100.0, 0.0, -100.0], np.nan)
+    want = pd.Series(pts, index=rs.index).groupby(month).agg(["mean", "count"])
+    want = want.loc[got.index]
+    assert (got["answered"].to_numpy() == want["count"].to_numpy()).all()
+    assert np.allclose(got["points"].to_numpy(), want["mean"].to_numpy(), rtol=RTOL)
+
+
+@pytest.mark.parametrize("engine", SERVERS)
+def test_nps_points(engines, duck_ws, engine):
+    same(_nps_points(engines(engine)), _nps_points(duck_ws), key=["month"])

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 
@@ -70,9 +71,13 @@ def nps_points_expr(score: ir.NumericValue) -> ir.FloatingValue:
 
     The mean over answers is the NPS, so a difference-in-differences on it is in NPS points.
     """
-    return (score >= PROMOTER_MIN).cast("float64") * 100 - (score < PASSIVE_MIN).cast(
-        "float64"
-    ) * 100
+    # CASE, not a boolean cast: PostgreSQL casts no boolean to a float
+    return ibis.cases(
+        (score >= PROMOTER_MIN, 100.0),
+        (score >= PASSIVE_MIN, 0.0),
+        (score.notnull(), -100.0),
+        else_=ibis.null("float64"),
+    )
 
 
 def nps_group(scores: object) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 
 from cxroi.analyses.journey import duration_days, journey_funnel, journey_paths
 from cxroi.errors import CxroiError
-from cxroi.journey.flow import ARROW, directly_follows, funnel, paths
+from cxroi.journey.flow import ARROW, churned_customers, directly_follows, funnel, paths
 from cxroi.metrics._intervals import wilson
 from cxroi.models.ledger import customer_ledger
 from tests.models._workspaces import simulated_workspace
@@ -153,6 +153,28 @@ def test_directly_follows_matches_pandas_and_marks_leaving_the_map(sim):
     assert {f for f, _ in leaves} <= {"ad", "website", "checkout"}
     assert ("website", "onboarding_call") in leaves and ("checkout", "delivery") in leaves
     assert ("ad", "website") not in leaves
+
+
+def test_the_churn_of_the_paths_is_the_ledgers(sim):
+    # journey paths reads the churn from the contracts alone: the ledger's column, cheaper
+    ws, _ = sim
+    led = customer_ledger(ws.tables).select("customer_id", "churned").to_pandas()
+    mine = churned_customers(ws.tables).to_pandas().set_index("customer_id")["churned"]
+    got = led["customer_id"].map(mine).fillna(False).astype(bool)
+    assert 0 < got.sum() < len(led)
+    assert (got.to_numpy() == led["churned"].astype(bool).to_numpy()).all()
+    assert set(mine.index) <= set(led["customer_id"])
+
+
+def test_directly_follows_p95_matches_pandas(sim):
+    ws, ev = sim
+    e = ev.copy()
+    e["to"] = e.groupby("customer_id")["touchpoint"].shift(-1)
+    e["gap"] = (e.groupby("customer_id")["ts"].shift(-1) - e["ts"]).dt.total_seconds() / 3600
+    e = e[e["to"].notna() & (e["to"] != e["touchpoint"])]
+    p95 = e.groupby(["touchpoint", "to"])["gap"].quantile(0.95)
+    got = directly_follows(ws.tables).set_index(["from", "to"])
+    np.testing.assert_allclose(got["hours_p95"].reindex(p95.index), p95)
 
 
 def test_the_analyses_keep_the_contract(sim):

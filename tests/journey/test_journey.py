@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cxroi.analyses.journey import journey_check, journey_init, journey_touchpoints
@@ -227,6 +228,44 @@ def test_comment_sentiment_and_themes_per_touchpoint_match_pandas(sim):
     assert checked == 5  # delivery, onboarding and the three support channels
     assert got.loc[("app", "sentiment"), "flag"] == "no-data"
     assert "top_theme" in r.table("summary").columns
+
+
+def test_comments_above_the_cap_are_a_seeded_sample_whose_intervals_hold_the_exact_value(sim):
+    # the approximation of the comment metrics against the exact path on the same data
+    journey_init(sim, force=True)
+    exact = journey_touchpoints(sim, comment_sample=None)
+    cap = 150
+    a = journey_touchpoints(sim, comment_sample=cap)
+    b = journey_touchpoints(sim, comment_sample=cap)
+    ex = exact.table("touchpoints").set_index(["touchpoint", "metric"])
+    got = a.table("touchpoints").set_index(["touchpoint", "metric"])
+    pd.testing.assert_frame_equal(got, b.table("touchpoints").set_index(["touchpoint", "metric"]))
+    sampled = []
+    for tp in ex.index.get_level_values(0).unique():
+        e, g = ex.loc[(tp, "sentiment")], got.loc[(tp, "sentiment")]
+        if e["n"] == 0:
+            assert g["flag"] == "no-data"
+            continue
+        if e["n"] <= cap:  # every comment: exact
+            assert (g["n"], g["value"]) == (e["n"], pytest.approx(e["value"]))
+            continue
+        sampled.append(tp)
+        assert g["n"] == cap
+        assert g["ci_low"] <= e["value"] <= g["ci_high"]
+        assert g["ci_high"] - g["ci_low"] > e["ci_high"] - e["ci_low"]  # wider: fewer comments
+    assert sampled, "the cap must be below some touchpoint's comments"
+    (note,) = [w for w in a.warnings if "random sample" in w]
+    assert all(tp in note for tp in sampled)
+    assert not [w for w in exact.warnings if "random sample" in w]
+    th, th_exact = a.table("themes"), exact.table("themes")
+    for tp in sampled:
+        t = th[th["touchpoint"] == tp].iloc[0]
+        assert t["sampled"] == cap and t["comments"] > cap
+        e = th_exact[(th_exact["touchpoint"] == tp) & (th_exact["theme"] == t["theme"])]
+        assert len(e) and t["ci_low"] <= e["share"].iloc[0] <= t["ci_high"]
+    # metrics that are not the comments' are untouched by the sampling
+    rest = ex.index.get_level_values(1) != "sentiment"
+    pd.testing.assert_frame_equal(got[rest], ex[rest])
 
 
 def test_the_commands_print_problems_one_line_each_with_exit_code_2(sim):

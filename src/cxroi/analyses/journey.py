@@ -1,15 +1,19 @@
 """``cxroi journey``: the journey map of the workspace (``journey.yaml``), proposed from the
-data, checked against it, and measured touchpoint by touchpoint."""
+data, checked against it, and measured touchpoint by touchpoint.
+
+Comments at a touchpoint: :mod:`cxroi.analyses.journey_comments` (sampled above
+:data:`~cxroi.analyses.journey_comments.COMMENT_SAMPLE`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from cxroi import progress
 from cxroi._types import WorkspaceLike
+from cxroi.analyses.journey_comments import COMMENT_SAMPLE, comment_metrics
 from cxroi.errors import CxroiError
 from cxroi.files import atomic_file
 from cxroi.journey import (
@@ -23,7 +27,7 @@ from cxroi.journey import (
     load,
     propose,
 )
-from cxroi.journey.flow import directly_follows, funnel, paths, sequence
+from cxroi.journey.flow import churned_customers, directly_follows, funnel, paths, sequence
 from cxroi.journey.metrics import touchpoint_metrics
 from cxroi.results import Result, Table, estimate_frame
 from cxroi.window import Window
@@ -43,7 +47,10 @@ TOUCHPOINTS_METHOD = (
     "events and distinct customers per touchpoint (exact counts of the events the map assigns "
     "to it); NPS, CSAT and CES of the responses given at the touchpoint with the scorecard's "
     "definitions and intervals; tickets the map assigns to it by category or channel, with "
-    "their cost; time from each of its events to the same customer's next event, p50 and p95"
+    "their cost; time from each of its events to the same customer's next event, p50 and p95 "
+    "(exact); sentiment (mean lexicon score, t interval) and theme shares (Wilson intervals) "
+    f"of its comments, from a seeded random sample of {COMMENT_SAMPLE:,} where it has more "
+    "(n: the comments analysed)"
 )
 
 
@@ -131,17 +138,24 @@ def journey_check(ws: WorkspaceLike) -> Result:
 
 
 @progress.task("journey touchpoints")
-def journey_touchpoints(ws: WorkspaceLike, *, comments: bool = True, level: float = 0.95) -> Result:
+def journey_touchpoints(
+    ws: WorkspaceLike,
+    *,
+    comments: bool = True,
+    level: float = 0.95,
+    comment_sample: int | None = COMMENT_SAMPLE,
+) -> Result:
     """Volume, reach, perception, tickets, time to the next step and (with ``comments``) the
     sentiment and top themes of the comments of every touchpoint of the map, with intervals
-    and ``n``."""
+    and ``n``; a touchpoint's comments are sampled above ``comment_sample`` (module
+    docstring; ``None``: every comment)."""
     notes: list[str] = []
     journey = journey_map(ws)
     progress.step(f"measuring {len(journey.touchpoints)} touchpoints in the engine")
     raw = touchpoint_metrics(ws.tables, journey, level=level)
     themes_table = None
     if comments:
-        sentiment, themes_table, note = _comment_metrics(ws, journey, level)
+        sentiment, themes_table, note = comment_metrics(ws, journey, level, comment_sample)
         if sentiment is not None:
             raw = pd.concat([raw, sentiment], ignore_index=True)
         if note:
@@ -314,10 +328,7 @@ def journey_paths(
 ) -> Result:
     """The most frequent paths, churned against retained customers, and the directly-follows
     counts (pairs that leave the map marked when ``journey.yaml`` exists)."""
-    from cxroi.models.ledger import customer_ledger
-
-    led = customer_ledger(ws.tables)
-    churned = led.select("customer_id", churned=led.churned.cast("boolean"))
+    churned = churned_customers(ws.tables)  # the ledger's churn, from the contracts alone
     steps = sequence(ws.tables).cache()  # read by both the paths and the pairs
     raw = paths(ws.tables, length=length, top=top, churned=churned, level=level, steps=steps)
     table = estimate_frame(raw, level=level, min_n=ws.settings.min_n)
@@ -383,79 +394,6 @@ def journey_paths(
     )
 
 
-def _comment_metrics(
-    ws: WorkspaceLike, journey: Journey, level: float
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str | None]:
-    """Per touchpoint: the lexicon sentiment of its comments (mean, t interval) and its three
-    most mentioned themes, through the workspace's theme model; computed once per state of the
-    data (:mod:`cxroi.cache`)."""
-    from cxroi.cache import cached
-
-    surveys = {t.id: list(t.surveys) for t in journey.touchpoints}
-    got = cached(ws, "journey-comments", {"surveys": surveys, "level": level},
-                 lambda: _analyse_comments(ws, journey, level), themes=True)  # fmt: skip
-    sent, themes = got.get("sentiment"), got.get("themes")
-    if not isinstance(sent, pd.DataFrame) or sent.empty:
-        return None, None, "no comments at the touchpoints: no sentiment or themes"
-    assert isinstance(themes, pd.DataFrame)
-    return sent, themes, None
-
-
-def _analyse_comments(
-    ws: WorkspaceLike, journey: Journey, level: float
-) -> dict[str, Result | pd.DataFrame]:
-    import ibis
-
-    from cxroi.analyses.themes import comment_frame, theme_model
-    from cxroi.metrics._intervals import mean_interval
-    from cxroi.text.pipeline import analyse_comments
-
-    rows = [(t.id, v) for t in journey.touchpoints for v in t.surveys]
-    rs = ws.table("responses")
-    if not rows or "comment" not in rs.columns:
-        return {}
-    m = ibis.memtable(pd.DataFrame(rows, columns=["tp", "value"], dtype=object))
-    rs = rs.filter(rs.comment.notnull() & rs.touchpoint.notnull())
-    j = rs.inner_join(m, rs.touchpoint.cast("string") == m.value)
-    frame = comment_frame(j.select("tp", "comment").to_pyarrow())
-    if frame.empty:
-        return {}
-    progress.step(f"sentiment and themes of {len(frame):,} touchpoint comments")
-    model = theme_model(ws, n_jobs=-1)
-    ca = analyse_comments(frame["comment"], model, n_jobs=-1)
-    ids = [t.id for t in journey.touchpoints]
-    code = np.asarray(pd.Categorical(frame["tp"], categories=ids).codes, dtype=np.int64)
-    ok = (code >= 0) & np.isfinite(ca.sentiment)
-    v = np.nan_to_num(ca.sentiment)
-    k = len(ids)
-    n = np.bincount(code[ok], minlength=k).astype(float)
-    tot = np.bincount(code[ok], v[ok], minlength=k)
-    sq = np.bincount(code[ok], v[ok] ** 2, minlength=k)
-    mean, _, _, lo, hi = mean_interval(n, tot, sq, level=level)
-    by_id = {t.id: t for t in journey.touchpoints}
-    sentiment = pd.DataFrame({
-        "stage": [by_id[i].stage for i in ids], "touchpoint": ids,
-        "name": [by_id[i].name for i in ids], "metric": "sentiment", "value": mean,
-        "ci_low": lo, "ci_high": hi, "n": n.astype(int),
-        "flag": np.where(n > 0, "", "no-data"),
-    })  # fmt: skip
-    inside = code >= 0
-    on = ca.themes.confidence[inside] > 0
-    counts = np.zeros((k, on.shape[1]))
-    np.add.at(counts, code[inside], on)
-    comments = np.bincount(code[inside], minlength=k).astype(float)
-    out = []
-    for i, tid in enumerate(ids):
-        for r, t in enumerate(np.argsort(-counts[i], kind="stable")[:3], start=1):
-            if counts[i, t] > 0:
-                out.append({"touchpoint": tid, "rank": r, "theme": ca.themes.names[t],
-                            "label": ca.themes.labels[t], "mentions": int(counts[i, t]),
-                            "share": counts[i, t] / comments[i]})  # fmt: skip
-    themes = pd.DataFrame(out, columns=["touchpoint", "rank", "theme", "label", "mentions",
-                                        "share"])  # fmt: skip
-    return {"sentiment": sentiment, "themes": themes}
-
-
 BACKSTAGE = "backstage"
 """The stage of the backstage event types measured for the blueprint."""
 
@@ -473,7 +411,7 @@ def journey_picture(
     warnings: list[str] = []
     if kind == "map":
         raw = touchpoint_metrics(ws.tables, journey)
-        sentiment, _, _ = _comment_metrics(ws, journey, 0.95)
+        sentiment, _, _ = comment_metrics(ws, journey, 0.95)
         if sentiment is not None:
             raw = pd.concat([raw, sentiment], ignore_index=True)
         fig = map_figure(journey, raw, metric=metric)

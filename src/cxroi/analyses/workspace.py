@@ -32,7 +32,7 @@ def workspace_tables(ws: WorkspaceLike) -> Result:
             "status": "problem" if found else "ok",
         })  # fmt: skip
     frame = pd.DataFrame(rows)
-    frame["rows"] = frame["rows"].astype("Int64")
+    frame["rows"] = frame["rows"].astype("Int64" if frame["rows"].isna().any() else "int64")
     if not mapped:
         frame = frame.drop(columns=["source", "status"])
     return Result(

@@ -83,13 +83,20 @@ def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95)
             ibis.window(group_by="customer_id", order_by=["ts", "touchpoint"])
         )
     )
-    ev = ev.mutate(gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()) / HOURS)
+    # float64 before dividing: Spark reads a float literal as a decimal and rounds
+    ev = ev.mutate(
+        gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()).cast("float64") / HOURS
+    )
     j = joined(ev, "touchpoint", mapping(journey, lambda t: t.events))
     if j is not None:
-        frames["events"] = j.group_by("tp").aggregate(
+        # p50 and p95 from one sort of each touchpoint's gaps (a quantile list), not two
+        f = j.group_by("tp").aggregate(
             events=j.count(), customers=j.customer_id.nunique(), gaps=j.gap_h.count(),
-            p50=j.gap_h.quantile(0.5), p95=j.gap_h.quantile(0.95),
+            q=j.gap_h.quantile([0.5, 0.95]),
         ).to_pandas()  # fmt: skip
+        q = [v if v is not None and len(v) == 2 else (np.nan, np.nan) for v in f.pop("q")]
+        f["p50"], f["p95"] = [float(a) for a, _ in q], [float(b) for _, b in q]
+        frames["events"] = f
     rs = tables["responses"]
     j = joined(rs, "touchpoint", mapping(journey, lambda t: t.surveys))
     if j is not None:

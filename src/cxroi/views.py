@@ -95,8 +95,15 @@ def _run(
         view.missing[name] = str(e)
 
 
+def _span(p: dict, keys: tuple[str, ...] = ("period", "since", "until")) -> dict[str, Any]:
+    """The page's scorecard filters, with the scorecard's default period spelled out: the
+    report (which passes ``period="month"``) and the dashboard (which passes nothing) then
+    share one cached result."""
+    return {"period": "month"} | {k: p[k] for k in keys if p.get(k)}
+
+
 def _overview(ws: WorkspaceLike, v: View, p: dict) -> None:
-    span = {k: p[k] for k in ("period", "since", "until") if p.get(k)}
+    span = _span(p)
     metrics = ["nps", "csat", "ces", "revenue", "churn_rate", "clv_simple"]
     _run(
         v,
@@ -122,7 +129,7 @@ def _value(ws: WorkspaceLike, v: View) -> None:
 
 
 def _scorecard(ws: WorkspaceLike, v: View, p: dict) -> None:
-    keep = {k: p[k] for k in ("period", "since", "until", "by", "metrics") if p.get(k)}
+    keep = _span(p, ("period", "since", "until", "by", "metrics"))
     _run(v, ws, "scorecard", lambda: analyses.scorecard(ws, **keep), keep)
 
 

@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 
 from cxroi import analyses
 from cxroi.cli import app
-from cxroi.report.html import REPORT_PAGES, SECTION_TITLES, find_chromium, render_report
+from cxroi.report.html import (
+    REPORT_PAGES,
+    SECTION_TITLES,
+    find_chromium,
+    render_report,
+    write_report,
+)
 from cxroi.store import Workspace
 from cxroi.views import build, headline
 
@@ -115,6 +121,24 @@ def test_the_command_writes_html_and_a_pdf(demo_folder, tmp_path):
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
         assert "595.28 x 841.89" in info  # A4, in points
         assert int(re.search(r"Pages:\s+(\d+)", info).group(1)) >= 5
+
+
+def test_after_the_report_the_dashboard_pages_open_without_computing(
+    demo_folder, tmp_path, monkeypatch
+):
+    # the command passes its default period; the dashboard's first request passes none
+    with Workspace.open(demo_folder, read_only=True) as ws:
+        write_report(ws, tmp_path / "r.html", period="month")
+
+    def computed(*args, **kwargs):
+        raise AssertionError("the page computed its scorecard again")
+
+    monkeypatch.setattr(analyses, "scorecard", computed)
+    monkeypatch.setattr(analyses, "alerts", computed)
+    with Workspace.open(demo_folder, read_only=True) as ws:
+        for page in ("overview", "scorecard"):
+            v = build(ws, page)
+            assert "scorecard" in v.results and not v.missing, (page, v.missing)
 
 
 @pytest.mark.parametrize(

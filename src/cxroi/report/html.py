@@ -185,7 +185,11 @@ def pdf(html_path: str | Path, out: str | Path, *, timeout: float = 120) -> Path
 def write_report(
     ws: WorkspaceLike, out: str | Path, *, pdf_out: str | Path | None = None, **params: Any
 ) -> list[Path]:
-    """Write the HTML report to ``out`` (and its PDF to ``pdf_out``); returns the paths."""
+    """Write the HTML report to ``out`` (and its PDF to ``pdf_out``); returns the paths.
+
+    The analyses of every dashboard page are then cached for the data as they are (the
+    report's sections, and the scorecard page as it first opens), so the dashboard opens them
+    without computing."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise CxroiError(f"--out {out}: give a .html file")
@@ -195,6 +199,7 @@ def write_report(
         if path is not None and not Path(path).parent.is_dir():
             raise CxroiError(f"{flag} {path}: folder {Path(path).parent} does not exist")
     text = render_report(ws, **params)
+    build(ws, "scorecard")  # the dashboard's one cached page the report does not show
     with atomic_file(out, encoding="utf-8") as f:
         f.write(text)
     written = [out]

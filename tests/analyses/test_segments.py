@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -94,6 +95,19 @@ def test_planted_niche_ranks_first(company):
     assert top["ci_low"] > 0
     assert res.readings[0].startswith(f"#1 {niche['column']} {niche['value']}:")
     assert len(res.readings) == 5
+
+
+def test_opportunity_intervals_are_the_same_on_every_run(company):
+    # the bootstrap draws a weight per customer row: the rows reach it in customer order, not
+    # in whatever order the engine returned them (issue 15)
+    ws, _ = company
+    from cxroi.models.ledger import ledger_frame
+
+    ids = ledger_frame(ws.tables)["customer_id"]
+    assert ids.is_monotonic_increasing and ids.is_unique
+    runs = [opportunities(ws, n_boot=50)["opportunities"] for _ in range(2)]
+    assert runs[0]["ci_low"].notna().any()
+    pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
 
 
 def test_cli_segments_and_opportunities_formats(company):

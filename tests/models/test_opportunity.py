@@ -115,3 +115,36 @@ def test_segments_found_from_churn_count_only_their_perception():
     t = opportunity_table(f, seg, strata=None, selected_on_churn={"city"}, min_n=10, n_boot=0)
     assert (t["retention"] == 0).all()
     assert t["flag"].str.contains("selected-on-churn").all()
+
+
+def test_intervals_do_not_depend_on_the_order_of_the_rows():
+    # an engine returns the rows of a query without ORDER BY in any order; the exact draws
+    # give one Poisson weight per row, so they are made in customer order (issue 15)
+    rng = np.random.default_rng(3)
+    n = 600  # small cells: drawn exactly, a weight per customer
+    f = pd.DataFrame({
+        "customer_id": [f"C{i:04d}" for i in range(n)],
+        "city": rng.choice(["A", "B", "C"], n),
+        "nps_group": rng.choice(["promoter", "passive", "detractor", None], n),
+        "churned": rng.binomial(1, 0.2, n),
+        "exposure_years": rng.uniform(0.2, 2.0, n),
+        "revenue": rng.gamma(2.0, 300.0, n),
+        "support_cost": rng.gamma(1.0, 30.0, n),
+        "purchases": rng.poisson(5, n),
+    })  # fmt: skip
+    f["spend"] = f["revenue"]
+    hr = {"passive": (1.5, 0.1), "detractor": (2.5, 0.1)}
+    sm = {"passive": (0.9, 0.05), "detractor": (0.7, 0.05)}
+
+    def table(frame: pd.DataFrame) -> pd.DataFrame:
+        seg = segment(frame, SegmentSpec(("city",)))
+        return opportunity_table(frame, seg, hazard_ratios=hr, spend_multiples=sm,
+                                 strata=None, n_boot=50, random_state=0)  # fmt: skip
+
+    shuffled = f.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    a, b = table(f), table(shuffled)
+    assert a["ci_low"].notna().all() and (a["ci_low"] < a["ci_high"]).all()
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    # the same rows in another order are another bootstrap without the key
+    c = table(shuffled.drop(columns="customer_id"))
+    assert not np.allclose(a["ci_high"], c["ci_high"], rtol=1e-6)

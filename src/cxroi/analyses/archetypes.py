@@ -169,28 +169,24 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime) -> pd.DataFrame | None:
 
 
 def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) -> Themes:
-    """Per customer: comments, those mentioning each theme, and those of them that read
-    negative (lexicon sentiment below 0)."""
-    from cxroi.analyses.themes import comment_frame, theme_model
-    from cxroi.text.pipeline import analyse_comments
+    """Per customer: comments before ``end_ts``, those mentioning each theme, and those of
+    them that read negative (lexicon sentiment below 0), from the workspace's one pass over
+    its comments (:func:`cxroi.analyses.themes.comment_themes`)."""
+    from cxroi.analyses.themes import comment_themes
 
     rs = ws.tables.get("responses")
     if rs is None or "comment" not in rs.columns:
         return Themes([], [], None, "no comments in the workspace: no theme mentions")
     try:
-        model = theme_model(ws, n_jobs=n_jobs)
+        ct = comment_themes(ws, n_jobs=n_jobs)
     except CxroiError as e:
         return Themes([], [], None, f"no theme mentions: {e}")
-    expr = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & (rs.ts < end_ts))
-    with progress.task("archetypes: themes of comments"):
-        rows = comment_frame(expr.select("customer_id", "comment").to_pyarrow())
-        if rows.empty:
-            return Themes([], [], None, "no comments before as_of: no theme mentions")
-        # each distinct comment is analysed once, in one worker pool
-        ca = analyse_comments(rows["comment"], model, n_jobs=n_jobs)
-    names, labels = list(ca.themes.names), list(ca.themes.labels)
-    on = ca.themes.confidence > 0
-    neg = on & (np.nan_to_num(ca.sentiment) < 0)[:, None]
+    rows = ct.comments[ct.comments["ts"] < pd.Timestamp(end_ts)]
+    if rows.empty:
+        return Themes([], [], None, "no comments before as_of: no theme mentions")
+    names, labels = ct.names, ct.labels
+    on = rows[ct.mention_columns].to_numpy(bool)
+    neg = on & (np.nan_to_num(rows["sentiment"].to_numpy(float)) < 0)[:, None]
     cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
     df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
     df.insert(0, "comments", 1)
@@ -282,7 +278,10 @@ def _archetype_run(
     end_ts = dt.datetime.combine(win.end + dt.timedelta(days=1), dt.time())
     progress.step("profiling customers")
     prof = customer_profile(tables, as_of=win.end, survey=survey)
-    prof = prof.select(*[c for c in _PROFILE_COLUMNS if c in prof.columns]).to_pandas()
+    # in customer order: the fitting subsample is drawn by row, and the engine returns the
+    # rows of a query without ORDER BY in any order
+    prof = prof.select(*[c for c in _PROFILE_COLUMNS if c in prof.columns])
+    prof = prof.order_by("customer_id").to_pandas()
     if prof.empty:
         raise CxroiError(f"no customers had started by {win.end}: nothing to cluster")
     if k is not None and not 1 <= k <= len(prof):

@@ -220,13 +220,19 @@ def _rating_gaps(ws: WorkspaceLike, frame: pd.DataFrame, seg: Segmentation) -> d
     ratings = [c for c in rs.columns if c.startswith("rating_")]
     if not ratings:
         return {}
-    r = rs.filter(rs.customer_id.notnull()).select("customer_id", "nps", *ratings).to_pandas()
-    if r.empty:
+    rs = rs.filter(rs.customer_id.notnull())
+    x = {c: rs[c].cast("float64") for c in ratings}
+    # in the engine: each rating's correlation with NPS over the responses (pairwise complete,
+    # as pandas' corrwith) and each customer's mean ratings
+    nps = rs.nps.cast("float64")
+    corr = rs.aggregate(**{c: x[c].corr(nps, how="pop") for c in ratings}).to_pandas()
+    if corr.empty:
         return {}
-    r[ratings] = r[ratings].astype(float)
-    weight = r[ratings].corrwith(r["nps"].astype(float)).clip(lower=0).fillna(0)
-    means = r.groupby("customer_id")[ratings].mean()
-    m = frame[["customer_id"]].merge(means, left_on="customer_id", right_index=True, how="left")
+    weight = corr.iloc[0].astype(float).clip(lower=0).fillna(0)[ratings]
+    means = rs.group_by("customer_id").aggregate(**{c: x[c].mean() for c in ratings}).to_pandas()
+    if means.empty:
+        return {}
+    m = frame[["customer_id"]].merge(means, on="customer_id", how="left")
     vals = m[ratings].to_numpy(float)
     out: dict[Any, str] = {}
     for dim, code in seg.codes.items():

@@ -282,20 +282,15 @@ def segment_themes(
 
     Returns the table (``None`` without comments) and a note why it is missing.
     """
-    from cxroi.analyses.themes import comment_frame, theme_model
+    from cxroi.analyses.themes import comment_themes
 
-    rs = ws.table("responses")
-    rs = rs.filter(rs.comment.notnull() & rs.customer_id.notnull() & rs.nps.notnull())
-    comments = comment_frame(
-        rs.order_by("response_id").select("customer_id", "nps", "comment").to_pyarrow()
-    )
+    ct = comment_themes(ws, n_jobs=-1)
+    comments = ct.comments[ct.comments["nps"].notna()]
     if comments.empty:
         return None, "no comments with an NPS answer: no themes per segment"
     progress.step(f"themes of {len(comments):,} comments")
-    model = theme_model(ws, n_jobs=-1)
-    # each distinct comment redacted and assigned once, in worker processes
-    assign = model.transform(comments["comment"])
-    mention = assign.confidence > 0
+    names, labels = ct.names, ct.labels
+    mention = comments[ct.mention_columns].to_numpy(bool)
     pos = pd.Series(np.arange(len(frame)), index=frame["customer_id"])
     row = pos.reindex(comments["customer_id"]).to_numpy()
     known = ~np.isnan(row)
@@ -320,8 +315,8 @@ def segment_themes(
                 if counts[t] == 0:
                     break
                 out.append({
-                    "dimension": dim, "segment": name, "theme": assign.names[t],
-                    "label": assign.labels[t], "mentions": int(counts[t]),
+                    "dimension": dim, "segment": name, "theme": names[t],
+                    "label": labels[t], "mentions": int(counts[t]),
                     "share": counts[t] / n_comments, "nps_with": float(d["b"][t]),
                     "nps_without": float(d["a"][t]), "estimate": float(d["diff"][t]),
                     "ci_low": float(d["ci_low"][t]), "ci_high": float(d["ci_high"][t]),

@@ -8,9 +8,11 @@ nothing of workspaces. Definitions of every column are in :mod:`cxroi.text.impac
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +29,15 @@ from cxroi.text.theme_model import ThemeModel
 from cxroi.text.theme_store import MODEL_FILE, load_model, save_model
 from cxroi.window import period_span
 
-__all__ = ["comment_frame", "emerging", "sentiment", "theme_model", "themes"]
+__all__ = [
+    "CommentThemes",
+    "comment_frame",
+    "comment_themes",
+    "emerging",
+    "sentiment",
+    "theme_model",
+    "themes",
+]
 
 IMPACT_METHOD = (
     "estimate: a mention's key-driver weight, the NPS points it moves holding the other themes "
@@ -110,6 +120,68 @@ def comment_frame(table: pa.Table) -> pd.DataFrame:
     i = table.column_names.index("comment")
     comment = pc.dictionary_encode(table.column(i)).combine_chunks()
     return table.set_column(i, "comment", comment).to_pandas()
+
+
+@dataclass
+class CommentThemes:
+    """Every commented response of a known customer with its sentiment and theme mentions.
+
+    ``comments`` has ``response_id``, ``customer_id``, ``ts``, ``nps`` (missing without an
+    answer), ``sentiment`` (lexicon, -1 to 1) and one boolean ``mention_<theme>`` per theme,
+    in ``response_id`` order; ``names`` and ``labels`` are the themes'."""
+
+    comments: pd.DataFrame
+    names: list[str]
+    labels: list[str]
+
+    @property
+    def mention_columns(self) -> list[str]:
+        return [f"mention_{n}" for n in self.names]
+
+
+def comment_themes(ws: WorkspaceLike, *, n_jobs: int | None = -1) -> CommentThemes:
+    """Sentiment and theme mentions of every commented response of a known customer.
+
+    One pass over the distinct comments (:func:`cxroi.text.pipeline.analyse_comments`, whose
+    themes are those of the model's ``transform``), computed once per state of the data and
+    theme model (:mod:`cxroi.cache`): the archetypes' theme features, the themes per segment
+    of ``cxroi segments`` and ``cxroi opportunities`` read the same pass. ``n_jobs`` worker
+    processes (``-1``: every core) do not change the answer.
+
+    Raises
+    ------
+    CxroiError
+        When the workspace has no theme model and none can be fitted.
+    """
+    from cxroi.cache import cached
+
+    got = cached(ws, "comment-themes", {}, lambda: _comment_themes(ws, n_jobs), themes=True)
+    comments, th = got["comments"], got["themes"]
+    assert isinstance(comments, pd.DataFrame) and isinstance(th, pd.DataFrame)
+    return CommentThemes(comments, th["name"].tolist(), th["label"].tolist())
+
+
+def _comment_themes(ws: WorkspaceLike, n_jobs: int | None) -> dict[str, pd.DataFrame]:
+    from cxroi.text.pipeline import analyse_comments
+
+    rs = ws.table("responses")
+    rs = rs.filter(rs.comment.notnull() & rs.customer_id.notnull())
+    cols = ["response_id", "customer_id", "ts", "nps", "comment"]
+    df = comment_frame(rs.select(*cols).order_by("response_id").to_pyarrow())
+    if df.empty:  # nothing to analyse: no theme model is needed (nor fitted)
+        out = df.drop(columns="comment").assign(sentiment=np.empty(0))
+        return {"comments": out, "themes": pd.DataFrame({"name": [], "label": []}, dtype=str)}
+    model = theme_model(ws, n_jobs=n_jobs)
+    with progress.task(f"themes of {len(df):,} comments"):
+        # each distinct comment is analysed once, in one worker pool
+        ca = analyse_comments(df["comment"], model, n_jobs=n_jobs)
+    names, labels = list(ca.themes.names), list(ca.themes.labels)
+    mentions = pd.DataFrame(
+        ca.themes.confidence > 0, columns=[f"mention_{n}" for n in names], index=df.index
+    )
+    out = pd.concat([df.drop(columns="comment"), mentions], axis=1)
+    out.insert(4, "sentiment", np.asarray(ca.sentiment, dtype=np.float64))
+    return {"comments": out, "themes": pd.DataFrame({"name": names, "label": labels})}
 
 
 def _ledger(ws: WorkspaceLike) -> pd.DataFrame:

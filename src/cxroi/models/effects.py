@@ -138,15 +138,21 @@ def perception_effects(
     panel = panel.filter(panel.nps_group.notnull())
     rows: list[dict[str, Any]] = []
     estimators = {"churn": _churn, "spend": _spend, "monthly_spend": _monthly_spend}
-    for outcome in outcomes:
-        estimate = estimators[outcome]
-        try:
-            rows += estimate(tables, panel, conf, level)
-        except CxroiError as e:
-            if strict:
-                raise
-            n = _customers_per_group(panel)
-            rows += [_failed(outcome, g, int(n.get(g, 0)), str(e), level) for g in VERSUS]
+    # the panel (the ledger, a row per customer-month, the NPS so far) is computed once in
+    # the engine and read by every outcome's queries, not rebuilt by each
+    panel = panel.cache()
+    try:
+        for outcome in outcomes:
+            estimate = estimators[outcome]
+            try:
+                rows += estimate(tables, panel, conf, level)
+            except CxroiError as e:
+                if strict:
+                    raise
+                n = _customers_per_group(panel)
+                rows += [_failed(outcome, g, int(n.get(g, 0)), str(e), level) for g in VERSUS]
+    finally:
+        panel.release()
     adj = ", ".join(conf) or "nothing"
     for r in rows:
         r["flag"] = ";".join(f for f in (small_n_flag(r["n"], min_n), r.get("flag", "")) if f)

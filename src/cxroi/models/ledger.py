@@ -132,8 +132,11 @@ def ledger_frame(
     as_of: dt.date | None = None,
     survey: str | None = None,
 ) -> pd.DataFrame:
-    """Execute :func:`customer_ledger` (one row per customer) into pandas."""
-    df = customer_ledger(tables, as_of=as_of, survey=survey).to_pandas()
+    """Execute :func:`customer_ledger` (one row per customer) into pandas, in ``customer_id``
+    order: an engine returns the rows of a query without ``ORDER BY`` in any order, and the
+    bootstraps over customers downstream draw one weight per row."""
+    led = customer_ledger(tables, as_of=as_of, survey=survey)
+    df = led.order_by("customer_id").to_pandas()
     if df.empty:
         raise CxroiError("the workspace holds no customers yet; ingest the customers table")
     return df

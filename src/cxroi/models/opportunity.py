@@ -118,7 +118,9 @@ def opportunity_table(
     ----------
     frame
         One row per customer with ``churned``, ``exposure_years``, ``revenue``, ``spend``,
-        ``purchases``, ``support_cost`` and ``nps_group`` (missing without an answer).
+        ``purchases``, ``support_cost`` and ``nps_group`` (missing without an answer). With a
+        ``customer_id`` column the draws are made in its order, so the intervals do not
+        depend on the order of the rows.
     segmentation
         Segment codes of the rows (:func:`cxroi.models.segments.segment`).
     hazard_ratios, spend_multiples
@@ -152,6 +154,13 @@ def opportunity_table(
     missing = [c for c in need if c not in frame.columns]
     if missing:
         raise CxroiError(f"the opportunity frame lacks column(s): {', '.join(missing)}")
+    codes = dict(segmentation.codes)
+    if "customer_id" in frame.columns and not frame["customer_id"].is_monotonic_increasing:
+        # the exact draws give one weight per row: the same customers in the same order draw
+        # the same replicates, whatever order the frame's rows came in
+        order = np.argsort(frame["customer_id"].to_numpy(), kind="stable")
+        frame = frame.iloc[order]
+        codes = {dim: np.asarray(c)[order] for dim, c in codes.items()}
     n_all = len(frame)
     # the columns summed per cell, and a last one counting its customers
     x = np.nan_to_num(frame[[*SUM_COLUMNS, "spend"]].to_numpy(float))
@@ -161,7 +170,7 @@ def opportunity_table(
     hr, sm = _draws(hazard_ratios, b, rng), _draws(spend_multiples, b, rng)
     alpha = (1 - level) / 2
     rows: list[dict[str, Any]] = []
-    for dim, code in segmentation.codes.items():
+    for dim, code in codes.items():
         names = segmentation.labels[dim]
         k = len(names)
         st, n_st = _strata(frame, dim, strata)

@@ -38,6 +38,7 @@ from cxroi.analyses.archetype_description import (
 )
 from cxroi.cache import cached
 from cxroi.errors import CxroiError, param
+from cxroi.frames import to_frame
 from cxroi.models.archetypes import ArchetypeMixture
 from cxroi.models.profile import DAYS_PER_MONTH, customer_profile
 from cxroi.results import SMALL_N, Result, Table
@@ -281,7 +282,7 @@ def _archetype_run(
     # in customer order: the fitting subsample is drawn by row, and the engine returns the
     # rows of a query without ORDER BY in any order
     prof = prof.select(*[c for c in _PROFILE_COLUMNS if c in prof.columns])
-    prof = prof.order_by("customer_id").to_pandas()
+    prof = to_frame(prof.order_by("customer_id"))
     if prof.empty:
         raise CxroiError(f"no customers had started by {win.end}: nothing to cluster")
     if k is not None and not 1 <= k <= len(prof):

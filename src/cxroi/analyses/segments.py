@@ -21,6 +21,7 @@ from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.config import CONFIG_FILE
 from cxroi.errors import CxroiError
+from cxroi.frames import to_frame
 from cxroi.metrics.compare import nps_diff_from_counts
 from cxroi.metrics.nps import nps_group
 from cxroi.models.ledger import ledger_frame
@@ -73,7 +74,7 @@ def segment_frame(ws: WorkspaceLike, *, survey: str | None = None) -> pd.DataFra
         raise CxroiError("the workspace holds no activity yet; ingest transactions or contracts")
     progress.step("profiling customers")
     led = ledger_frame(tables, survey=survey)
-    prof = customer_profile(tables, as_of=last).select(*_PROFILE_COLUMNS).to_pandas()
+    prof = to_frame(customer_profile(tables, as_of=last).select(*_PROFILE_COLUMNS))
     # a churned customer's contract value is that of their last contracts, not 0: segments
     # describe who the customers were, and a band of "0" would hold the churned by definition
     prof = prof.drop(columns="contract_value").rename(columns={"monthly_value": "contract_value"})

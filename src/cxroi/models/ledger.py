@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxroi.errors import CxroiError
+from cxroi.frames import to_frame
 from cxroi.metrics.nps import nps_group_expr
 from cxroi.window import data_bounds
 
@@ -136,7 +137,7 @@ def ledger_frame(
     order: an engine returns the rows of a query without ``ORDER BY`` in any order, and the
     bootstraps over customers downstream draw one weight per row."""
     led = customer_ledger(tables, as_of=as_of, survey=survey)
-    df = led.order_by("customer_id").to_pandas()
+    df = to_frame(led.order_by("customer_id"))
     if df.empty:
         raise CxroiError("the workspace holds no customers yet; ingest the customers table")
     return df

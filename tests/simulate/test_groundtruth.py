@@ -267,3 +267,25 @@ def test_expected_rating_moments_match_draws_of_the_rating_mechanism():
     s2 = tally.counts["drv_s2"]
     assert s2[0, 1] == pytest.approx(e1[0] * e1[1])
     assert s2[2, -1] == pytest.approx(e1[2] * 7)
+
+
+def test_expected_purchases_match_draws_of_the_dropout_mechanism():
+    # The spend truth counts each month's expected purchases net of purchase dropout in
+    # closed form; compare with 200k customers drawn as transactions() draws them: Poisson
+    # counts per month, clipped once the customer's dropout_after purchases are reached.
+    from cxroi.simulate import params as P
+    from cxroi.simulate.behaviour import expected_purchases
+
+    rng = np.random.default_rng(1)
+    n = 200_000
+    rate = np.array([0.4, 3.1, 3.1, 2.0, 3.1, 5.0, 0.0, 3.1])[None, :].repeat(n, axis=0)
+    p = np.clip(rng.beta(*P.DROPOUT_BETA, n), 1e-6, 1.0)
+    dropout_after = rng.geometric(p)
+    counts = rng.poisson(rate)
+    prev = np.cumsum(counts, axis=1) - counts
+    counts = np.clip(dropout_after[:, None] - prev, 0, counts)
+    expected = expected_purchases(rate, dropout_after)
+    se = counts.std(axis=0) / np.sqrt(n)
+    assert (np.abs(expected.mean(axis=0) - counts.mean(axis=0)) < 4 * se + 1e-12).all()
+    # dropout bites: by the last month a rate-3.1 customer buys visibly less than 3.1
+    assert expected.mean(axis=0)[-1] < 0.95 * 3.1

@@ -26,7 +26,7 @@ from cxroi.window import data_bounds, to_date
 
 __all__ = ["attributes", "customer_spans", "groups", "hazard_cells", "id_frame",
            "missing_to_none", "month_index", "months_frame", "months_table", "nps_panel",
-           "treated_after", "trends"]  # fmt: skip
+           "targeted_trend", "treated_after", "trends"]  # fmt: skip
 
 
 def month_index(d: Any, first: dt.date) -> int:
@@ -279,3 +279,32 @@ def trends(
                 out[f"_l_{a}_{v}"] = ind
                 names.append(f"_l_{a}_{v}")
     return out, names
+
+
+def targeted_trend(
+    frame: pd.DataFrame, terms: list[str], outcome: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Add the targeted group's own loading on the comparison customers' month curve.
+
+    Spend per customer-month falls as customers stop buying, and in money the faster the more
+    a customer buys: a targeted cell (a region's premium customers, say) falls at a speed of
+    its own that trends added per attribute level cannot represent. The term is the
+    comparison customers' mean ``outcome`` of each month, on the targeted customers' rows: its
+    coefficient, fitted on the untreated observations (the targeted customers' months before
+    launch against the comparison customers), scales the common curve for the targeted group,
+    so the counterfactual carries on the group's own pre-launch fall along that curve (which
+    flattens as the customers who buy most have stopped; a straight line would overshoot).
+    Left out when the attribute trends already give the group a trend of its own (a target
+    that is one attribute level). ``frame`` has ``first_treat``, ``period``, ``outcome`` and
+    the ``terms`` columns.
+    """
+    period = frame["period"].astype(float)
+    targeted = (frame["first_treat"] > 0).astype(float)
+    cells = pd.DataFrame({t: frame[t] / period for t in terms}).assign(_g=targeted)
+    cells = cells.drop_duplicates().to_numpy()
+    basis = np.hstack([np.ones((len(cells), 1)), cells[:, :-1]])
+    if np.linalg.matrix_rank(np.hstack([basis, cells[:, -1:]])) == np.linalg.matrix_rank(basis):
+        return frame, terms
+    curve = frame.loc[targeted == 0].groupby("period")[outcome].mean()
+    out = frame.assign(_t_targeted=targeted * frame["period"].map(curve).fillna(0.0))
+    return out, [*terms, "_t_targeted"]

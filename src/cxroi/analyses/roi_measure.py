@@ -16,6 +16,11 @@ The path is measured link by link, A → C → B:
   between plans as customers stop buying at different speeds); a randomised holdout gets none.
 * **B, behaviour:** the churn hazard ratio (:func:`cxroi.models.did.hazard_did`) and spend per
   customer-month (imputation DiD on every month each customer was active, zeros included).
+  Spend falls with tenure as customers stop buying, in money the faster the more a customer
+  buys, so a targeted cell falls at a speed of its own: with an observational comparison
+  the spend DiD also scales the comparison customers' mean month curve for the targeted
+  group, fitted on its months before launch
+  (:func:`cxroi.analyses.initiative_panels.targeted_trend`).
 * **money:** the measured hazard ratio and spend effect, applied to the customers active at
   launch with their observed churn and margin, valued over the months observed since launch
   (:func:`cxroi.models.roi.realised_paths`), with a 95% Monte Carlo band over both effects;
@@ -36,7 +41,8 @@ are counted there over every customer. The two imputation DiDs need one row per 
 month, so above ``MAX_CUSTOMERS`` customers a group enters them as a random sample of that
 many (NPS: ``NPS_SAMPLE_FACTOR`` times as many); the estimator and its clustered interval are
 unchanged, the interval only as wide as the sample makes it, and ``method`` says so. A test
-checks that the sampled estimates fall inside the 95% interval of the DiD on every customer.
+checks that the sampled estimates differ from the DiD on every customer by no more than
+three standard errors.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ from cxroi.analyses.initiative_panels import (
     months_frame,
     months_table,
     nps_panel,
+    targeted_trend,
     treated_after,
     trends,
 )  # fmt: skip
@@ -231,6 +238,8 @@ def roi_measure(
             for k, v in hz.leads.items()]  # fmt: skip
     spend = spend.merge(attrs, on="customer_id", how="left")
     spend, trend = trends(spend, attr_cols, levels=False)
+    if not g["randomised"]:
+        spend, trend = targeted_trend(spend, trend, "spend")
     sp = imputation_did(spend, "spend", covariates=trend)
     rows.append(_effect_row("spend_per_month", "money", sp, sp.n_treated_obs))
     effects = estimate_frame(rows, min_n=MIN_TREATED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from cxroi.simulate import params as P
 from cxroi.simulate.columns import NULL
@@ -12,7 +13,7 @@ from cxroi.simulate.customers import DAY, Calendar, CustomerBlock, draw_categori
 from cxroi.simulate.initiatives import EffectTally, Latent, nps_group, nps_score
 from cxroi.simulate.support import expand_months
 
-__all__ = ["Churn", "PRODUCTS", "simulate_churn", "transactions", "windows"]
+__all__ = ["Churn", "PRODUCTS", "expected_purchases", "simulate_churn", "transactions", "windows"]
 
 PRODUCTS: tuple[str, ...] = ("essentials", "accessories", "premium_line", "services", "gifts")
 _PRODUCT_MIX = {
@@ -96,20 +97,54 @@ def simulate_churn(
             continue
         g_cf = nps_group(nps_score(s[cells] - latent.lift(j)))
         t.add_hazard(h[cells], base[cells] * hr_group[g_cf])
-        _expected_spend(t, block, latent, s, group, h, base, at_risk, month)
+        _expected_spend(t, block, cal, latent, s, group, h, base, at_risk, month)
     return Churn(month=month, end_s=end_s)
 
 
-def _spend_rate(block: CustomerBlock, rows: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Expected monthly transaction spend of customers ``rows`` in NPS ``group`` (n, months)."""
+def expected_purchases(rate: np.ndarray, dropout_after: np.ndarray) -> np.ndarray:
+    """Expected purchases of each month under purchase dropout, ``(n, months)``.
+
+    ``rate`` is each month's Poisson mean of purchases, ``dropout_after`` the purchases after
+    which each customer stops buying (as :func:`transactions` clips the draws). The purchases
+    before month :math:`m` are :math:`\\min(U_m, D)` with :math:`U_m` Poisson of the summed
+    rates :math:`\\Lambda_m` of the months before, so month :math:`m` brings
+    :math:`E\\min(U_{m+1}, D) - E\\min(U_m, D)`, where
+
+    .. math:: E \\min(U, D) = \\Lambda - \\Lambda \\, P(U \\ge D - 1) + D \\, P(U \\ge D)
+
+    (:math:`E[U; U \\ge D] = \\Lambda P(U \\ge D - 1)` for a Poisson :math:`U`).
+
+    Examples
+    --------
+    >>> rate = np.array([[1.0, 1.0, 1.0]])
+    >>> expected_purchases(rate, np.array([10**6])).round(6).tolist()  # no dropout in reach
+    [[1.0, 1.0, 1.0]]
+    >>> expected_purchases(rate, np.array([1])).round(4).tolist()  # stops after one purchase
+    [[0.6321, 0.2325, 0.0855]]
+    """
+    cum = np.concatenate([np.zeros((rate.shape[0], 1)), np.cumsum(rate, axis=1)], axis=1)
+    d = np.asarray(dropout_after, dtype=np.float64)[:, None]
+    capped = cum - cum * stats.poisson.sf(d - 2, cum) + d * stats.poisson.sf(d - 1, cum)
+    return np.diff(capped, axis=1)
+
+
+def _spend_rate(
+    block: CustomerBlock, rows: np.ndarray, group: np.ndarray, share: np.ndarray
+) -> np.ndarray:
+    """Expected transaction spend of customers ``rows`` in each month ``(n, months)`` while
+    alive, with NPS ``group`` (all months) and ``share`` of each month after signup: the
+    month's expected purchases net of purchase dropout times the expected amount."""
     fm = np.array([P.FREQUENCY_MULTIPLIER[g] for g in P.NPS_GROUPS])
     sm = np.array([P.SPEND_MULTIPLIER[g] for g in P.NPS_GROUPS])
-    return (block.purchase_rate[rows] * block.mean_amount[rows])[:, None] * fm[group] * sm[group]
+    rate = block.purchase_rate[rows, None] * fm[group] * share
+    buys = expected_purchases(rate, block.dropout_after[rows])
+    return buys * block.mean_amount[rows, None] * sm[group]
 
 
 def _expected_spend(
     t: EffectTally,
     block: CustomerBlock,
+    cal: Calendar,
     latent: Latent,
     s: np.ndarray,
     group: np.ndarray,
@@ -123,7 +158,10 @@ def _expected_spend(
     Customers reached and alive at launch (or signing up later) are followed from then on in
     expectation: survival is the product of the monthly hazards, actual and with the
     initiative switched off, and each month alive brings the expected spend of the month's NPS
-    group (purchase dropout is ignored).
+    group net of purchase dropout: the purchases counted towards a customer's dropout run from
+    the start of the data (or the signup) in the NPS groups of each path, so a customer who may
+    already have stopped buying adds less, and the more frequent purchases of a happier
+    customer bring the dropout forward (:func:`expected_purchases`).
     """
     j = t.j
     start = int(latent.starts[j])
@@ -131,7 +169,6 @@ def _expected_spend(
     if not rows.size:
         return
     sub = slice(start, None)
-    g = group[rows, sub]
     g_cf = nps_group(nps_score(s[rows, sub] - latent.lift(j)))
     risk = at_risk[rows, sub]
     hr_group = np.array([P.NPS_GROUP_HAZARD_RATIO[x] for x in P.NPS_GROUPS])
@@ -144,7 +181,12 @@ def _expected_spend(
         return alive_from * (before * (1 - hz / 2))  # half the churn month is spent
 
     s1, s0 = survival(h[rows, sub]), survival(h_cf)
-    r1, r0 = _spend_rate(block, rows, g), _spend_rate(block, rows, g_cf)
+    lo, hi = windows(block, cal)
+    share = (hi[rows] - lo[rows]) / np.diff(cal.bounds)[None, :]  # of each month after signup
+    full_cf = group[rows].copy()
+    full_cf[:, sub] = g_cf  # before launch both paths are the same
+    r1 = _spend_rate(block, rows, group[rows], share)[:, sub]
+    r0 = _spend_rate(block, rows, full_cf, share)[:, sub]
     t.add_spend(float((s1 * r1).sum()), float((s0 * r0).sum()), float((s1 * (r1 - r0)).sum()),
                 float(s1.sum()), rows.size)  # fmt: skip
 

@@ -190,11 +190,13 @@ class EffectTally:
                 "targeted customer-months at risk from start_date, actual / without the "
                 "initiative (acts only through the NPS group); spend per month = expected "
                 "transaction spend of a reached customer-month alive, actual minus in the NPS "
-                "group without the initiative; incremental spend = expected transaction spend "
+                "groups without the initiative; incremental spend = expected transaction spend "
                 "of reached customers from start_date to the data end, actual minus without the"
-                " initiative (survival and group both switched; undiscounted; purchase dropout "
-                "ignored); the ROI counts the one-off cost and the running cost of every month "
-                "to the data end"
+                " initiative (survival and group both switched; undiscounted); both net of "
+                "purchase dropout: a month's expected purchases are those of a customer still "
+                "buying, counting the purchases since the data start (or signup) in each path's "
+                "NPS groups, so more frequent purchases bring the dropout forward; the ROI "
+                "counts the one-off cost and the running cost of every month to the data end"
             ),
         }
 

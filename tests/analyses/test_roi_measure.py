@@ -81,6 +81,14 @@ def test_the_effects_json_carries_the_contract(measured):
     assert r.problems() == []
 
 
+def test_the_spend_effect_carries_its_pre_trend_check(measured):
+    # spend's targeted curve is fitted on the months before launch: its check is then that of
+    # the attribute trends alone, still shown
+    for _, _, t, r in measured:
+        p = float(r.table("effects").set_index("metric").loc["spend_per_month", "pretrend_p"])
+        assert 0 <= p <= 1, (t["initiative_id"], p)
+
+
 def test_the_simulation_beside_is_of_the_same_customers_and_months(measured):
     """The simulated value beside the realised one is ``roi simulate`` as at launch, on the
     customers measured, for the months since launch; the agreement band is that of the

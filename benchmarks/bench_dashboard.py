@@ -5,10 +5,10 @@ under 1 s once its analyses are cached; the cache follows the data).
    it computes every analysis the pages show (and caches them), draws the charts and writes
    the HTML and the PDF. Its wall time is the cold figure.
 2. ``cxroi serve`` on that copy; a signed-in client opens every page twice: the first
-   request reads the analyses from the disk cache and draws the charts (the first drawing of
-   that page, reported), the second comes from memory. Then the service is restarted and
+   request reads the page the report left drawn in ``models/pages`` (the scorecard page
+   too; cases are live), the second comes from memory. Then the service is restarted and
    every page opened once: the page the earlier process drew, read from ``models/pages``.
-   Target: again and after a restart, each < 1 s.
+   Target: first, again and after a restart, each < 1 s.
 3. One answer posted through the collection API moves into the store: the next request of
    a page must come back at once (the page it had, marked as updating), and the time until
    the new page is ready is reported.
@@ -139,8 +139,7 @@ def main() -> None:
                 assert r.status_code == 200, (page, r.status_code, r.text[:300])
             out["pages"][page] = times
             print(
-                f"{page}: first {times[0]:.3f} s (analyses from the disk cache, charts drawn), "
-                f"again {times[1]:.3f} s",
+                f"{page}: first {times[0]:.3f} s (as the report left it), again {times[1]:.3f} s",
                 flush=True,
             )
         os.killpg(srv.pid, signal.SIGTERM)
@@ -181,13 +180,11 @@ def main() -> None:
         out["load_after"] = os.getloadavg()[0]
         (HERE / ".data" / "dashboard.json").write_text(json.dumps(out, indent=1))
         shutil.rmtree(tmp, ignore_errors=True)
-    worst = max([t[1] for t in out["pages"].values()] + list(out["restarted"].values()))
-    first = max(t[0] for t in out["pages"].values())
+    worst = max([t for ts in out["pages"].values() for t in ts] + list(out["restarted"].values()))
     print(
-        f"target (every page < 1 s once cached, again and after a restart): "
-        f"{'holds' if worst < 1 else 'MISSED'} (slowest {worst:.3f} s; the first drawing of a "
-        f"page, slowest {first:.3f} s); load average {out['load_before']:.2f} before, "
-        f"{out['load_after']:.2f} after"
+        f"target (every page < 1 s once cached: first after the report, again, after a "
+        f"restart): {'holds' if worst < 1 else 'MISSED'} (slowest {worst:.3f} s); "
+        f"load average {out['load_before']:.2f} before, {out['load_after']:.2f} after"
     )
 
 

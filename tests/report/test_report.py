@@ -126,8 +126,14 @@ def test_the_command_writes_html_and_a_pdf(demo_folder, tmp_path):
 def test_after_the_report_the_dashboard_pages_open_without_computing(
     demo_folder, tmp_path, monkeypatch
 ):
+    from cxroi.api.page_cache import PageCache
+    from cxroi.report.figures import PICTURES, figures
+    from cxroi.views import PAGES
+
+    folder = tmp_path / "ws"  # without the pages other tests' services drew
+    shutil.copytree(demo_folder, folder, ignore=shutil.ignore_patterns("service.*", "pages"))
     # the command passes its default period; the dashboard's first request passes none
-    with Workspace.open(demo_folder, read_only=True) as ws:
+    with Workspace.open(folder, read_only=True) as ws:
         write_report(ws, tmp_path / "r.html", period="month")
 
     def computed(*args, **kwargs):
@@ -135,10 +141,25 @@ def test_after_the_report_the_dashboard_pages_open_without_computing(
 
     monkeypatch.setattr(analyses, "scorecard", computed)
     monkeypatch.setattr(analyses, "alerts", computed)
-    with Workspace.open(demo_folder, read_only=True) as ws:
+    with Workspace.open(folder, read_only=True) as ws:
         for page in ("overview", "scorecard"):
             v = build(ws, page)
             assert "scorecard" in v.results and not v.missing, (page, v.missing)
+
+    # nor draws: every page but the live one is served as the report left it, with the
+    # charts the dashboard itself would draw (the journey pictures are images of their own)
+    pc = PageCache(folder)
+    monkeypatch.setattr(pc, "_compute", lambda *a: pytest.fail(f"page {a[0]} drawn again"))
+    with Workspace.open(folder, read_only=True) as ws:
+        for page in set(PAGES) - {"cases"}:
+            got = pc.get(page, {})
+            assert not got.stale, page
+            own = figures(build(ws, page), ws, pictures=False)
+            assert [f.title for f in got.figures] == [f.title for f in own], page
+            assert not set(PICTURES.values()) & {f.title for f in got.figures}
+    # another period is another page
+    with pytest.raises(pytest.fail.Exception, match="page overview drawn again"):
+        pc.get("overview", {"period": "quarter"})
 
 
 @pytest.mark.parametrize(

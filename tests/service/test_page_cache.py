@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from cxroi.api.page_cache import PAGES_DIR, PageCache
+from cxroi.api.page_cache import PageCache
+from cxroi.report.pages import PAGES_DIR, _file, load_page
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def _refuse(*_a, **_k):
 def test_a_new_process_serves_the_saved_page_then_follows_the_data(folder, monkeypatch):
     pc = PageCache(folder)
     first = pc.get("scorecard", {"metrics": "nps"})
-    saved = pc._file(("scorecard", (("metrics", "nps"),)))
+    saved = _file(folder, ("scorecard", (("metrics", "nps"),)))
     assert saved.exists() and saved.parent == folder / PAGES_DIR
 
     again = PageCache(folder)  # a restarted service: nothing in memory
@@ -60,13 +61,13 @@ def test_a_new_process_serves_the_saved_page_then_follows_the_data(folder, monke
 def test_a_page_saved_by_another_version_or_damaged_is_computed_anew(folder):
     pc = PageCache(folder)
     pc.get("drivers", {})
-    path = pc._file(("drivers", ()))
+    path = _file(folder, ("drivers", ()))
     doc = json.loads(path.read_text())
     path.write_text(json.dumps({**doc, "version": "0.0.0"}))
     pc = PageCache(folder)
-    assert pc._load(("drivers", ())) is None
+    assert load_page(folder, ("drivers", ())) is None
     path.write_text("{ not json")
-    assert pc._load(("drivers", ())) is None
+    assert load_page(folder, ("drivers", ())) is None
     assert not pc.get("drivers", {}).stale  # computed, and saved whole again
     assert json.loads(path.read_text())["version"] == doc["version"]
 

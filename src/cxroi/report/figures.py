@@ -22,7 +22,10 @@ from cxroi.errors import CxroiError
 from cxroi.report.charts import bar_ci, trend
 from cxroi.views import View
 
-__all__ = ["Figure", "figures", "journey_pictures"]
+__all__ = ["PICTURES", "Figure", "figures", "journey_pictures"]
+
+PICTURES = {"map": "Journey map", "blueprint": "Service blueprint"}
+"""The journey pictures by kind: their figure titles."""
 
 TREND_PERIODS = 24
 
@@ -324,7 +327,7 @@ def journey_pictures(ws: WorkspaceLike) -> list[Figure]:
 
     out = []
     with tempfile.TemporaryDirectory() as d:
-        for kind, title in (("map", "Journey map"), ("blueprint", "Service blueprint")):
+        for kind, title in PICTURES.items():
             path = Path(d) / f"{kind}.svg"
             try:
                 r = analyses.journey_picture(ws, kind, path)

@@ -20,6 +20,7 @@ import datetime as dt
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cxroi import __version__
 from cxroi._types import WorkspaceLike
+from cxroi.cache import stamp
 from cxroi.errors import CxroiError, first_line
 from cxroi.files import atomic_file
-from cxroi.report.figures import Figure, figures
+from cxroi.report.figures import PICTURES, Figure, figures
+from cxroi.report.pages import Page, page_key, save_page
 from cxroi.results import format_cell
 from cxroi.views import Headline, View, build, headline
 
@@ -118,7 +121,16 @@ def render_report(
     ws: WorkspaceLike, *, title: str = "Customer experience report", **params: Any
 ) -> str:
     """The report as one HTML document (see the module docstring)."""
-    secs, heads = sections(ws, **params)
+    return _render(ws, *sections(ws, **params), title=title)
+
+
+def _render(
+    ws: WorkspaceLike,
+    secs: list[ReportSection],
+    heads: list[Headline],
+    *,
+    title: str = "Customer experience report",
+) -> str:
     window = next((r.window for s in secs for r in s.view.results.values() if r.window), {})
     return (
         environment()
@@ -134,6 +146,25 @@ def render_report(
             currency=ws.settings.currency,
         )
     )
+
+
+def _leave_pages(
+    ws: WorkspaceLike,
+    drawn: list[tuple[str, View, list[Figure]]],
+    params: dict[str, Any],
+    st: str | None,
+) -> None:
+    """Save the pages the report drew as the dashboard asks for them: without the journey
+    pictures (served as images of their own), the overview under the filters the dashboard
+    sends for the report's (none for the default period)."""
+    shown = {
+        k: v for k, v in params.items() if v is not None and not (k == "period" and v == "month")
+    }
+    now = time.time()
+    for name, view, figs in drawn:
+        keep = [f for f in figs if f.title not in PICTURES.values()]
+        page = Page(view, keep, st, now)
+        save_page(Path(ws.path), page_key(name, shown if name == "overview" else {}), page)
 
 
 def find_chromium() -> str | None:
@@ -187,9 +218,10 @@ def write_report(
 ) -> list[Path]:
     """Write the HTML report to ``out`` (and its PDF to ``pdf_out``); returns the paths.
 
-    The analyses of every dashboard page are then cached for the data as they are (the
-    report's sections, and the scorecard page as it first opens), so the dashboard opens them
-    without computing."""
+    Every dashboard page is then ready for the data as they are: the report's sections, and
+    the scorecard page as it first opens, are left drawn in ``models/pages/``
+    (:mod:`cxroi.report.pages`) and their analyses cached, so the dashboard's first request of
+    a page neither computes nor draws."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise CxroiError(f"--out {out}: give a .html file")
@@ -198,10 +230,14 @@ def write_report(
     for flag, path in (("--out", out), ("--pdf", pdf_out)):  # before any work
         if path is not None and not Path(path).parent.is_dir():
             raise CxroiError(f"{flag} {path}: folder {Path(path).parent} does not exist")
-    text = render_report(ws, **params)
-    build(ws, "scorecard")  # the dashboard's one cached page the report does not show
+    st = stamp(ws)  # before any analysis: pages drawn while the data move are saved stale
+    secs, heads = sections(ws, **params)
+    text = _render(ws, secs, heads)
     with atomic_file(out, encoding="utf-8") as f:
         f.write(text)
+    scorecard = build(ws, "scorecard")  # the dashboard's one page the report does not show
+    drawn = [(s.id, s.view, s.figures) for s in secs]
+    _leave_pages(ws, [*drawn, ("scorecard", scorecard, figures(scorecard, ws))], params, st)
     written = [out]
     if pdf_out is not None:
         written.append(pdf(out, pdf_out))

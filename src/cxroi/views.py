@@ -14,11 +14,9 @@ summary: what the customer experience is worth, in three numbers with intervals.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -26,10 +24,10 @@ import pandas as pd
 
 from cxroi import analyses
 from cxroi._types import WorkspaceLike
+from cxroi.analyses.themes import ensure_theme_model
 from cxroi.cache import cached
 from cxroi.errors import CxroiError
 from cxroi.results import Result, Table
-from cxroi.text.theme_store import MODEL_FILE
 
 __all__ = ["PAGES", "Headline", "View", "build", "headline", "result"]
 
@@ -81,9 +79,8 @@ def _run(
     An analysis that reads the comment themes fits the workspace's theme model first when there
     is none: fitted inside the analysis, the new model would change the state of the data under
     it and its result would not be cached."""
-    if cache and themes and not (Path(ws.path) / MODEL_FILE).exists():
-        with contextlib.suppress(CxroiError):  # no comments: the analysis says what it needs
-            analyses.theme_model(ws)
+    if cache and themes:
+        ensure_theme_model(ws)
     try:
         if cache:
             view.results[name] = cached(

@@ -336,3 +336,27 @@ def test_sentiment_trained_on_a_sample_keeps_the_polarity(company, sim_ws):
     assert labelled[1_500] == 1_500 < labelled[100_000]
     assert agree[1_500] >= 0.85 and agree[100_000] >= 0.85
     assert agree[1_500] >= agree[100_000] - 0.03
+
+
+def test_the_comment_themes_are_computed_once_when_they_fit_the_model(company, tmp_path):
+    # the first pass fits the theme model; fitted inside the cached computation it would move
+    # the state of the data under it, and every later reader would compute the pass again
+    import importlib
+
+    from cxroi.text.theme_store import MODEL_FILE
+
+    module = importlib.import_module("cxroi.analyses.themes")  # the module, not the function
+
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest("customers", company.tables["customers"])
+        ws.ingest("responses", company.tables["responses"])
+        assert not (tmp_path / "ws" / MODEL_FILE).exists()
+        first = module.comment_themes(ws, n_jobs=1)
+        assert (tmp_path / "ws" / MODEL_FILE).exists()
+        real, module._comment_themes = module._comment_themes, None  # type: ignore[assignment]
+        try:
+            again = module.comment_themes(ws, n_jobs=1)  # from the cache: None is not called
+        finally:
+            module._comment_themes = real
+    pd.testing.assert_frame_equal(again.comments, first.comments)
+    assert again.names == first.names and len(first.comments) > 0

@@ -42,8 +42,10 @@ def comment_metrics(
     most mentioned themes, through the workspace's theme model, from at most ``sample`` of its
     comments (module docstring; ``None``: all); computed once per state of the data
     (:mod:`cxroi.cache`). The note names the touchpoints whose comments were sampled."""
+    from cxroi.analyses.themes import ensure_theme_model
     from cxroi.cache import cached
 
+    ensure_theme_model(ws)
     surveys = {t.id: list(t.surveys) for t in journey.touchpoints}
     params = {"surveys": surveys, "level": level, "sample": sample, "seed": COMMENT_SEED}
     got = cached(ws, "journey-comments", params,

@@ -7,6 +7,7 @@ nothing of workspaces. Definitions of every column are in :mod:`cxroi.text.impac
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,17 @@ def theme_model(ws: WorkspaceLike, *, refit: bool = False, n_jobs: int | None = 
     return model
 
 
+def ensure_theme_model(ws: WorkspaceLike, *, n_jobs: int | None = 1) -> None:
+    """Fit the workspace's theme model now when there is none (no comments: nothing to do).
+
+    Call it before :func:`cxroi.cache.cached` for an analysis that reads the comment themes:
+    fitted inside the analysis, the new model would change the state of the data under it, and
+    the result would not be cached (the next call would compute it all again)."""
+    if not (Path(ws.path) / MODEL_FILE).exists():
+        with contextlib.suppress(CxroiError):  # no comments: the analysis says what it needs
+            theme_model(ws, n_jobs=n_jobs)
+
+
 def _comments(
     ws: WorkspaceLike, *, by: str | None = None, period: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -155,6 +167,7 @@ def comment_themes(ws: WorkspaceLike, *, n_jobs: int | None = -1) -> CommentThem
     """
     from cxroi.cache import cached
 
+    ensure_theme_model(ws, n_jobs=n_jobs)
     got = cached(ws, "comment-themes", {}, lambda: _comment_themes(ws, n_jobs), themes=True)
     comments, th = got["comments"], got["themes"]
     assert isinstance(comments, pd.DataFrame) and isinstance(th, pd.DataFrame)

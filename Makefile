@@ -32,7 +32,7 @@ $(JAVA):
 # The tests that need a real PostgreSQL server get one from Debian's packages
 # (scripts/pg-test-server.sh installs and starts it and prints its URL, or says why not).
 test: $(STAMP) $(CHROMIUM) $(JAVA)
-	CXROI_TEST_PG="$$(sh scripts/pg-test-server.sh)" $(BIN)/python -m pytest -q
+	CXROI_TEST_PG="$$(sh scripts/pg-test-server.sh)" $(BIN)/python -m pytest -q --durations=30
 
 # Only the engine parity suite (PostgreSQL and PySpark against DuckDB)
 test-engines: $(STAMP) $(JAVA)

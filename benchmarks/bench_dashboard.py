@@ -139,7 +139,9 @@ def main() -> None:
                 assert r.status_code == 200, (page, r.status_code, r.text[:300])
             out["pages"][page] = times
             print(
-                f"{page}: first {times[0]:.3f} s (as the report left it), again {times[1]:.3f} s",
+                f"{page}: first {times[0]:.3f} s "
+                f"({'live' if page == 'cases' else 'as the report left it'}), "
+                f"again {times[1]:.3f} s",
                 flush=True,
             )
         os.killpg(srv.pid, signal.SIGTERM)

@@ -37,7 +37,10 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     """By hand in pandas: I003 reaches north premium (no holdout). Months count from the first
     answer or purchase; the customers' churns, spend and support cost of the 12 months before
     the day after the data end; their NPS shares from their last relationship answer; the
-    adjusted effects; then the hazard ratio and spend effect of +30 points, valued monthly."""
+    adjusted effects; then the hazard ratio and spend effect of +30 points, valued monthly,
+    with spend moving as a surviving customer's did from one month to the next in those 12
+    months: g = their spend in the month after / in the month (months followed by another
+    month active), c(t) = g^(t-1) / mean_j g^-j over the 12 months."""
     with Workspace.open(company, read_only=True) as ws:
         r = analyses.roi_simulate(ws, "I003", draws=200, horizon_months=24)
         eff = perception_effects(ws.tables, survey="relationship", max_age=2,
@@ -72,6 +75,11 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     h0 = recent["churn"].sum() / len(recent)
     s0 = recent["amount"].sum() / len(recent)
     m0 = s0 - recent["cost"].sum() / len(recent)
+    nxt = months.assign(m=months["m"] - 1)[["customer_id", "m", "amount"]]
+    pairs = recent.merge(nxt, on=["customer_id", "m"], suffixes=("", "_next"))
+    g = min(pairs["amount_next"].sum() / pairs["amount"].sum(), 1.0)
+    assert 0.5 < g < 1.0  # spend of the survivors falls (purchase dropout)
+    level = np.mean([g**-j for j in range(1, 13)])
     active = set(led.loc[led["churned"] == 0, "customer_id"])
     rs = t["responses"]
     rs = rs[(rs["survey"] == "relationship") & rs["nps"].notna() & rs["customer_id"].isin(active)]
@@ -90,15 +98,18 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     ds = s0 * (sum(after[g] * spend[g] for g in after) / sum(pi[g] * spend[g] for g in after) - 1)
     i = (1 + rate) ** (1 / 12) - 1
     n = len(active)
+    c = [g ** (k - 1) / level for k in range(1, 25)]
     benefit = sum(
-        n * ((m0 + ds) * (1 - h0 * hr) ** k - m0 * (1 - h0) ** k) / (1 + i) ** k
+        n * ((m0 + s0 * (c[k - 1] - 1) + ds * c[k - 1]) * (1 - h0 * hr) ** k
+             - (m0 + s0 * (c[k - 1] - 1)) * (1 - h0) ** k) / (1 + i) ** k
         for k in range(1, 25)
-    )
+    )  # fmt: skip
     cost = ini["cost"] + sum(ini["running_cost"] / (1 + i) ** k for k in range(1, 25))
     roi = r.table("roi").set_index("quantity")
     assert r.params["target_customers"] == n
     assert r.params["hazard_ratio"] == pytest.approx(hr, rel=1e-9)
     assert r.params["spend_effect_monthly"] == pytest.approx(ds, rel=1e-9)
+    assert r.params["spend_decay_monthly"] == pytest.approx(g, rel=1e-9)
     assert roi.loc["benefit", "estimate"] == pytest.approx(benefit, rel=1e-9)
     assert roi.loc["npv", "estimate"] == pytest.approx(benefit - cost, rel=1e-9)
     fan = r.table("fan")
@@ -113,6 +124,7 @@ def test_the_predictive_band_holds_the_expected_one_and_widens_with_the_effect_s
     with Workspace.open(company, read_only=True) as ws:
         r = analyses.roi_simulate(ws, "I001", draws=400)
         wide = analyses.roi_simulate(ws, "I001", draws=400, effect_sd=8.0)
+        up = analyses.roi_simulate(ws, "I001", draws=10, effect=r.params["nps_change"] + 1)
     t = r.table("roi").set_index("quantity").loc["npv"]
     w = wide.table("roi").set_index("quantity").loc["npv"]
     # the outcome noise of measuring the customers adds to the estimates' uncertainty
@@ -120,7 +132,12 @@ def test_the_predictive_band_holds_the_expected_one_and_widens_with_the_effect_s
     assert (t["ci_high"] - t["ci_low"]) > 1.5 * (t["expected_high"] - t["expected_low"])
     # the point estimate does not move with the effect's uncertainty; the bands widen
     assert w["estimate"] == pytest.approx(t["estimate"])
-    assert (w["expected_high"] - w["expected_low"]) > 1.5 * (t["expected_high"] - t["expected_low"])
+    # the NPV is near linear in the change: an sd of 8 points adds (in quadrature) about
+    # 2 x 1.645 x 8 x the NPV of one point more to the width of the expected band
+    slope = up.table("roi").set_index("quantity").loc["npv", "estimate"] - t["estimate"]
+    added = np.sqrt((w["expected_high"] - w["expected_low"]) ** 2
+                    - (t["expected_high"] - t["expected_low"]) ** 2)  # fmt: skip
+    assert added == pytest.approx(2 * 1.645 * 8.0 * slope, rel=0.25)
     assert (w["ci_high"] - w["ci_low"]) > (t["ci_high"] - t["ci_low"])
     noise = r.table("inputs").set_index("input")["value"]
     assert noise["outcome noise sd, spend effect after 36 months"] > 0

@@ -15,6 +15,7 @@ from cxroi.models.roi import (
     mix_effects,
     move_shares,
     simulated_paths,
+    spend_trend,
 )
 
 SHARES = {"promoter": 0.5, "passive": 0.3, "detractor": 0.2}
@@ -62,6 +63,68 @@ def test_the_whole_chain_by_hand():
     assert p.benefit[0] == pytest.approx(by_hand, rel=1e-12)
     assert p.npv[0] == pytest.approx(sum(by_hand) - 2000.0, rel=1e-12)
     assert p.payback_month[0] == 1 + int(np.argmax(np.cumsum(by_hand) >= 2000.0))
+
+
+def test_spend_trend_by_hand():
+    """Spend falling 10% a month: the 3 months before launch were 1/.9, 1/.81 and 1/.729 of
+    the launch month's level, mean 1.2345679 (3.7037037 / 3); month t is .9^(t-1) of it."""
+    c = spend_trend(np.array([0.9, 1.0]), 3, 3)
+    before = (1 / 0.9 + 1 / 0.81 + 1 / 0.729) / 3
+    assert c[0] == pytest.approx([1 / before, 0.9 / before, 0.81 / before], rel=1e-12)
+    assert c[1] == pytest.approx([1.0, 1.0, 1.0])  # flat spend: no trend
+
+
+def test_the_spend_trend_by_hand():
+    """The closed form with a spend trend, no uncertainty: 1,000 customers with spend 40 and
+    margin 30 a month before launch, churning 2% a month; the initiative halves the hazard and
+    adds 10% of spend (4 a month at the level before). Spend falls 10% a month, over 2 months
+    before launch: c(t) = .9^(t-1) / ((1/.9 + 1/.81) / 2) = .9^(t-1) x .8526316. Month t gains
+    1,000 x [(30 + 40 (c - 1) + 4 c) x .99^t - (30 + 40 (c - 1)) x .98^t]."""
+    c = 0.9 ** np.arange(3) / ((1 / 0.9 + 1 / 0.81) / 2)
+    p = simulated_paths(
+        customers=1000, churn_monthly=np.array([0.02]), margin_monthly=np.array([30.0]),
+        hazard_ratio=np.array([0.5]), spend_effect=np.array([4.0]), cost=5000.0,
+        horizon_months=3, discount_rate=0.0, spend_monthly=np.array([40.0]),
+        trend=spend_trend(np.array([0.9]), 3, 2),
+    )  # fmt: skip
+    t = np.arange(1, 4)
+    m0 = 30 + 40 * (c - 1)
+    by_hand = 1000 * ((m0 + 4 * c) * 0.99**t - m0 * 0.98**t)
+    assert c[0] == pytest.approx(0.8526316, rel=1e-6)
+    assert p.benefit[0] == pytest.approx(by_hand, rel=1e-12)
+    assert p.npv[0] == pytest.approx(by_hand.sum() - 5000.0, rel=1e-12)
+    # the trend lowers the value against spend held flat
+    flat = simulated_paths(
+        customers=1000, churn_monthly=np.array([0.02]), margin_monthly=np.array([30.0]),
+        hazard_ratio=np.array([0.5]), spend_effect=np.array([4.0]), cost=5000.0,
+        horizon_months=3, discount_rate=0.0,
+    )  # fmt: skip
+    assert p.npv[0] < flat.npv[0]
+    with pytest.raises(CxroiError, match="spend_monthly"):
+        simulated_paths(
+            customers=1, churn_monthly=np.array([0.1]), margin_monthly=np.array([1.0]),
+            hazard_ratio=np.array([1.0]), spend_effect=np.array([0.0]), cost=1.0,
+            horizon_months=3, trend=np.ones((1, 3)),
+        )  # fmt: skip
+
+
+def test_monte_carlo_spend_noise_with_a_trend():
+    """Without churn the measured spend effect of a draw is the trended effect plus the
+    measurement's error, so the NPV is normal about the point with the same sd as without a
+    trend: N sigma_s(t) sum_{u<=t} d^u."""
+    sd = np.array([4.0, 3.0, 2.5, 2.0])
+    noise = MeasurementNoise(spend=sd, log_hazard_ratio=np.zeros(4))
+    draws = 20_000
+    trend = spend_trend(np.full(draws + 1, 0.95), 4, 6)
+    p = simulated_paths(
+        customers=100, churn_monthly=np.zeros(draws + 1), margin_monthly=np.full(draws + 1, 20.0),
+        hazard_ratio=np.full(draws + 1, 0.9), spend_effect=np.full(draws + 1, 1.5),
+        cost=300.0, horizon_months=4, discount_rate=0.12, noise=noise, random_state=3,
+        spend_monthly=np.full(draws + 1, 25.0), trend=trend,
+    )  # fmt: skip
+    d = 1.12 ** (-np.arange(1, 5) / 12)
+    assert p.npv[0] == pytest.approx(100 * 1.5 * (trend[0] * d).sum() - 300.0)
+    assert p.npv[1:].std() == pytest.approx(100 * sd[-1] * d.sum(), rel=0.03)
 
 
 def test_a_fall_in_nps_moves_customers_down():

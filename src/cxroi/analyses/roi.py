@@ -2,7 +2,9 @@
 
 Reads the initiative from the register; finds the customers it reaches (the target group less
 its recorded holdout) and, from their months before the day valued, their monthly churn,
-spend and margin, the within-customer variance of their spend and their NPS shares (each
+spend and margin, how a surviving customer's spend moves from one month to the next (purchase
+dropout: customers stop buying, so spend held flat at its level before would overstate every
+later month), the within-customer variance of their spend and their NPS shares (each
 customer's last answer to the relationship survey); takes the adjusted effects of the NPS
 group on churn and on spend per month (:mod:`cxroi.models.effects`, on the data before that
 day); and values the expected NPS change over the horizon with a predictive band
@@ -52,6 +54,7 @@ from cxroi.models.roi import (
     mix_effects,
     move_shares,
     simulated_paths,
+    spend_trend,
 )  # fmt: skip
 from cxroi.results import Result, Table, estimate_frame, format_cell
 from cxroi.window import Window, tables_before, to_date
@@ -66,8 +69,9 @@ ASSUMPTIONS = (
     "an NPS change of D points is D% of the customers reached moving one group up, split "
     "between detractor->passive and passive->promoter by their current shares; moved customers "
     "stay in their new group for the horizon; the customers are those reached (the target "
-    "group less its holdout) and active at launch; the effect is immediate and constant; the "
-    "cost to serve does not move"
+    "group less its holdout) and active at launch; the effect is immediate and constant (the "
+    "churn hazard ratio; the spend multiple, on a spend that falls month by month as in the "
+    "months before); the cost to serve does not move"
 )
 
 
@@ -101,9 +105,11 @@ def _customers_before(
     ws: WorkspaceLike, ids: set[str], first: dt.date, last: dt.date, cut: int
 ) -> pd.DataFrame:
     """Per customer of ``ids``: months, churns and spend before month ``cut`` (and in the
-    last :data:`BASELINE_MONTHS` of them), the sum of squared monthly spend, and whether they
-    are active in month ``cut`` (started by then, not churned before it: the customers
-    ``roi measure`` counts at launch). Counted in the engine."""
+    last :data:`BASELINE_MONTHS` of them), the sum of squared monthly spend, the spend of each
+    of those last months followed by another month active before ``cut`` and the spend of that
+    next month (``pair_spend``, ``pair_next``), and whether they are active in month ``cut``
+    (started by then, not churned before it: the customers ``roi measure`` counts at launch).
+    Counted in the engine."""
     import ibis
 
     frame = pd.DataFrame({"customer_id": sorted(ids)})
@@ -115,6 +121,10 @@ def _customers_before(
         who = spans.select("customer_id", active=live.cast("int64"))
         m = with_money(ws, months_table(spans, g), g)
         recent = (m.period >= cut - BASELINE_MONTHS).cast("int64")
+        # the spend of the next month, where the customer is still active in it (and before)
+        nxt = m.select("customer_id", next_spend=m.spend, next_period=m.period - 1)
+        m = m.left_join(nxt, [m.customer_id == nxt.customer_id, m.period == nxt.next_period])
+        paired = (m.next_period.notnull() & (m.period >= cut - BASELINE_MONTHS)).cast("int64")
         per = m.group_by("customer_id").aggregate(
             months=m.count(),
             churns=m.churn.sum(),
@@ -124,6 +134,8 @@ def _customers_before(
             recent_churns=(m.churn * recent).sum(),
             recent_spend=(m.spend * recent).sum(),
             recent_cost=(m.support_cost * recent).sum(),
+            pair_spend=(m.spend * paired).sum(),
+            pair_next=(m.next_spend.fill_null(0.0) * paired).sum(),
         )
         df = who.left_join(per, "customer_id").drop("customer_id_right").to_pandas()
     finally:
@@ -269,6 +281,10 @@ def simulation(
         h0 = w @ before["recent_churns"].to_numpy(float) / months
         s0 = w @ before["recent_spend"].to_numpy(float) / months
         m0 = s0 - w @ before["recent_cost"].to_numpy(float) / months
+        # the spend of a surviving customer from one month to the next, at most flat
+        g0 = w @ before["pair_next"].to_numpy(float) / (w @ before["pair_spend"].to_numpy(float))
+    g0 = np.clip(np.where(np.isfinite(g0), g0, 1.0), 0.0, 1.0)
+    window = int(min(BASELINE_MONTHS, cut - 1))
     codes = rated.to_numpy()
     wr = np.vstack([np.ones(len(codes)), rng.poisson(1.0, (draws, len(codes)))])
     counts = {k: wr @ (codes == k).astype(float) for k in GROUPS}
@@ -308,6 +324,7 @@ def simulation(
         customers=n, churn_monthly=h0, margin_monthly=m0, hazard_ratio=hr, spend_effect=ds,
         cost=float(rec["cost"]), running_cost=0.0 if running is None else float(running),
         horizon_months=horizon_months, discount_rate=ws.settings.discount_rate,
+        spend_monthly=s0, trend=spend_trend(g0, horizon_months, window),
     )  # fmt: skip
     return Simulation(
         rec=rec,
@@ -317,7 +334,8 @@ def simulation(
         comparison=comparison,
         shares=point_shares,
         baseline={"churn_monthly": float(h0[0]), "spend_monthly": float(s0[0]),
-                  "margin_monthly": float(m0[0]), "spend_within_sd": float(np.sqrt(within))},
+                  "margin_monthly": float(m0[0]), "spend_within_sd": float(np.sqrt(within)),
+                  "spend_decay_monthly": float(g0[0])},
         effects=eff,
         delta=float(delta),
         hazard_ratio=float(hr[0]),
@@ -452,7 +470,10 @@ def roi_simulate(
         f"(value of perception, NPS of the {sim.survey or 'every'} survey, data before "
         f"{sim.day}), turn it into "
         f"a hazard ratio and a spend effect on the customers' own churn, spend and margin of "
-        f"the {BASELINE_MONTHS} months before. Predictive band over {draws} draws: a bootstrap "
+        f"the {BASELINE_MONTHS} months before; their spend (and so the spend effect) moves on "
+        "month by month as a surviving customer's did from one month to the next in those "
+        f"months ({sim.baseline['spend_decay_monthly']:.3f} a month, at most flat: customers "
+        f"stop buying). Predictive band over {draws} draws: a bootstrap "
         "of the customers, the effects on their log scale and the outcome noise of measuring "
         f"{n:,} customers (within-customer variance of monthly spend over the months observed "
         "before and after, Poisson noise of the churns, comparison customers alike); "
@@ -522,6 +543,7 @@ def _inputs(sim: Simulation, horizon: int) -> pd.DataFrame:
             ("monthly spend before", sim.baseline["spend_monthly"]),
             ("monthly margin before", sim.baseline["margin_monthly"]),
             ("within-customer sd of monthly spend", sim.baseline["spend_within_sd"]),
+            ("monthly change of a surviving customer's spend", sim.baseline["spend_decay_monthly"]),
             ("churn hazard ratio of the initiative", sim.hazard_ratio),
             ("spend effect per customer-month", sim.spend_effect),
             (f"outcome noise sd, spend effect after {horizon} months", sim.noise.spend[-1]),

@@ -62,7 +62,10 @@ realised value with the simulation using its own sampling error (see its module)
 
 Assumptions, stated with every result: the moved customers stay in their new group for the
 horizon; the customers are those reached and active at launch (none join); the effect is
-immediate and constant.
+immediate and constant: the hazard ratio, and the spend effect as a multiple of spend. With a
+spend trend (:func:`spend_trend`: customers stop buying, so a surviving customer's spend falls
+month by month) spend :math:`s_0` becomes :math:`s_0 c(t)` in month :math:`t`, the margin
+:math:`m_0 + s_0 (c(t) - 1)` and the spend effect :math:`\Delta s\, c(t)`.
 
 **After launch** (``roi measure``): :func:`realised_paths` values the measured hazard ratio
 and spend effect; :func:`followup_value` values a detractor follow-up (closed loop).
@@ -89,6 +92,7 @@ __all__ = [
     "move_shares",
     "realised_paths",
     "simulated_paths",
+    "spend_trend",
 ]
 
 MOVES = (("detractor", "passive"), ("passive", "promoter"))
@@ -226,12 +230,36 @@ def _benefit(
     t: np.ndarray, d: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     """``(draws, months)`` discounted value of ``customers`` who churn at ``h1`` and bring
-    ``m1`` a month alive, against the same customers at ``h1 / hr`` and ``m1 - ds``."""
+    ``m1`` a month alive, against the same customers at ``h1 / hr`` and ``m1 - ds``; ``m1``
+    and ``ds`` are one value per draw or ``(draws, months)`` (one per draw and month)."""
     h1 = np.clip(h1, 0.0, 1.0)[:, None]
     h0 = np.clip(h1 / np.where(hr > 0, hr, np.nan)[:, None], 0.0, 1.0)
-    with_it = m1[:, None] * (1 - h1) ** t[None, :]
-    without = (m1 - ds)[:, None] * (1 - h0) ** t[None, :]
+    m1 = m1 if m1.ndim == 2 else m1[:, None]
+    ds = ds if ds.ndim == 2 else ds[:, None]
+    with_it = m1 * (1 - h1) ** t[None, :]
+    without = (m1 - ds) * (1 - h0) ** t[None, :]
     return customers * (with_it - without) * d[None, :]
+
+
+def spend_trend(decay: np.ndarray, horizon_months: int, baseline_months: int) -> np.ndarray:
+    r"""Spend of a surviving customer in month :math:`t` after launch, as a multiple of its mean
+    over the :math:`B` months before: ``(draws, months)``, one row per monthly ``decay``.
+
+    A customer still active whose spend moves by :math:`g` a month (purchase dropout: fewer and
+    fewer buy) spends :math:`L g^{t-1}` in month :math:`t` from the level :math:`L` in the
+    launch month, and :math:`L g^{-j}` :math:`j` months before it, so against the mean of the
+    :math:`B` months before
+
+    .. math:: c(t) = \frac{g^{t-1}}{\frac{1}{B}\sum_{j=1}^{B} g^{-j}}.
+
+    >>> spend_trend(np.array([0.5]), 2, 2).tolist()  # mean before (2 + 4) / 2 = 3
+    [[0.3333333333333333, 0.16666666666666666]]
+    """
+    if baseline_months < 1:
+        raise CxroiError("the spend trend needs at least one month before launch")
+    g = np.asarray(decay, dtype=float)[:, None]
+    before = np.mean(g ** -np.arange(1, baseline_months + 1, dtype=float)[None, :], axis=1)
+    return g ** np.arange(horizon_months, dtype=float)[None, :] / before[:, None]
 
 
 @dataclass(frozen=True)
@@ -324,6 +352,8 @@ def simulated_paths(
     discount_rate: float = 0.10,
     noise: MeasurementNoise | None = None,
     random_state: int = 0,
+    spend_monthly: np.ndarray | None = None,
+    trend: np.ndarray | None = None,
 ) -> ROIPaths:
     """Value an initiative's expected effects over a horizon: ROI before launch.
 
@@ -333,6 +363,11 @@ def simulated_paths(
     on is what a measurement after :math:`t` months would show (the module docstring): its
     effects shifted by ``noise`` times one standard normal draw for spend and one for churn,
     the same for every month of the draw.
+
+    With ``trend`` (:math:`c(t)`, ``(draws, months)``: :func:`spend_trend`) and
+    ``spend_monthly`` (:math:`s_0`, one per draw) the customers' spend follows the trend: month
+    :math:`t` brings :math:`m_0 + s_0 (c(t) - 1)` without the initiative and the spend effect
+    is :math:`\\Delta s \\, c(t)` (a multiple of spend moves with it); the cost to serve stays.
 
     Examples
     --------
@@ -350,6 +385,13 @@ def simulated_paths(
     h0 = np.broadcast_to(np.asarray(churn_monthly, dtype=float), shape)
     m0 = np.broadcast_to(np.asarray(margin_monthly, dtype=float), shape)
     ds = np.broadcast_to(np.asarray(spend_effect, dtype=float), shape)
+    if trend is not None:
+        if spend_monthly is None:
+            raise CxroiError("a spend trend needs the spend it moves (spend_monthly)")
+        c = np.broadcast_to(np.asarray(trend, dtype=float), (len(hr), len(t)))
+        s0 = np.broadcast_to(np.asarray(spend_monthly, dtype=float), shape)[:, None]
+        m0 = m0[:, None] + s0 * (c - 1)
+        ds = ds[:, None] * c
     h1, m1 = h0 * hr, m0 + ds
     if noise is None or len(hr) < 2:
         return _paths(_benefit(customers, h1, m1, hr, ds, t, d), d, cost, running_cost)
@@ -359,8 +401,9 @@ def simulated_paths(
     cum = np.empty((len(hr), len(t)))
     for k in range(len(t)):  # a measurement after k + 1 months: its own noise
         hr_k = hr * np.exp(z_h * noise.log_hazard_ratio[k])
-        ds_k = ds + z_s * noise.spend[k]
-        cum[:, k] = _benefit(customers, h1, m1, hr_k, ds_k, t[: k + 1], d[: k + 1]).sum(axis=1)
+        ds_k = (ds.T + z_s * noise.spend[k]).T  # one value per draw, or per draw and month
+        m1_k, ds_k = (m1[:, : k + 1], ds_k[:, : k + 1]) if m1.ndim == 2 else (m1, ds_k)
+        cum[:, k] = _benefit(customers, h1, m1_k, hr_k, ds_k, t[: k + 1], d[: k + 1]).sum(axis=1)
     benefit = np.diff(cum, axis=1, prepend=0.0)
     return _paths(benefit, d, cost, running_cost)
 

@@ -8,7 +8,16 @@ import pytest
 
 from cxroi.analyses.journey import duration_days, journey_funnel, journey_paths
 from cxroi.errors import CxroiError
-from cxroi.journey.flow import ARROW, churned_customers, directly_follows, funnel, paths
+from cxroi.journey.flow import (
+    ARROW,
+    Steps,
+    cached,
+    churned_customers,
+    directly_follows,
+    funnel,
+    paths,
+    sequence,
+)
 from cxroi.metrics._intervals import wilson
 from cxroi.models.ledger import customer_ledger
 from tests.models._workspaces import simulated_workspace
@@ -183,3 +192,51 @@ def test_the_analyses_keep_the_contract(sim):
     assert f.problems() == [] and "went from website to checkout within 60d" in f.readings[0]
     p = journey_paths(ws, length=3, top=5)
     assert p.problems() == [] and p.names == ["paths", "follows"]
+
+
+def _edge_tables():
+    """Events that test the packed order: ties in time (broken by touchpoint), times before
+    1970 and with microseconds, rows without a customer, time or touchpoint, a customer with
+    one event, and a touchpoint name that sorts before the others."""
+    import ibis
+
+    ts = pd.to_datetime([
+        "2024-01-01 10:00:00", "2024-01-01 10:00:00", "2024-01-01 09:00:00.123456",
+        "1969-12-31 23:59:59.5", "1969-12-31 23:59:58", "2024-01-02", None,
+        "2024-01-01", "2024-01-01 00:00:00.000001", "2024-01-03", "2024-01-04", "2024-01-05",
+        "2024-01-01", "2024-01-06",
+    ], format="ISO8601")  # fmt: skip
+    ev = pd.DataFrame({
+        "event_id": [f"E{i}" for i in range(len(ts))],
+        "customer_id": ["a", "a", "a", "b", "b", "b", "b", "c", "c", "c", "c", "c", None, "d"],
+        "ts": ts,
+        "touchpoint": ["web", "app", "web", "web", "Zoo", "app", "app", "app", "web", None,
+                       "web", "app", "web", "web"],
+    })  # fmt: skip
+    con = ibis.duckdb.connect()
+    tables = {"events": con.create_table("events", ev)}
+    tables["customers"] = con.create_table("customers", pd.DataFrame({"customer_id": list("abcd")}))
+    tables["contracts"] = con.create_table("contracts", pd.DataFrame({
+        "contract_id": ["k1", "k2", "k3"], "customer_id": ["a", "b", "c"],
+        "end_date": pd.to_datetime(["2024-02-01", None, "2024-03-01"]),
+    }))  # fmt: skip
+    return tables
+
+
+@pytest.mark.parametrize("data", ["sim", "edge"])
+def test_packed_and_window_sequences_give_the_same_answers(sim, data):
+    # the DuckDB fast path (sorted lists of packed keys) against the window every engine runs
+    tables = sim[0].tables if data == "sim" else _edge_tables()
+    churned = churned_customers(tables)
+    got = {}
+    for packed in (True, False):
+        s = cached(sequence(tables, packed=packed))
+        assert isinstance(s, Steps) == packed
+        got[packed] = (
+            paths(tables, length=3, top=50, churned=churned, steps=s),
+            directly_follows(tables, ["web", "app"], steps=s),
+        )
+    assert isinstance(sequence(tables), Steps)  # DuckDB: packed by default
+    for a, b in zip(got[True], got[False], strict=True):
+        assert len(a)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)

@@ -27,7 +27,14 @@ from cxroi.journey import (
     load,
     propose,
 )
-from cxroi.journey.flow import churned_customers, directly_follows, funnel, paths, sequence
+from cxroi.journey.flow import (
+    cached,
+    churned_customers,
+    directly_follows,
+    funnel,
+    paths,
+    sequence,
+)
 from cxroi.journey.metrics import touchpoint_metrics
 from cxroi.results import Result, Table, estimate_frame
 from cxroi.window import Window
@@ -329,7 +336,7 @@ def journey_paths(
     """The most frequent paths, churned against retained customers, and the directly-follows
     counts (pairs that leave the map marked when ``journey.yaml`` exists)."""
     churned = churned_customers(ws.tables)  # the ledger's churn, from the contracts alone
-    steps = sequence(ws.tables).cache()  # read by both the paths and the pairs
+    steps = cached(sequence(ws.tables))  # read by both the paths and the pairs
     raw = paths(ws.tables, length=length, top=top, churned=churned, level=level, steps=steps)
     table = estimate_frame(raw, level=level, min_n=ws.settings.min_n)
     path = Path(ws.path) / JOURNEY_FILE

@@ -7,7 +7,6 @@ computed in the engine) and returns arrays; empty groups give ``nan``, never a d
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from cxroi.errors import CxroiError, param
 
@@ -18,7 +17,10 @@ def z_value(level: float) -> float:
     """Two-sided normal quantile for a confidence ``level`` (0.95 -> 1.959964)."""
     if not 0 < level < 1:
         raise CxroiError(f"confidence {param('level')} must be in (0, 1), got {level}")
-    return float(stats.norm.ppf(0.5 + level / 2))
+    # scipy.stats.norm.ppf's own function: importing scipy.stats is a second of every start
+    from scipy.special import ndtri
+
+    return float(ndtri(0.5 + level / 2))
 
 
 def as_float(x: object) -> np.ndarray:
@@ -76,6 +78,8 @@ def mean_interval(
         ``(mean, sd, se, low, high)``; the mean is ``nan`` where ``n == 0`` and the interval is
         ``nan`` where ``n < 2``.
     """
+    from scipy.special import stdtrit
+
     n = as_float(n)
     s = as_float(total)
     q = as_float(total_sq)
@@ -84,7 +88,7 @@ def mean_interval(
         var = np.where(n > 1, (q - n * mean**2) / np.where(n > 1, n - 1, 1), np.nan)
         sd = np.sqrt(np.clip(var, 0, None))
         se = sd / np.sqrt(n)
-        t = stats.t.ppf(0.5 + level / 2, np.where(n > 1, n - 1, 1))
+        t = stdtrit(np.where(n > 1, n - 1, 1), 0.5 + level / 2)  # scipy.stats.t.ppf
         t = np.where(n > 1, t, np.nan)
     return mean, sd, se, mean - t * se, mean + t * se
 

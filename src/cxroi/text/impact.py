@@ -53,7 +53,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from cxroi.errors import CxroiError, param
 from cxroi.metrics._intervals import z_value
@@ -398,6 +397,10 @@ def emerging_table(
     k_a, n_a = m[~is_last].sum(0), int((~is_last).sum())
     d = proportion_diff_from_counts(k_a, n_a, k_b, n_b, level=level)
     p = np.asarray(d["p_value"], dtype=float)
+    # imported here: statsmodels and SciPy's statistics are a second of every start that
+    # reads the theme model (journey touchpoints)
+    from statsmodels.stats.multitest import multipletests
+
     adj = multipletests(p, method="fdr_bh")[1] if len(p) else p
     label = _period_label(last, period)
     out = pd.DataFrame(

@@ -39,7 +39,7 @@ from cxroi._types import WorkspaceLike
 from cxroi.config import CONFIG_FILE
 from cxroi.results import Result, jsonable
 
-__all__ = ["CACHE_DIR", "cached", "stamp"]
+__all__ = ["CACHE_DIR", "Slot", "cached", "slot", "stamp"]
 
 CACHE_DIR = Path("models") / "cache"
 _STAMPED = ("cx.duckdb", "cx.duckdb.wal", CONFIG_FILE)
@@ -74,6 +74,42 @@ def _key(name: str, params: Mapping[str, Any], st: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+class Slot:
+    """Where one analysis of the workspace's current data is cached (:func:`slot`): the stamp
+    is taken when the slot is made, before anything is computed, so an answer computed while
+    the data moved is never stored as theirs."""
+
+    def __init__(self, ws: WorkspaceLike, name: str, params: Mapping[str, Any],
+                 themes: bool) -> None:  # fmt: skip
+        self.ws, self.themes = ws, themes
+        self.stamp = stamp(ws, themes=themes)
+        self.entry = (
+            None if self.stamp is None
+            else Path(ws.path) / CACHE_DIR / f"{name}-{_key(name, params, self.stamp)}"
+        )  # fmt: skip
+
+    def get(self) -> Entry | None:
+        """The cached answer, or ``None``."""
+        return None if self.entry is None else _read(self.entry)
+
+    def put(self, out: Entry) -> Entry:
+        """Store ``out`` if the data are still those of the stamp; returns ``out``."""
+        if (
+            self.entry is not None
+            and self.stamp is not None
+            and stamp(self.ws, themes=self.themes) == self.stamp
+        ):
+            _write(self.ws, self.entry, out, self.stamp, self.themes)
+        return out
+
+
+def slot(ws: WorkspaceLike, name: str, params: Mapping[str, Any], *,
+         themes: bool = False) -> Slot:  # fmt: skip
+    """The :class:`Slot` of analysis ``name`` with ``params`` (see :func:`cached`), for an
+    analysis that starts its work before it knows whether it will need the answer."""
+    return Slot(ws, name, params, themes)
+
+
 def cached(
     ws: WorkspaceLike,
     name: str,
@@ -102,18 +138,9 @@ def cached(
     Mapping
         What ``compute`` returned, or a copy of it read back from the cache.
     """
-    st = stamp(ws, themes=themes)
-    if st is None:
-        return compute()
-    root = Path(ws.path) / CACHE_DIR
-    entry = root / f"{name}-{_key(name, params, st)}"
-    hit = _read(entry)
-    if hit is not None:
-        return hit
-    out = compute()
-    if stamp(ws, themes=themes) == st:
-        _write(ws, entry, out, st, themes)
-    return out
+    s = slot(ws, name, params, themes=themes)
+    hit = s.get()
+    return hit if hit is not None else s.put(compute())
 
 
 def _read(entry: Path) -> Entry | None:

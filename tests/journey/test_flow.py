@@ -8,16 +8,8 @@ import pytest
 
 from cxroi.analyses.journey import duration_days, journey_funnel, journey_paths
 from cxroi.errors import CxroiError
-from cxroi.journey.flow import (
-    ARROW,
-    Steps,
-    cached,
-    churned_customers,
-    directly_follows,
-    funnel,
-    paths,
-    sequence,
-)
+from cxroi.journey.flow import ARROW, churned_customers, directly_follows, funnel, paths
+from cxroi.journey.sequences import Steps, cached, sequence
 from cxroi.metrics._intervals import wilson
 from cxroi.models.ledger import customer_ledger
 from tests.models._workspaces import simulated_workspace
@@ -240,3 +232,25 @@ def test_packed_and_window_sequences_give_the_same_answers(sim, data):
     for a, b in zip(got[True], got[False], strict=True):
         assert len(a)
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+@pytest.mark.parametrize("data", ["sim", "edge"])
+def test_touchpoint_events_are_the_same_packed_and_by_window(sim, data):
+    # volume, reach and time to the next step: packed lists with touchpoint bits against the
+    # window every engine runs; a touchpoint measured by two event values, and one by a value
+    # no event has
+    from cxroi.journey.metrics import event_metrics
+
+    tables = sim[0].tables if data == "sim" else _edge_tables()
+    web = "website" if data == "sim" else "web"
+    mapped = pd.DataFrame({"tp": ["w", "a", "both", "none", "both"],
+                           "value": [web, "app", web, "x", "app"]}, dtype=object)  # fmt: skip
+    got = {p: event_metrics(tables, mapped, packed=p).sort_values("tp", ignore_index=True)
+           for p in (True, False)}  # fmt: skip
+    assert list(got[True]["tp"]) == ["a", "both", "w"]
+    a, w, both = (got[True].set_index("tp").loc[k] for k in ("a", "w", "both"))
+    assert both["events"] == a["events"] + w["events"]
+    assert (
+        max(a["customers"], w["customers"]) <= both["customers"] < a["customers"] + w["customers"]
+    )
+    pd.testing.assert_frame_equal(got[True], got[False], check_exact=True, check_dtype=False)

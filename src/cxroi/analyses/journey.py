@@ -13,7 +13,7 @@ import pandas as pd
 
 from cxroi import progress
 from cxroi._types import WorkspaceLike
-from cxroi.analyses.journey_comments import COMMENT_SAMPLE, comment_metrics
+from cxroi.analyses.journey_comments import COMMENT_SAMPLE, comment_metrics, start_comment_metrics
 from cxroi.errors import CxroiError
 from cxroi.files import atomic_file
 from cxroi.journey import (
@@ -27,15 +27,9 @@ from cxroi.journey import (
     load,
     propose,
 )
-from cxroi.journey.flow import (
-    cached,
-    churned_customers,
-    directly_follows,
-    funnel,
-    paths,
-    sequence,
-)
+from cxroi.journey.flow import churned_customers, directly_follows, funnel, paths
 from cxroi.journey.metrics import touchpoint_metrics
+from cxroi.journey.sequences import cached, sequence
 from cxroi.results import Result, Table, estimate_frame
 from cxroi.window import Window
 
@@ -159,10 +153,12 @@ def journey_touchpoints(
     notes: list[str] = []
     journey = journey_map(ws)
     progress.step(f"measuring {len(journey.touchpoints)} touchpoints in the engine")
+    # the comments are read first, then analysed on a thread while the engine measures
+    later = start_comment_metrics(ws, journey, level, comment_sample) if comments else None
     raw = touchpoint_metrics(ws.tables, journey, level=level)
     themes_table = None
-    if comments:
-        sentiment, themes_table, note = comment_metrics(ws, journey, level, comment_sample)
+    if later is not None:
+        sentiment, themes_table, note = later()
         if sentiment is not None:
             raw = pd.concat([raw, sentiment], ignore_index=True)
         if note:

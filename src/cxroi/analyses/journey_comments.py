@@ -19,15 +19,19 @@ the figures are exact.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.journey import Journey
-from cxroi.results import Result
 
-__all__ = ["COMMENT_SAMPLE", "COMMENT_SEED", "comment_metrics"]
+__all__ = ["COMMENT_SAMPLE", "COMMENT_SEED", "comment_metrics", "start_comment_metrics"]
 
 COMMENT_SAMPLE = 20_000
 """Comments analysed per touchpoint at most; above it a seeded random sample of this many."""
@@ -35,21 +39,52 @@ COMMENT_SEED = 20_161
 """Seed of the comment samples (fixed: the same data give the same figures)."""
 
 
+Comments = tuple[pd.DataFrame | None, pd.DataFrame | None, str | None]
+"""Per touchpoint: sentiment rows, top themes and a note (:func:`comment_metrics`)."""
+
+
 def comment_metrics(
     ws: WorkspaceLike, journey: Journey, level: float, sample: int | None = COMMENT_SAMPLE
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str | None]:
+) -> Comments:
     """Per touchpoint: the lexicon sentiment of its comments (mean, t interval) and its three
     most mentioned themes, through the workspace's theme model, from at most ``sample`` of its
     comments (module docstring; ``None``: all); computed once per state of the data
     (:mod:`cxroi.cache`). The note names the touchpoints whose comments were sampled."""
+    return start_comment_metrics(ws, journey, level, sample)()
+
+
+def start_comment_metrics(
+    ws: WorkspaceLike, journey: Journey, level: float, sample: int | None = COMMENT_SAMPLE
+) -> Callable[[], Comments]:
+    """:func:`comment_metrics` in two halves: reads the comments from the engine now, analyses
+    them on a thread (Python work, which runs beside the engine's next queries), and returns
+    the function that waits for the answer. The workspace's connection is only used here, on
+    the calling thread."""
     from cxroi.analyses.themes import ensure_theme_model
-    from cxroi.cache import cached
+    from cxroi.cache import slot
 
     ensure_theme_model(ws)
     surveys = {t.id: list(t.surveys) for t in journey.touchpoints}
     params = {"surveys": surveys, "level": level, "sample": sample, "seed": COMMENT_SEED}
-    got = cached(ws, "journey-comments", params,
-                 lambda: _analyse_comments(ws, journey, level, sample), themes=True)  # fmt: skip
+    where = slot(ws, "journey-comments", params, themes=True)
+    hit = where.get()
+    if hit is not None:
+        return lambda: _present(hit)
+    frame, totals = _touchpoint_comments(ws, journey, sample)
+    if frame is None or frame.empty:
+        return lambda: _present(where.put({}))
+    from cxroi.text.theme_config import ThemeConfig
+    from cxroi.text.theme_store import MODEL_FILE
+
+    config = ThemeConfig.from_dict(ws.settings.section("themes"))
+    path = Path(ws.path) / MODEL_FILE
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxroi-comments")
+    job = pool.submit(_analyse_comments, frame, totals, journey, level, sample, path, config)
+    pool.shutdown(wait=False)
+    return lambda: _present(where.put(job.result()))
+
+
+def _present(got: Mapping[str, Any]) -> Comments:
     sent, themes = got.get("sentiment"), got.get("themes")
     if not isinstance(sent, pd.DataFrame) or sent.empty:
         return None, None, "no comments at the touchpoints: no sentiment or themes"
@@ -113,20 +148,20 @@ def _touchpoint_comments(
 
 
 def _analyse_comments(
-    ws: WorkspaceLike, journey: Journey, level: float, sample: int | None = COMMENT_SAMPLE
-) -> dict[str, Result | pd.DataFrame]:
-    from cxroi.analyses.themes import theme_model
+    frame: pd.DataFrame, totals: dict[str, int], journey: Journey, level: float,
+    sample: int | None, model_file: Path, config: Any,
+) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """Sentiment and top themes of each touchpoint's comments ``frame`` (``tp``, ``comment``)
+    through the theme model saved in ``model_file``; no engine work (it runs on a thread)."""
     from cxroi.metrics._intervals import mean_interval, wilson
     from cxroi.text.pipeline import analyse_comments
+    from cxroi.text.theme_store import load_model
 
-    frame, totals = _touchpoint_comments(ws, journey, sample)
-    if frame is None or frame.empty:
-        return {}
     progress.step(f"sentiment and themes of {len(frame):,} touchpoint comments")
     # a sample is a few thousand distinct sentences a touchpoint: analysed in this process
     # in about a second, where starting worker processes costs more than it saves
     jobs = 1 if sample is not None else -1
-    model = theme_model(ws, n_jobs=jobs)
+    model = load_model(model_file, config=config, n_jobs=jobs)
     ca = analyse_comments(frame["comment"], model, n_jobs=jobs)
     ids = [t.id for t in journey.touchpoints]
     code = np.asarray(pd.Categorical(frame["tp"], categories=ids).codes, dtype=np.int64)

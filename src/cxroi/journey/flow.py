@@ -17,21 +17,16 @@ their shares differ between customers who churned in the window and those who di
 **Directly follows**: every pair (touchpoint, the same customer's next touchpoint) with its
 count and the hours between them (p50, p95), the process-mining graph (van der Aalst) without
 a process-mining library: pm4py is AGPL, and the counts come from the same per-customer
-sorted lists (:func:`sequence`) that the paths read. Pairs leaving the map (a next touchpoint
+sorted lists that the paths read. Pairs leaving the map (a next touchpoint
 that no touchpoint of the map measures) are marked.
 
-**Each customer's events in order** (:func:`sequence`) are one grouped pass: every event's
-time and touchpoint packed into one integer that sorts by time, then touchpoint
-(:class:`Steps`), collected per customer and each short list sorted. A window over the events
-partitioned by the text customer id and sorted by time and touchpoint gives the same order
-but sorts all 18 million events of a million customers on text keys, about twice the work.
+Paths and directly-follows pairs read each customer's events in time order
+(:func:`cxroi.journey.sequences.sequence`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -39,10 +34,11 @@ import pandas as pd
 
 from cxroi._types import Tables
 from cxroi.errors import CxroiError
+from cxroi.journey.sequences import Steps, journey_events, sequence
 from cxroi.metrics._intervals import wilson
 from cxroi.metrics.compare import proportion_diff_from_counts
 
-__all__ = ["ARROW", "churned_customers", "directly_follows", "funnel", "paths", "sequence"]
+__all__ = ["ARROW", "churned_customers", "directly_follows", "funnel", "paths"]
 
 ARROW = " → "
 HOURS = 3600.0
@@ -53,11 +49,6 @@ def ibis_builtin_agg(fn: Any) -> Any:
     import ibis
 
     return ibis.udf.agg.builtin(name="arg_min")(fn)
-
-
-def _events(tables: Tables) -> Any:
-    ev = tables["events"]
-    return ev.filter(ev.customer_id.notnull() & ev.ts.notnull() & ev.touchpoint.notnull())
 
 
 def funnel(
@@ -95,7 +86,7 @@ def funnel(
         raise CxroiError(f"a funnel step is repeated: {', '.join(steps)}")
     if within_days is not None and not within_days > 0:
         raise CxroiError(f"the conversion window must be positive, got {within_days:g} days")
-    ev = _events(tables)
+    ev = journey_events(tables)
     known = set(ev.select("touchpoint").distinct().to_pandas()["touchpoint"].astype(str))
     unknown = [s for s in steps if s not in known]
     if unknown:
@@ -173,127 +164,6 @@ def _funnel_frame(counts: pd.DataFrame, steps: Sequence[str], level: float) -> p
     size = out[out["step"] == 1].set_index("segment")["customers"]
     key = out["segment"].map(lambda s: (s != "all", -int(size.get(s, 0)), str(s)))
     return out.assign(_k=key).sort_values(["_k", "step"]).drop(columns="_k").reset_index(drop=True)
-
-
-def ibis_builtin_scalar(fn: Any) -> Any:
-    """Declare ``fn`` as the DuckDB scalar function of its name, without the underscore."""
-    import ibis
-
-    return ibis.udf.scalar.builtin(name=fn.__name__.lstrip("_"))(fn)
-
-
-@ibis_builtin_scalar
-def _epoch_us(ts: datetime) -> int:  # type: ignore[empty-body]
-    """DuckDB's ``epoch_us``: microseconds since 1970-01-01, exact (``epoch`` is a float)."""
-
-
-@ibis_builtin_scalar
-def _divide(a: int, b: int) -> int:  # type: ignore[empty-body]
-    """DuckDB's ``divide``: integer division (Ibis's ``//`` divides as floats)."""
-
-
-@dataclass(frozen=True)
-class Steps:
-    """Each customer's events in time order (:func:`sequence`): ``table`` holds one row per
-    customer, ``customer_id`` and ``keys``, the sorted list of the key ``us * m + c`` of each
-    event (``us``: its time in microseconds since 1970; ``c``: the index of its touchpoint in
-    ``names``, ``len(names)`` for none; ``m = len(names) + 1``), so sorting the keys orders the
-    events by time, then touchpoint."""
-
-    table: Any
-    names: tuple[str, ...]
-
-    @property
-    def m(self) -> int:
-        return len(self.names) + 1
-
-    def code(self, key: Any) -> Any:
-        """The touchpoint index of a key (a key before 1970 is negative)."""
-        return ((key % self.m) + self.m) % self.m
-
-    def seconds(self, key: Any) -> Any:
-        """The event time of a key in seconds since 1970, as ``epoch(ts)`` gives it."""
-        return _divide(key - self.code(key), self.m).cast("float64") / 1e6
-
-    def name(self, code: Any) -> Any:
-        """The touchpoint of an index."""
-        import ibis
-
-        return ibis.literal(list(self.names), type="array<string>")[code]
-
-
-MAX_TOUCHPOINTS = 999
-"""Touchpoints :func:`event_keys` packs with the time (microseconds to year 2262 times
-1,000 fit in 64 bits)."""
-
-
-def touchpoint_names(ev: Any) -> tuple[str, ...]:
-    """The distinct touchpoints of events ``ev``, sorted (the engine's order: by code point)."""
-    got = ev.filter(ev.touchpoint.notnull()).select("touchpoint").distinct().to_pyarrow()
-    return tuple(sorted(str(v) for v in got.column(0).to_pylist()))
-
-
-def event_keys(ev: Any, names: Sequence[str]) -> Any:
-    """Events ``ev`` (time not null) with ``_key``, the :class:`Steps` key of each."""
-    import ibis
-
-    if len(names) > MAX_TOUCHPOINTS:
-        raise CxroiError(f"journey sequences: at most {MAX_TOUCHPOINTS:,} touchpoints, the "
-                         f"events have {len(names):,}")  # fmt: skip
-    code = ibis.literal(list(names), type="array<string>").index(ev.touchpoint.cast("string"))
-    code = ev.touchpoint.isnull().ifelse(len(names), code)
-    return ev.mutate(_key=_epoch_us(ev.ts) * (len(names) + 1) + code.cast("int64"))
-
-
-def keyed_sequences(ev: Any, names: Sequence[str]) -> Steps:
-    """:class:`Steps` of events ``ev`` (time not null): one grouped pass and a sort of each
-    customer's short list, not a window sorting every event by a text id."""
-    import ibis
-
-    k = event_keys(ev, names)
-    g = k.group_by("customer_id").aggregate(_l=k._key.collect())
-    # _cid: a number per customer, cheaper to count distinct than the text id
-    g = g.select("customer_id", _cid=ibis.row_number(), keys=g._l.sort())
-    return Steps(g, tuple(names))
-
-
-def sequence(tables: Tables, *, packed: bool | None = None) -> Any:
-    """Each customer's events in time order. Ties in time are ordered by touchpoint: rows
-    equal in both are interchangeable for every use here, so the answers do not depend on the
-    order a parallel scan returns them in. :func:`paths` and :func:`directly_follows` both
-    read it: materialise it once (:func:`cached`) when calling both.
-
-    ``packed`` (default: on DuckDB): :class:`Steps`, one sorted list of packed integer keys per
-    customer (``epoch_us``, ``divide``, list lambdas: DuckDB only); otherwise one window pass,
-    a table of ``customer_id``, ``ts``, ``touchpoint``, ``prev_tp``, ``next_tp``, ``next_ts``
-    and ``rn`` (1, 2, …). Both give the same answers."""
-    import ibis
-
-    if packed is None:
-        packed = is_duckdb(tables["events"])
-    if packed:
-        # the touchpoints of every event, not only the complete ones: a spare name changes no
-        # order
-        return keyed_sequences(_events(tables), touchpoint_names(tables["events"]))
-    ev = _events(tables)
-    w = ibis.window(group_by="customer_id", order_by=["ts", "touchpoint"])
-    return ev.select(
-        "customer_id", "ts", "touchpoint",
-        prev_tp=ev.touchpoint.lag().over(w), next_tp=ev.touchpoint.lead().over(w),
-        next_ts=ev.ts.lead().over(w), rn=ibis.row_number().over(w),
-    )  # fmt: skip
-
-
-def is_duckdb(t: Any) -> bool:
-    """Whether table ``t`` lives in DuckDB (where the packed sequences run)."""
-    return bool(t._find_backend().name == "duckdb")
-
-
-def cached(steps: Any) -> Any:
-    """:func:`sequence` ``steps`` materialised in the engine."""
-    if isinstance(steps, Steps):
-        return Steps(steps.table.cache(), steps.names)
-    return steps.cache()
 
 
 @ibis_builtin_agg

@@ -11,8 +11,11 @@ For every touchpoint of the map (:class:`cxroi.journey.document.Journey`):
 - **tickets and cost to serve**: the tickets the map assigns to it (``measured_by.tickets``, a
   category or channel), their count and total and mean cost;
 - **time to the next step**: for each of its events, the time until the same customer's next
-  event at any touchpoint, p50 and p95 in hours (a window ``LEAD`` over each customer's events
-  in time order; the last event of a customer has no next step).
+  event at any touchpoint, p50 and p95 in hours (each customer's events in time order,
+  :mod:`cxroi.journey.sequences`; the last event of a customer has no next step).
+
+Volume, reach and time come from one pass over the events: on DuckDB each customer's packed
+sorted list, whose touchpoint bits count the customers (:func:`event_metrics`).
 
 Each touchpoint's values of the data are attached to it through a small mapping table joined
 in the engine, so one event value may measure several touchpoints; only one row per touchpoint
@@ -30,12 +33,19 @@ import pandas as pd
 
 from cxroi._types import Tables
 from cxroi.journey.document import Journey, Touchpoint
+from cxroi.journey.sequences import (
+    MASK_BITS,
+    is_duckdb,
+    journey_events,
+    keyed_sequences,
+    touchpoint_names,
+)
 from cxroi.metrics.catalog import metric_values
 from cxroi.metrics.ces import ces_aggregates
 from cxroi.metrics.csat import csat_aggregates
 from cxroi.metrics.nps import nps_aggregates
 
-__all__ = ["HOURS", "joined", "mapping", "touchpoint_metrics"]
+__all__ = ["HOURS", "event_metrics", "joined", "mapping", "touchpoint_metrics"]
 
 HOURS = 3600.0
 _PERCEPTION = ("nps", "csat", "ces")
@@ -61,6 +71,67 @@ def joined(t: Any, col: str, mapping: pd.DataFrame) -> Any:
     return t.inner_join(m, t[col].cast("string") == m.value)
 
 
+def event_metrics(
+    tables: Tables, mapped: pd.DataFrame, *, packed: bool | None = None
+) -> pd.DataFrame | None:
+    """Per touchpoint ``tp`` of ``mapped`` (:func:`mapping` of the event values): ``events``,
+    distinct ``customers``, ``gaps`` (its events followed by another of the customer) and
+    ``p50``, ``p95`` of the hours to that next event; ``None`` when nothing maps.
+
+    ``packed`` (default: on DuckDB) reads the packed sequences with touchpoint masks
+    (:func:`cxroi.journey.sequences.keyed_sequences`; up to
+    :data:`~cxroi.journey.sequences.MASK_BITS` touchpoints), otherwise a window ``LEAD``
+    over each customer's events; both give the same answers."""
+    import ibis
+
+    if mapped.empty:
+        return None
+    ev = journey_events(tables)
+    if packed is None:
+        packed = is_duckdb(ev)
+    names = touchpoint_names(ev) if packed else ()
+    if packed and len(names) <= MASK_BITS:
+        where = {n: i for i, n in enumerate(names)}
+        codes = pd.DataFrame(
+            [(tp, where[v]) for tp, v in mapped.itertuples(index=False) if v in where],
+            columns=["tp", "code"],
+        )
+        if codes.empty:
+            return None
+        s = keyed_sequences(ev, names, masks=True)
+        t = s.table.cache()
+        # each event beside the customer's next one: two lists unnested side by side
+        e = t.select(k=t.keys.unnest(), nk=t.keys[1:].unnest())
+        e = e.select(code=s.code(e.k), gap_h=(s.seconds(e.nk) - s.seconds(e.k)) / HOURS)
+        cm = ibis.memtable(codes)
+        j = e.inner_join(cm, "code")
+        g = j.group_by("tp").aggregate(events=j.count(), gaps=j.gap_h.count(),
+                                       q=j.gap_h.quantile([0.5, 0.95]))  # fmt: skip
+        # a touchpoint's customers: those with any of its bits set
+        tm = cm.group_by("tp").aggregate(_m=(ibis.literal(1, "int64") << cm.code).bit_or())
+        c = t.select("mask").cross_join(tm)
+        c = c.filter((c.mask & c._m) != 0)
+        c = c.group_by("tp").aggregate(customers=c.count())
+        f = g.left_join(c, "tp").select("tp", "events", "customers", "gaps", "q").to_pandas()
+        f["customers"] = f["customers"].fillna(0).astype("int64")
+    else:
+        w = ibis.window(group_by="customer_id", order_by=["ts", "touchpoint"])
+        ev = ev.mutate(next_ts=ev.ts.lead().over(w))
+        # float64 before dividing: Spark reads a float literal as a decimal and rounds
+        ev = ev.mutate(
+            gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()).cast("float64") / HOURS
+        )
+        j = joined(ev, "touchpoint", mapped)
+        # p50 and p95 from one sort of each touchpoint's gaps (a quantile list), not two
+        f = j.group_by("tp").aggregate(
+            events=j.count(), customers=j.customer_id.nunique(), gaps=j.gap_h.count(),
+            q=j.gap_h.quantile([0.5, 0.95]),
+        ).to_pandas()  # fmt: skip
+    q = [v if v is not None and len(v) == 2 else (np.nan, np.nan) for v in f.pop("q")]
+    f["p50"], f["p95"] = [float(a) for a, _ in q], [float(b) for _, b in q]
+    return f
+
+
 def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95) -> pd.DataFrame:
     """One row per touchpoint and metric, long.
 
@@ -77,25 +148,8 @@ def touchpoint_metrics(tables: Tables, journey: Journey, *, level: float = 0.95)
 
     ids = [t.id for t in journey.touchpoints]
     frames: dict[str, pd.DataFrame] = {}
-    ev = tables["events"]
-    ev = ev.mutate(
-        next_ts=ev.ts.lead().over(
-            ibis.window(group_by="customer_id", order_by=["ts", "touchpoint"])
-        )
-    )
-    # float64 before dividing: Spark reads a float literal as a decimal and rounds
-    ev = ev.mutate(
-        gap_h=(ev.next_ts.epoch_seconds() - ev.ts.epoch_seconds()).cast("float64") / HOURS
-    )
-    j = joined(ev, "touchpoint", mapping(journey, lambda t: t.events))
-    if j is not None:
-        # p50 and p95 from one sort of each touchpoint's gaps (a quantile list), not two
-        f = j.group_by("tp").aggregate(
-            events=j.count(), customers=j.customer_id.nunique(), gaps=j.gap_h.count(),
-            q=j.gap_h.quantile([0.5, 0.95]),
-        ).to_pandas()  # fmt: skip
-        q = [v if v is not None and len(v) == 2 else (np.nan, np.nan) for v in f.pop("q")]
-        f["p50"], f["p95"] = [float(a) for a, _ in q], [float(b) for _, b in q]
+    f = event_metrics(tables, mapping(journey, lambda t: t.events))
+    if f is not None:
         frames["events"] = f
     rs = tables["responses"]
     j = joined(rs, "touchpoint", mapping(journey, lambda t: t.surveys))

@@ -132,3 +132,28 @@ def test_an_engine_password_is_never_printed(tmp_path):
     r = CliRunner().invoke(app, ["init", str(tmp_path / "v"), "--engine", url])
     assert r.exit_code == 2 and "s3cret-pw" not in r.output and r.output.startswith("error: ")
     assert not (tmp_path / "v" / "cxroi.toml").exists()
+
+
+def test_a_sibling_reads_the_same_store_on_another_thread(tmp_path):
+    # a second connection to the same database: both run queries at the same time, and
+    # closing the sibling leaves the workspace open
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "ws"
+    Workspace.init(path).close()
+    write_csv(tmp_path / "tx.csv", TX_HEADER, transactions_rows(500))
+    with Workspace.open(path) as ws:
+        ws.ingest("transactions", tmp_path / "tx.csv")
+    with Workspace.open(path, read_only=True) as ws:
+        twin = ws.sibling()
+        assert twin is not None and twin.con is not ws.con
+
+        def total(w):
+            t = w.table("transactions")
+            return [t.amount.sum().to_pandas() for _ in range(20)]
+
+        with ThreadPoolExecutor(2) as pool:
+            a, b = pool.map(total, (ws, twin))
+        assert a == b and len(set(a)) == 1
+        twin.close()
+        assert ws.counts()["transactions"] == 500

@@ -167,6 +167,19 @@ class Workspace:
             )
             self._writer_note = note
 
+    def sibling(self) -> Workspace | None:
+        """Another handle on this embedded store, with its own connection to the same
+        database, for work on another thread: one DuckDB connection runs one query at a time,
+        two connections of one database run side by side and see the same data. Close it
+        when done (the database stays open). ``None`` on a server engine."""
+        if self.settings.engine is not None or not hasattr(self.con, "con"):
+            return None
+        con = ibis.duckdb.from_connection(self.con.con.cursor())
+        con.raw_sql("SET TimeZone = 'UTC'")
+        twin = Workspace(self.path, self.settings, con, read_only=self.read_only)
+        twin._absent = set(self._absent)
+        return twin
+
     def close(self) -> None:
         """Close the connection to the engine."""
         disconnect = getattr(self.con, "disconnect", None)

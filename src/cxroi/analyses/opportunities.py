@@ -8,11 +8,18 @@ mix to that of all customers through the adjusted effects of the value of percep
 (perception).
 The top five get a sentence: who they are, what they say, what is at stake, which driver to
 move.
+
+The archetypes are found on a thread with its own connection to the store
+(:meth:`cxroi.store.Workspace.sibling`) while this one profiles the customers, estimates the
+effects of perception and reads the ratings: the two halves share no intermediate result, and
+each leaves half the machine idle at times (the archetypes' mixture fits in NumPy, the
+effects' panel in the engine). A server engine runs them one after the other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -87,13 +94,21 @@ def opportunities(
         at stake first); a sentence per top segment in ``readings``.
     """
     settings = ws.settings
-    frame = segment_frame(ws, survey=survey)
-    spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)
-    seg = segment(frame, spec)
+    later = _start_archetypes(ws) if archetypes else None
+    try:
+        frame = segment_frame(ws, survey=survey)
+        spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)
+        seg = segment(frame, spec)
+        progress.step("the effects of perception on churn and spend")
+        hrs, sms, effects_note = _effects(ws, frame, survey=survey, level=level)
+        progress.step("ratings by customer")
+        ratings = _ratings(ws)
+    finally:
+        run = later() if later is not None else None  # waited for even on an error
     warnings: list[str] = []
     on_churn: list[str] = []
-    if archetypes:
-        note, churn_feature = _add_archetypes(ws, frame, seg)
+    if run is not None:
+        note, churn_feature = _add_archetypes(run, frame, seg)
         if note:
             warnings.append(note)
         if churn_feature:
@@ -102,10 +117,8 @@ def opportunities(
                 "the archetypes are found partly from churn, so their churn gap is selection, "
                 f"not an opportunity: only their perception part is counted (flagged {SELECTED})"
             )
-    progress.step("the effects of perception on churn and spend")
-    hrs, sms, note = _effects(ws, frame, survey=survey, level=level)
-    if note:
-        warnings.append(note)
+    if effects_note:
+        warnings.append(effects_note)
     progress.step(f"money at stake by segment ({n_boot} bootstrap draws)")
     table = opportunity_table(
         frame, seg, hazard_ratios=hrs, spend_multiples=sms, selected_on_churn=on_churn,
@@ -115,8 +128,7 @@ def opportunities(
     table = estimate_frame(table, level=level)
     currency = settings.currency
     themes, _ = segment_themes(ws, frame, seg, top=3, min_n=settings.min_n, level=level)
-    progress.step("rating gaps by segment")
-    driver = _rating_gaps(ws, frame, seg)
+    driver = _rating_gaps(ratings, frame, seg)
     readings = [
         _sentence(r, frame, seg, themes, driver, currency)
         for r in table.head(top).itertuples(index=False)
@@ -171,17 +183,40 @@ def opportunities(
     )
 
 
-def _add_archetypes(
-    ws: WorkspaceLike, frame: pd.DataFrame, seg: Segmentation
-) -> tuple[str | None, bool]:
-    """Add the archetypes as a dimension of ``seg``: a note when they cannot be had, and
-    whether churn was one of their features."""
-    try:
-        from cxroi.analyses.archetypes import archetype_run
+def _start_archetypes(ws: WorkspaceLike) -> Callable[[], Any]:
+    """Start :func:`cxroi.analyses.archetypes.archetype_run` on a thread of its own connection
+    (module docstring), or now on a server engine; returns the function that waits for it:
+    the run, or the :class:`~cxroi.errors.CxroiError` that stopped it."""
 
-        run = archetype_run(ws, n_jobs=-1)
-    except (CxroiError, ImportError) as e:
-        return f"no archetypes: {e}", False
+    def run(w: WorkspaceLike) -> Any:
+        try:
+            from cxroi.analyses.archetypes import archetype_run
+
+            return archetype_run(w, n_jobs=-1)
+        except (CxroiError, ImportError) as e:
+            return e
+
+    def on_sibling(w: Any) -> Any:
+        try:
+            return run(w)
+        finally:
+            w.close()
+
+    sibling = getattr(ws, "sibling", lambda: None)()
+    if sibling is None:
+        got = run(ws)
+        return lambda: got
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxroi-archetypes")
+    job = pool.submit(on_sibling, sibling)
+    pool.shutdown(wait=False)
+    return job.result
+
+
+def _add_archetypes(run: Any, frame: pd.DataFrame, seg: Segmentation) -> tuple[str | None, bool]:
+    """Add the archetypes of ``run`` (or the error that stopped them) as a dimension of
+    ``seg``: a note when they cannot be had, and whether churn was one of their features."""
+    if isinstance(run, Exception):
+        return f"no archetypes: {run}", False
     arch = run.assignments
     a = frame[["customer_id"]].merge(arch, on="customer_id", how="left")[ARCHETYPE]
     cat = pd.Categorical(a.astype("string").fillna("unassigned"))
@@ -213,25 +248,34 @@ def _effects(
     return out["churn"] or None, out["spend"] or None, note
 
 
-def _rating_gaps(ws: WorkspaceLike, frame: pd.DataFrame, seg: Segmentation) -> dict[Any, str]:
-    """Per (dimension, segment): the rated dimension most below the other customers', weighted
-    by its correlation with NPS (the driver to move), in words."""
+def _ratings(ws: WorkspaceLike) -> tuple[pd.Series, pd.DataFrame] | None:
+    """Each rating's weight (its correlation with NPS over the responses, pairwise complete as
+    pandas' ``corrwith``, floored at 0) and each customer's mean ratings, in the engine;
+    ``None`` without ratings."""
     rs = ws.table("responses")
     ratings = [c for c in rs.columns if c.startswith("rating_")]
     if not ratings:
-        return {}
+        return None
     rs = rs.filter(rs.customer_id.notnull())
     x = {c: rs[c].cast("float64") for c in ratings}
-    # in the engine: each rating's correlation with NPS over the responses (pairwise complete,
-    # as pandas' corrwith) and each customer's mean ratings
     nps = rs.nps.cast("float64")
     corr = rs.aggregate(**{c: x[c].corr(nps, how="pop") for c in ratings}).to_pandas()
     if corr.empty:
-        return {}
+        return None
     weight = corr.iloc[0].astype(float).clip(lower=0).fillna(0)[ratings]
     means = rs.group_by("customer_id").aggregate(**{c: x[c].mean() for c in ratings}).to_pandas()
-    if means.empty:
+    return None if means.empty else (weight, means)
+
+
+def _rating_gaps(
+    got: tuple[pd.Series, pd.DataFrame] | None, frame: pd.DataFrame, seg: Segmentation
+) -> dict[Any, str]:
+    """Per (dimension, segment): the rated dimension most below the other customers', weighted
+    by its correlation with NPS (the driver to move), in words (``got``: :func:`_ratings`)."""
+    if got is None:
         return {}
+    weight, means = got
+    ratings = list(weight.index)
     m = frame[["customer_id"]].merge(means, on="customer_id", how="left")
     vals = m[ratings].to_numpy(float)
     out: dict[Any, str] = {}

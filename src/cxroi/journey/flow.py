@@ -278,13 +278,13 @@ def directly_follows(
     if isinstance(s, Steps):
         t = s.table
         # each event beside the next one of the customer: two lists unnested side by side
-        # (the shorter padded with a null); customers counted by their number in the table
-        e = t.select("_cid", k=t.keys.unnest(), nk=t.keys[1:].unnest())
-        e = e.select("_cid", a=s.code(e.k), b=s.code(e.nk),
+        # (the shorter padded with a null)
+        e = t.select("customer_id", k=t.keys.unnest(), nk=t.keys[1:].unnest())
+        e = e.select("customer_id", a=s.code(e.k), b=s.code(e.nk),
                      gap_h=(s.seconds(e.nk) - s.seconds(e.k)) / HOURS)  # fmt: skip
         e = e.filter(e.b.notnull() & (e.b != e.a))
         g = e.group_by(["a", "b"]).aggregate(
-            count=e.count(), customers=e._cid.nunique(),
+            count=e.count(), customers=e.customer_id.nunique(),
             _q=e.gap_h.quantile([0.5, 0.95]),  # one sort of each pair's hours
         )  # fmt: skip
         g = g.select(touchpoint=s.name(g.a), next_tp=s.name(g.b), count=g["count"],

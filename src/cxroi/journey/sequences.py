@@ -69,8 +69,7 @@ def _divide(a: int, b: int) -> int:  # type: ignore[empty-body]
 @dataclass(frozen=True)
 class Steps:
     """Each customer's events in time order (:func:`sequence`): ``table`` holds one row per
-    customer, ``customer_id``, ``_cid`` (a number per customer, cheaper to count distinct than
-    the text id) and ``keys``, the sorted list of the key ``us * m + c`` of each event
+    customer, ``customer_id`` and ``keys``, the sorted list of the key ``us * m + c`` of each event
     (``us``: its time in microseconds since 1970; ``c``: the index of its touchpoint in
     ``names``; ``m = len(names) + 1``), so sorting the keys orders the events by time, then
     touchpoint; with ``masks``, also ``mask``, bit ``c`` set for every touchpoint the customer
@@ -141,7 +140,9 @@ def keyed_sequences(ev: Any, names: Sequence[str], *, masks: bool = False) -> St
         aggs["mask"] = (ibis.literal(1, "int64") << k._code).bit_or()
     g = k.group_by("customer_id").aggregate(**aggs)
     extra = ["mask"] if masks else []
-    g = g.select("customer_id", *extra, _cid=ibis.row_number(), keys=g._l.sort())
+    # no row number per customer: a window over all of them is one serial pass (a second of a
+    # million customers' lists), and the text id counts as fast
+    g = g.select("customer_id", *extra, keys=g._l.sort())
     return Steps(g, tuple(names))
 
 

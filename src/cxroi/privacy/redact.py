@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 from cxroi.errors import CxroiError
@@ -122,7 +123,7 @@ class Redactor:
                 raise CxroiError(f"cxroi.toml {where}: {k} must be true or false, got {v!r}")
         return cls(**section)
 
-    @property
+    @cached_property  # read for every text redacted; the options never change
     def kinds(self) -> tuple[str, ...]:
         on = {
             "email": self.emails, "phone": self.phones, "card": self.cards,

@@ -8,10 +8,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cxroi import Workspace, analyses
 from cxroi.analyses.initiative_panels import groups
-from cxroi.analyses.roi import simulation
+from cxroi.analyses.roi import expected_spend, simulation
 from cxroi.errors import CxroiError
 from cxroi.models.clv import BetaGeo
 from cxroi.models.effects import perception_effects
@@ -135,6 +136,38 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     assert 0 <= r.params["probability_roi_positive"] <= 1
     assert r.params["survey"] == "relationship"
     assert r.problems() == []
+
+
+def test_expected_spend_against_the_posterior_by_quadrature():
+    """Each customer's expected spend month by month against the BG/NBD posterior integrated
+    numerically, not through the closed form: on a 1,500 x 1,500 grid of equal prior mass over
+    the purchase rate (Gamma(r, alpha)) and the dropout chance (Beta(a, b)), weigh each point by
+    the likelihood of the customer's history (alive: (1-p)^x lam^x e^(-lam T); dropped out after
+    the last purchase: p (1-p)^(x-1) lam^x e^(-lam t_x)); an alive customer buys
+    (1 - e^(-lam p t)) / p times in the next t months. Month t's spend is the mean spend per
+    purchase day times the difference of that expectation at t and t - 1. The grid's error is
+    about 1e-4 (it shrinks as the grid grows: 750, 1,500, 3,000 points are 4e-4, 1.1e-4, 3e-5
+    off for the customer with 5 repeat purchases)."""
+    model = BetaGeo()
+    model.params_ = {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5}
+    summary = pd.DataFrame({"frequency": [0, 2, 5, 1], "recency": [0.0, 5.0, 7.5, 1.0],
+                            "T": [10.0, 8.0, 9.0, 12.0],
+                            "value": [30.0, 12.0, 50.0, 8.0]})  # fmt: skip
+    got = expected_spend(model, summary, 4)
+    k = 1500
+    u = (np.arange(k) + 0.5) / k
+    lam = stats.gamma.ppf(u, 0.5, scale=1 / 5.0)[:, None]
+    p = stats.beta.ppf(u, 0.8, 2.5)[None, :]
+    want = []
+    for x, tx, big_t, value in summary.itertuples(index=False):
+        alive = (1 - p) ** x * lam**x * np.exp(-lam * big_t)
+        gone = p * (1 - p) ** (x - 1) * lam**x * np.exp(-lam * tx) if x > 0 else 0.0
+        cum = [(alive * (1 - np.exp(-lam * p * t)) / p).sum() / (alive + gone).sum()
+               for t in range(5)]  # fmt: skip
+        want.append(value * np.diff(cum))
+    assert got.shape == (4, 4)
+    assert got == pytest.approx(np.array(want), rel=3e-4)
+    assert np.all(np.diff(got, axis=1) < 0)  # fewer purchases as time goes on
 
 
 def test_spend_to_come_is_what_the_customers_then_spent(company):

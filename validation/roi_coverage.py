@@ -16,6 +16,11 @@ it):
   churn and margin) is inside that predictive band;
 - ``bands_overlap``: the realised 95% band overlaps the predictive band.
 
+Beside them, the spend ``roi simulate`` expected (``sim_spend_first``, ``sim_spend_last``,
+``sim_spend_mean``: its spend per customer-month alive in the first and last month measured and
+on average over them) against the treated customers' realised spend per customer-month after
+launch (``spend_after``, effect included); ``spend_ratio`` is the one over the other.
+
     python validation/roi_coverage.py --seeds 101 102 103 104 105 --customers 10000
 
 Writes one CSV row per seed x initiative and prints the coverage table.
@@ -89,6 +94,12 @@ def one_seed(seed: int, customers: int, months: int) -> list[dict]:
                 and npv["ci_low"] <= npv["simulated_high"]
                 and npv["simulated_low"] <= npv["ci_high"]
             )
+            path = p["simulated_spend_path"]
+            if path:
+                row["sim_spend_first"], row["sim_spend_last"] = path[0], path[-1]
+                row["sim_spend_mean"] = float(np.mean(path))
+            row["spend_after"] = p["spend_monthly"]
+            row["spend_ratio"] = row.get("sim_spend_mean", np.nan) / p["spend_monthly"]
             row["true_roi"] = truth["true_roi_to_data_end"]
             row["roi"] = r.params["roi"]
             rows.append(row)
@@ -113,6 +124,9 @@ def main() -> None:
     cols += ["sim_agrees", "sim_in_band", "true_in_sim_band", "bands_overlap"]
     print(df[cols].mean().round(3).to_string())
     print(df.groupby("level")[cols].mean().round(2).to_string())
+    print("simulated / realised spend per customer-month after launch:")
+    print(df.groupby("level")["spend_ratio"].describe().round(3).to_string())
+    print(df["spend_ratio"].describe().round(3).to_string())
 
 
 if __name__ == "__main__":

@@ -8,9 +8,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cxroi import Workspace, analyses
+from cxroi.analyses.initiative_panels import groups
+from cxroi.analyses.roi import expected_spend, simulation
 from cxroi.errors import CxroiError
+from cxroi.models.clv import BetaGeo
 from cxroi.models.effects import perception_effects
 from cxroi.models.ledger import ledger_frame
 from tests.utils.cli import run_json
@@ -38,9 +42,9 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     answer or purchase; the customers' churns, spend and support cost of the 12 months before
     the day after the data end; their NPS shares from their last relationship answer; the
     adjusted effects; then the hazard ratio and spend effect of +30 points, valued monthly,
-    with spend moving as a surviving customer's did from one month to the next in those 12
-    months: g = their spend in the month after / in the month (months followed by another
-    month active), c(t) = g^(t-1) / mean_j g^-j over the 12 months."""
+    with spend per customer falling as each customer's expected purchase days (BG/NBD fitted
+    on the purchase days, in months of 365.25 / 12 days, of every customer still active) times
+    their mean spend per purchase day."""
     with Workspace.open(company, read_only=True) as ws:
         r = analyses.roi_simulate(ws, "I003", draws=200, horizon_months=24)
         eff = perception_effects(ws.tables, survey="relationship", max_age=2,
@@ -58,6 +62,7 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     last = max(pd.to_datetime(x).max() for x in days).date()
     first = max(lo, min(t["responses"]["ts"].min(), t["transactions"]["ts"].min()).date())
     cut = _months(pd.Series([last + dt.timedelta(days=1)]), first).iloc[0]
+    led_all = led
     led = led[led["customer_id"].isin(target)].assign(
         p_in=lambda x: _months(x["entry"], first).clip(lower=1),
         p_out=lambda x: _months(x["exit"], first),
@@ -75,11 +80,6 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     h0 = recent["churn"].sum() / len(recent)
     s0 = recent["amount"].sum() / len(recent)
     m0 = s0 - recent["cost"].sum() / len(recent)
-    nxt = months.assign(m=months["m"] - 1)[["customer_id", "m", "amount"]]
-    pairs = recent.merge(nxt, on=["customer_id", "m"], suffixes=("", "_next"))
-    g = min(pairs["amount_next"].sum() / pairs["amount"].sum(), 1.0)
-    assert 0.5 < g < 1.0  # spend of the survivors falls (purchase dropout)
-    level = np.mean([g**-j for j in range(1, 13)])
     active = set(led.loc[led["churned"] == 0, "customer_id"])
     rs = t["responses"]
     rs = rs[(rs["survey"] == "relationship") & rs["nps"].notna() & rs["customer_id"].isin(active)]
@@ -96,9 +96,27 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
              "promoter": pi["promoter"] + moved * p / (d + p)}  # fmt: skip
     hr = sum(after[g] * hazard[g] for g in after) / sum(pi[g] * hazard[g] for g in after)
     ds = s0 * (sum(after[g] * spend[g] for g in after) / sum(pi[g] * spend[g] for g in after) - 1)
+    # each active customer's purchase days up to the data end
+    still = set(led_all.loc[led_all["churned"] == 0, "customer_id"])
+    tx = t["transactions"].assign(day=lambda f: pd.to_datetime(f["ts"]).dt.normalize())
+    tx = tx[tx["customer_id"].isin(still) & (tx["amount"] >= 0)]
+    days = tx.groupby(["customer_id", "day"], as_index=False)["amount"].sum()
+    per = days.groupby("customer_id").agg(first=("day", "min"), last=("day", "max"),
+                                          n=("day", "size"), total=("amount", "sum"))  # fmt: skip
+    month = 365.25 / 12
+    freq, rec = per["n"] - 1, (per["last"] - per["first"]).dt.days / month
+    age = (pd.Timestamp(last) - per["first"]).dt.days / month
+    bg = BetaGeo().fit(freq, rec, age)
+    mine = per.index.isin(active)
+    cum = [np.zeros(mine.sum())] + [
+        bg.conditional_expected_purchases(k, freq[mine], rec[mine], age[mine]) for k in range(1, 25)
+    ]
+    value = (per["total"] / per["n"])[mine].to_numpy()
+    path = (np.diff(np.column_stack(cum), axis=1) * value[:, None]).sum(axis=0) / len(active)
+    assert path[-1] < path[0] < s0  # the survivors' spend falls (purchase dropout)
+    c = path / s0
     i = (1 + rate) ** (1 / 12) - 1
     n = len(active)
-    c = [g ** (k - 1) / level for k in range(1, 25)]
     benefit = sum(
         n * ((m0 + s0 * (c[k - 1] - 1) + ds * c[k - 1]) * (1 - h0 * hr) ** k
              - (m0 + s0 * (c[k - 1] - 1)) * (1 - h0) ** k) / (1 + i) ** k
@@ -109,7 +127,7 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     assert r.params["target_customers"] == n
     assert r.params["hazard_ratio"] == pytest.approx(hr, rel=1e-9)
     assert r.params["spend_effect_monthly"] == pytest.approx(ds, rel=1e-9)
-    assert r.params["spend_decay_monthly"] == pytest.approx(g, rel=1e-9)
+    assert r.params["spend_path"] == pytest.approx(path, rel=1e-6)
     assert roi.loc["benefit", "estimate"] == pytest.approx(benefit, rel=1e-9)
     assert roi.loc["npv", "estimate"] == pytest.approx(benefit - cost, rel=1e-9)
     fan = r.table("fan")
@@ -118,6 +136,73 @@ def test_point_estimate_is_the_closed_form_of_its_inputs(company):
     assert 0 <= r.params["probability_roi_positive"] <= 1
     assert r.params["survey"] == "relationship"
     assert r.problems() == []
+
+
+def test_expected_spend_against_the_posterior_by_quadrature():
+    """Each customer's expected spend month by month against the BG/NBD posterior integrated
+    numerically, not through the closed form: on a 1,500 x 1,500 grid of equal prior mass over
+    the purchase rate (Gamma(r, alpha)) and the dropout chance (Beta(a, b)), weigh each point by
+    the likelihood of the customer's history (alive: (1-p)^x lam^x e^(-lam T); dropped out after
+    the last purchase: p (1-p)^(x-1) lam^x e^(-lam t_x)); an alive customer buys
+    (1 - e^(-lam p t)) / p times in the next t months. Month t's spend is the mean spend per
+    purchase day times the difference of that expectation at t and t - 1. The grid's error is
+    about 1e-4 (it shrinks as the grid grows: 750, 1,500, 3,000 points are 4e-4, 1.1e-4, 3e-5
+    off for the customer with 5 repeat purchases)."""
+    model = BetaGeo()
+    model.params_ = {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5}
+    summary = pd.DataFrame({"frequency": [0, 2, 5, 1], "recency": [0.0, 5.0, 7.5, 1.0],
+                            "T": [10.0, 8.0, 9.0, 12.0],
+                            "value": [30.0, 12.0, 50.0, 8.0]})  # fmt: skip
+    got = expected_spend(model, summary, 4)
+    k = 1500
+    u = (np.arange(k) + 0.5) / k
+    lam = stats.gamma.ppf(u, 0.5, scale=1 / 5.0)[:, None]
+    p = stats.beta.ppf(u, 0.8, 2.5)[None, :]
+    want = []
+    for x, tx, big_t, value in summary.itertuples(index=False):
+        alive = (1 - p) ** x * lam**x * np.exp(-lam * big_t)
+        gone = p * (1 - p) ** (x - 1) * lam**x * np.exp(-lam * tx) if x > 0 else 0.0
+        cum = [(alive * (1 - np.exp(-lam * p * t)) / p).sum() / (alive + gone).sum()
+               for t in range(5)]  # fmt: skip
+        want.append(value * np.diff(cum))
+    assert got.shape == (4, 4)
+    assert got == pytest.approx(np.array(want), rel=3e-4)
+    assert np.all(np.diff(got, axis=1) < 0)  # fewer purchases as time goes on
+
+
+def test_spend_to_come_is_what_the_customers_then_spent(company):
+    """Against the simulator's purchase dropout: the customers no initiative targets, valued as
+    on 1 January 2025 (month 13 of 24) for the 12 months to the data end. Their expected spend
+    per month alive (``spend_path``, from their purchases before that day only) against what
+    those active on the day actually spent per customer-month while active, month by month,
+    counted here in pandas (those who started before the day: the path is of the customers
+    with months before it): their spend falls as they stop buying, so holding it at its level
+    of the 12 months before overstates the year by a fifth and more; the path is within 15%
+    and less than half as far off."""
+    day = dt.date(2025, 1, 1)
+    with Workspace.open(company, read_only=True) as ws:
+        control = groups(ws, "I003")["control"]
+        sim = simulation(ws, "I003", customers=control, as_of=day, horizon_months=12, draws=50)
+        led = ledger_frame(ws.tables)
+        tx = ws.table("transactions").to_pandas()
+    on = pd.Timestamp(day)
+    led = led[led["customer_id"].isin(control) & (pd.to_datetime(led["entry"]) < on)]
+    exit_ = pd.to_datetime(led["exit"]).where(led["churned"] == 1)
+    led, exit_ = led[exit_.isna() | (exit_ >= on)], exit_[exit_.isna() | (exit_ >= on)]
+    ts = pd.to_datetime(tx["ts"])
+    actual = []
+    for k in range(12):
+        lo, hi = on + pd.DateOffset(months=k), on + pd.DateOffset(months=k + 1)
+        alive = led.loc[exit_.isna() | (exit_ >= lo), "customer_id"]
+        spent = tx.loc[tx["customer_id"].isin(alive) & (ts >= lo) & (ts < hi), "amount"]
+        actual.append(spent.sum() / len(alive))
+    year, flat = sum(actual), 12 * sim.baseline["spend_monthly"]
+    assert sim.spend_path is not None
+    expected = float(sim.spend_path.sum())
+    assert flat / year > 1.2
+    assert abs(expected / year - 1) < 0.15
+    assert abs(expected - year) < 0.5 * abs(flat - year)
+    assert np.all(np.diff(sim.spend_path) < 0)
 
 
 def test_the_predictive_band_holds_the_expected_one_and_widens_with_the_effect_sd(company):

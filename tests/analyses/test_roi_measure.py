@@ -114,6 +114,10 @@ def test_the_simulation_beside_is_of_the_same_customers_and_months(measured):
     # with no holdout and no overlap the customers reached are those measured: same value
     first = measured[0][3].table("roi").set_index("quantity").loc["npv", "simulated"]
     assert alone.table("roi").set_index("quantity").loc["npv", "estimate"] == pytest.approx(first)
+    # and the spend it expected month by month is roi simulate's own
+    path = measured[0][3].params["simulated_spend_path"]
+    assert len(path) == measured[0][3].params["horizon_months"]
+    assert path == pytest.approx(alone.params["spend_path"], rel=1e-12)
 
 
 def test_the_holdout_is_the_comparison_when_recorded(measured):
@@ -248,7 +252,9 @@ def test_a_sample_of_customers_gives_the_answer_of_every_customer(measured):
 
 def test_the_engine_counts_the_hazard_cells_of_the_pandas_panel(measured):
     """The customer-months stay in the engine; counted there, the hazard cells are those of
-    the customer-month panel expanded in pandas from the ledger (the path before)."""
+    the customer-month panel expanded in pandas from the ledger (the path before). So are the
+    treated customers' spend and margin per customer-month after launch that ``roi measure``
+    reports (the purchases and ticket costs of each of their months from launch)."""
     from cxroi.analyses import initiative_panels as ip
     from cxroi.models.ledger import ledger_frame
 
@@ -265,6 +271,8 @@ def test_the_engine_counts_the_hazard_cells_of_the_pandas_panel(measured):
             spans.release()
         led = ledger_frame(ws.tables)
         cust = ws.table("customers").select("customer_id", "plan").to_pandas()
+        tx = ws.table("transactions").select("customer_id", "ts", "amount").to_pandas()
+        tk = ws.table("tickets").select("customer_id", "opened_at", "cost").to_pandas()
     led = led[led["customer_id"].isin(g["treated"] | g["control"])]
     rows = []
     for c in led.itertuples():
@@ -284,6 +292,15 @@ def test_the_engine_counts_the_hazard_cells_of_the_pandas_panel(measured):
     assert len(got) == len(ref) == len(cells)
     assert (got["events_x"] == got["events_y"]).all()
     assert (got["exposure_x"] == got["exposure_y"]).all()
+    after = m[(m["treated_group"] == 1) & (m["post"] == 1)][["customer_id", "period"]]
+    for frame, ts, amount in ((tx, "ts", "amount"), (tk, "opened_at", "cost")):
+        period = pd.to_datetime(frame[ts]).map(lambda d: ip.month_index(d, g["first"]))
+        sums = frame.assign(period=period).groupby(["customer_id", "period"])[amount].sum()
+        after = after.merge(sums.reset_index(), on=["customer_id", "period"], how="left")
+    after = after.fillna({"amount": 0.0, "cost": 0.0})
+    p = next(r for _, q, t, r in measured if q == path and t["initiative_id"] == "I001").params
+    assert p["spend_monthly"] == pytest.approx(after["amount"].mean(), rel=1e-9)
+    assert p["margin_monthly"] == pytest.approx((after["amount"] - after["cost"]).mean(), rel=1e-9)
 
 
 def test_trends_leave_out_a_level_the_others_determine():

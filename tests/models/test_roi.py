@@ -15,7 +15,6 @@ from cxroi.models.roi import (
     mix_effects,
     move_shares,
     simulated_paths,
-    spend_trend,
 )
 
 SHARES = {"promoter": 0.5, "passive": 0.3, "detractor": 0.2}
@@ -65,27 +64,19 @@ def test_the_whole_chain_by_hand():
     assert p.payback_month[0] == 1 + int(np.argmax(np.cumsum(by_hand) >= 2000.0))
 
 
-def test_spend_trend_by_hand():
-    """Spend falling 10% a month: the 3 months before launch were 1/.9, 1/.81 and 1/.729 of
-    the launch month's level, mean 1.2345679 (3.7037037 / 3); month t is .9^(t-1) of it."""
-    c = spend_trend(np.array([0.9, 1.0]), 3, 3)
-    before = (1 / 0.9 + 1 / 0.81 + 1 / 0.729) / 3
-    assert c[0] == pytest.approx([1 / before, 0.9 / before, 0.81 / before], rel=1e-12)
-    assert c[1] == pytest.approx([1.0, 1.0, 1.0])  # flat spend: no trend
-
-
 def test_the_spend_trend_by_hand():
     """The closed form with a spend trend, no uncertainty: 1,000 customers with spend 40 and
     margin 30 a month before launch, churning 2% a month; the initiative halves the hazard and
-    adds 10% of spend (4 a month at the level before). Spend falls 10% a month, over 2 months
-    before launch: c(t) = .9^(t-1) / ((1/.9 + 1/.81) / 2) = .9^(t-1) x .8526316. Month t gains
+    adds 10% of spend (4 a month at the level before). Spend falls 10% a month from a launch
+    month's level below the mean of 2 months before: c(t) = .9^(t-1) / ((1/.9 + 1/.81) / 2) =
+    .9^(t-1) x .8526316 of the spend before. Month t gains
     1,000 x [(30 + 40 (c - 1) + 4 c) x .99^t - (30 + 40 (c - 1)) x .98^t]."""
     c = 0.9 ** np.arange(3) / ((1 / 0.9 + 1 / 0.81) / 2)
     p = simulated_paths(
         customers=1000, churn_monthly=np.array([0.02]), margin_monthly=np.array([30.0]),
         hazard_ratio=np.array([0.5]), spend_effect=np.array([4.0]), cost=5000.0,
         horizon_months=3, discount_rate=0.0, spend_monthly=np.array([40.0]),
-        trend=spend_trend(np.array([0.9]), 3, 2),
+        trend=c[None, :],
     )  # fmt: skip
     t = np.arange(1, 4)
     m0 = 30 + 40 * (c - 1)
@@ -115,7 +106,7 @@ def test_monte_carlo_spend_noise_with_a_trend():
     sd = np.array([4.0, 3.0, 2.5, 2.0])
     noise = MeasurementNoise(spend=sd, log_hazard_ratio=np.zeros(4))
     draws = 20_000
-    trend = spend_trend(np.full(draws + 1, 0.95), 4, 6)
+    trend = np.broadcast_to(0.95 ** np.arange(4), (draws + 1, 4))
     p = simulated_paths(
         customers=100, churn_monthly=np.zeros(draws + 1), margin_monthly=np.full(draws + 1, 20.0),
         hazard_ratio=np.full(draws + 1, 0.9), spend_effect=np.full(draws + 1, 1.5),

@@ -221,13 +221,14 @@ def hazard_cells(ws: WorkspaceLike, months: Any, attrs: list[str], launch: int) 
 
 
 def treated_after(ws: WorkspaceLike, months: Any, g: dict[str, Any], launch: int) -> dict[str, Any]:
-    """The targeted customers after launch: customers active at launch, their monthly churn
-    and their monthly margin (spend less support cost), over every treated month from launch."""
+    """The targeted customers after launch: customers active at launch, their monthly churn,
+    spend and margin (spend less support cost), over every treated month from launch."""
     t = months.filter((months.first_treat > 0) & (months.period >= launch))
     t = with_money(ws, t, g)
     r = t.aggregate(
         months=t.count(),
         churn=t.churn.mean(),
+        spend=t.spend.mean(),
         margin=(t.spend - t.support_cost).mean(),
         at_launch=(t.period == launch).cast("int64").sum(),
     ).to_pandas()
@@ -235,6 +236,7 @@ def treated_after(ws: WorkspaceLike, months: Any, g: dict[str, Any], launch: int
     return {
         "customers_at_launch": int(row["at_launch"] or 0),
         "churn_monthly": float(row["churn"]),
+        "spend_monthly": float(row["spend"]),
         "margin_monthly": float(row["margin"]),
     }
 

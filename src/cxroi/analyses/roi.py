@@ -2,13 +2,21 @@
 
 Reads the initiative from the register; finds the customers it reaches (the target group less
 its recorded holdout) and, from their months before the day valued, their monthly churn,
-spend and margin, how a surviving customer's spend moves from one month to the next (purchase
-dropout: customers stop buying, so spend held flat at its level before would overstate every
-later month), the within-customer variance of their spend and their NPS shares (each
-customer's last answer to the relationship survey); takes the adjusted effects of the NPS
-group on churn and on spend per month (:mod:`cxroi.models.effects`, on the data before that
-day); and values the expected NPS change over the horizon with a predictive band
-(:mod:`cxroi.models.roi`).
+spend and margin, the within-customer variance of their spend and their NPS shares (each
+customer's last answer to the relationship survey); predicts their spend month by month over
+the horizon; takes the adjusted effects of the NPS group on churn and on spend per month
+(:mod:`cxroi.models.effects`, on the data before that day); and values the expected NPS change
+over the horizon with a predictive band (:mod:`cxroi.models.roi`).
+
+Spend is not held at its level before: customers stop buying as time goes on (purchase
+dropout), the heavier buyers sooner, so spend per customer falls even among those who stay,
+fast at first and then more slowly. Each customer's expected purchases in each month of the
+horizon come from the BG/NBD model (:class:`cxroi.models.clv.BetaGeo`: Poisson purchases while
+buying, a chance of stopping for good after each purchase) fitted on the purchases before that
+day of the customers then active, given the customer's own purchases before it; times their
+mean spend per purchase day, that is their expected spend per month alive
+(:func:`expected_spend`). The customers' margin follows it, and the spend effect, a multiple of
+spend, moves with it.
 
 The NPS shares and the effects come from the relationship survey by default: an initiative's
 expected change is in relationship NPS points (what ``roi measure`` measures), and behaviour
@@ -21,6 +29,7 @@ of the moves.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +52,11 @@ from cxroi.errors import CxroiError, param
 from cxroi.holdout import held_out
 from cxroi.metrics.nps import GROUPS, nps_group_expr
 from cxroi.models._design import z
+from cxroi.models.clv import BetaGeo, ConvergenceWarning
 from cxroi.models.effects import VERSUS, perception_effects
 from cxroi.models.initiative import target_filter
 from cxroi.models.ledger import customer_ledger
+from cxroi.models.rfm import rfm_summary
 from cxroi.models.roi import (
     MeasurementNoise,
     ROIPaths,
@@ -54,24 +65,34 @@ from cxroi.models.roi import (
     mix_effects,
     move_shares,
     simulated_paths,
-    spend_trend,
 )  # fmt: skip
 from cxroi.results import Result, Table, estimate_frame, format_cell
 from cxroi.window import Window, tables_before, to_date
 
-__all__ = ["BASELINE_MONTHS", "RELATIONSHIP", "Simulation", "roi_simulate", "simulation"]
+__all__ = [
+    "BASELINE_MONTHS",
+    "RELATIONSHIP",
+    "Simulation",
+    "expected_spend",
+    "purchase_model",
+    "roi_simulate",
+    "simulation",
+]
 
 RELATIONSHIP = "relationship"
 BASELINE_MONTHS = 12
 """The customers' churn, spend and margin are those of the last this many months before."""
+PURCHASE_UNIT = "month"
+"""The BG/NBD model's time unit (:data:`cxroi.models.rfm.TIME_UNITS`): months of the horizon."""
 
 ASSUMPTIONS = (
     "an NPS change of D points is D% of the customers reached moving one group up, split "
     "between detractor->passive and passive->promoter by their current shares; moved customers "
     "stay in their new group for the horizon; the customers are those reached (the target "
     "group less its holdout) and active at launch; the effect is immediate and constant (the "
-    "churn hazard ratio; the spend multiple, on a spend that falls month by month as in the "
-    "months before); the cost to serve does not move"
+    "churn hazard ratio; the spend multiple, on each customer's spend as their purchases are "
+    "expected to go on under purchase dropout, by the BG/NBD model of the purchases before); "
+    "the cost to serve does not move"
 )
 
 
@@ -94,6 +115,7 @@ class Simulation:
     delta: float
     hazard_ratio: float
     spend_effect: float
+    spend_path: np.ndarray | None
     clipped: int
     noise: MeasurementNoise
     paths: ROIPaths
@@ -101,15 +123,93 @@ class Simulation:
     warnings: list[str] = field(default_factory=list)
 
 
+def purchase_model(ws: WorkspaceLike, day: dt.date) -> tuple[BetaGeo, pd.DataFrame]:
+    """The BG/NBD model of the purchases before ``day``, and each customer's summary.
+
+    Fitted on the customers active on ``day`` (started before it, not churned before it): a
+    customer who left stopped buying because they left, which is not the purchase dropout of
+    a customer who stays. The summary of those customers (:func:`cxroi.models.rfm.rfm_summary`:
+    purchase days, times in :data:`PURCHASE_UNIT`) comes with ``value``, their mean spend per
+    purchase day before ``day``. Summed in the engine; raises
+    :class:`~cxroi.errors.CxroiError` when the model cannot be fitted (no repeat purchase).
+    """
+    import ibis
+
+    cal = day - dt.timedelta(days=1)
+    led = customer_ledger(ws.tables)
+    on = ibis.literal(day)
+    live = led.filter((led.entry < on) & ((led.churned == 0) | (led.exit >= on)))
+    tx = ws.table("transactions")
+    tx = tx.filter(tx.customer_id.notnull() & (tx.amount >= 0) & (tx.ts.date() <= cal))
+    total = tx.group_by("customer_id").aggregate(total=tx.amount.sum().cast("float64"))
+    rfm = rfm_summary(tx, calibration_end=cal, time_unit=PURCHASE_UNIT)
+    rfm = rfm.inner_join(live.select("customer_id"), "customer_id")
+    rfm = rfm.inner_join(total, "customer_id")
+    df = rfm.select("customer_id", "frequency", "recency", "T", "total").to_pandas()
+    if df.empty:
+        raise CxroiError(f"no customer active on {day} made a purchase before it")
+    df = df.sort_values("customer_id", ignore_index=True)
+    df["value"] = df["total"] / (df["frequency"] + 1)
+    model = BetaGeo().fit(df["frequency"], df["recency"], df["T"])
+    return model, df.drop(columns="total")
+
+
+def expected_spend(model: BetaGeo, summary: pd.DataFrame, horizon_months: int) -> np.ndarray:
+    r"""Each customer's expected spend in each month after the model's calibration end.
+
+    .. math:: q_i(t) = v_i \big(E[Y_i(t) \mid x_i, t_{x,i}, T_i]
+        - E[Y_i(t-1) \mid x_i, t_{x,i}, T_i]\big), \quad t = 1, \dots, H
+
+    the BG/NBD expected purchase days in month :math:`t`
+    (:meth:`cxroi.models.clv.BetaGeo.conditional_expected_purchases`, months in
+    :data:`PURCHASE_UNIT`) times the customer's mean spend per purchase day :math:`v_i`;
+    ``(customers, months)`` in the order of ``summary`` (``frequency``, ``recency``, ``T``,
+    ``value``).
+    """
+    x, tx, big_t = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    cum = [np.zeros(len(summary))]
+    cum += [model.conditional_expected_purchases(k, x, tx, big_t)
+            for k in range(1, horizon_months + 1)]  # fmt: skip
+    return np.diff(np.column_stack(cum), axis=1) * summary["value"].to_numpy(float)[:, None]
+
+
+def _spend_path(
+    ws: WorkspaceLike, day: dt.date, before: pd.DataFrame, weights: np.ndarray,
+    horizon_months: int, warn: list[str],
+) -> np.ndarray | None:  # fmt: skip
+    """The active customers' expected spend per month alive in each month after ``day``, one
+    row per bootstrap draw (``weights`` over the rows of ``before``: the customers with months
+    before it), or ``None`` (spend held at its level before, with a warning) when the purchase
+    model cannot be fitted. A poorly determined model is said in a warning too."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model, summary = purchase_model(ws, day)
+    except CxroiError as err:
+        warn.append(f"spend held at its level before {day}: {err}")
+        return None
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            warn.append(f"the purchase model of the spend to come: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    active = before["active"].to_numpy() > 0
+    where = pd.Series(np.arange(len(summary)), index=summary["customer_id"])
+    at = where.reindex(before["customer_id"]).to_numpy()  # the row of the summary, or nan
+    has = active & ~np.isnan(at)
+    q = np.zeros((len(before), horizon_months))
+    q[has] = expected_spend(model, summary, horizon_months)[at[has].astype(int)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (weights @ q) / (weights @ active.astype(float))[:, None]
+
+
 def _customers_before(
     ws: WorkspaceLike, ids: set[str], first: dt.date, last: dt.date, cut: int
 ) -> pd.DataFrame:
     """Per customer of ``ids``: months, churns and spend before month ``cut`` (and in the
-    last :data:`BASELINE_MONTHS` of them), the sum of squared monthly spend, the spend of each
-    of those last months followed by another month active before ``cut`` and the spend of that
-    next month (``pair_spend``, ``pair_next``), and whether they are active in month ``cut``
-    (started by then, not churned before it: the customers ``roi measure`` counts at launch).
-    Counted in the engine."""
+    last :data:`BASELINE_MONTHS` of them), the sum of squared monthly spend, and whether they
+    are active in month ``cut`` (started by then, not churned before it: the customers
+    ``roi measure`` counts at launch). Counted in the engine."""
     import ibis
 
     frame = pd.DataFrame({"customer_id": sorted(ids)})
@@ -121,10 +221,6 @@ def _customers_before(
         who = spans.select("customer_id", active=live.cast("int64"))
         m = with_money(ws, months_table(spans, g), g)
         recent = (m.period >= cut - BASELINE_MONTHS).cast("int64")
-        # the spend of the next month, where the customer is still active in it (and before)
-        nxt = m.select("customer_id", next_spend=m.spend, next_period=m.period - 1)
-        m = m.left_join(nxt, [m.customer_id == nxt.customer_id, m.period == nxt.next_period])
-        paired = (m.next_period.notnull() & (m.period >= cut - BASELINE_MONTHS)).cast("int64")
         per = m.group_by("customer_id").aggregate(
             months=m.count(),
             churns=m.churn.sum(),
@@ -134,8 +230,6 @@ def _customers_before(
             recent_churns=(m.churn * recent).sum(),
             recent_spend=(m.spend * recent).sum(),
             recent_cost=(m.support_cost * recent).sum(),
-            pair_spend=(m.spend * paired).sum(),
-            pair_next=(m.next_spend.fill_null(0.0) * paired).sum(),
         )
         df = who.left_join(per, "customer_id").drop("customer_id_right").to_pandas()
     finally:
@@ -281,10 +375,7 @@ def simulation(
         h0 = w @ before["recent_churns"].to_numpy(float) / months
         s0 = w @ before["recent_spend"].to_numpy(float) / months
         m0 = s0 - w @ before["recent_cost"].to_numpy(float) / months
-        # the spend of a surviving customer from one month to the next, at most flat
-        g0 = w @ before["pair_next"].to_numpy(float) / (w @ before["pair_spend"].to_numpy(float))
-    g0 = np.clip(np.where(np.isfinite(g0), g0, 1.0), 0.0, 1.0)
-    window = int(min(BASELINE_MONTHS, cut - 1))
+    path = _spend_path(ws, day, before, w, horizon_months, warn)
     codes = rated.to_numpy()
     wr = np.vstack([np.ones(len(codes)), rng.poisson(1.0, (draws, len(codes)))])
     counts = {k: wr @ (codes == k).astype(float) for k in GROUPS}
@@ -324,7 +415,7 @@ def simulation(
         customers=n, churn_monthly=h0, margin_monthly=m0, hazard_ratio=hr, spend_effect=ds,
         cost=float(rec["cost"]), running_cost=0.0 if running is None else float(running),
         horizon_months=horizon_months, discount_rate=ws.settings.discount_rate,
-        spend_monthly=s0, trend=spend_trend(g0, horizon_months, window),
+        spend_monthly=s0, trend=None if path is None else path / s0[:, None],
     )  # fmt: skip
     return Simulation(
         rec=rec,
@@ -334,12 +425,12 @@ def simulation(
         comparison=comparison,
         shares=point_shares,
         baseline={"churn_monthly": float(h0[0]), "spend_monthly": float(s0[0]),
-                  "margin_monthly": float(m0[0]), "spend_within_sd": float(np.sqrt(within)),
-                  "spend_decay_monthly": float(g0[0])},
+                  "margin_monthly": float(m0[0]), "spend_within_sd": float(np.sqrt(within))},
         effects=eff,
         delta=float(delta),
         hazard_ratio=float(hr[0]),
         spend_effect=float(ds[0]),
+        spend_path=None if path is None else path[0],
         clipped=clipped,
         noise=noise,
         paths=simulated_paths(**money, noise=noise, random_state=random_state + 1),
@@ -470,10 +561,11 @@ def roi_simulate(
         f"(value of perception, NPS of the {sim.survey or 'every'} survey, data before "
         f"{sim.day}), turn it into "
         f"a hazard ratio and a spend effect on the customers' own churn, spend and margin of "
-        f"the {BASELINE_MONTHS} months before; their spend (and so the spend effect) moves on "
-        "month by month as a surviving customer's did from one month to the next in those "
-        f"months ({sim.baseline['spend_decay_monthly']:.3f} a month, at most flat: customers "
-        f"stop buying). Predictive band over {draws} draws: a bootstrap "
+        f"the {BASELINE_MONTHS} months before; their spend month by month after launch (and "
+        "so the spend effect, a multiple of it) is each customer's expected purchases under "
+        "purchase dropout, by the BG/NBD model fitted on the purchases before launch of the "
+        "customers then active, times their mean spend per purchase. Predictive band over "
+        f"{draws} draws: a bootstrap "
         "of the customers, the effects on their log scale and the outcome noise of measuring "
         f"{n:,} customers (within-customer variance of monthly spend over the months observed "
         "before and after, Poisson noise of the churns, comparison customers alike); "
@@ -517,6 +609,7 @@ def roi_simulate(
             "shares": {g: float(sim.shares.get(g, 0.0)) for g in GROUPS},
             "hazard_ratio": sim.hazard_ratio,
             "spend_effect_monthly": sim.spend_effect,
+            "spend_path": None if sim.spend_path is None else sim.spend_path.tolist(),
             **sim.baseline,
             "horizon_months": horizon_months,
             "discount_rate": ws.settings.discount_rate,
@@ -543,7 +636,10 @@ def _inputs(sim: Simulation, horizon: int) -> pd.DataFrame:
             ("monthly spend before", sim.baseline["spend_monthly"]),
             ("monthly margin before", sim.baseline["margin_monthly"]),
             ("within-customer sd of monthly spend", sim.baseline["spend_within_sd"]),
-            ("monthly change of a surviving customer's spend", sim.baseline["spend_decay_monthly"]),
+            ("expected spend per customer-month, first month",
+             np.nan if sim.spend_path is None else sim.spend_path[0]),
+            (f"expected spend per customer-month, month {horizon}",
+             np.nan if sim.spend_path is None else sim.spend_path[-1]),
             ("churn hazard ratio of the initiative", sim.hazard_ratio),
             ("spend effect per customer-month", sim.spend_effect),
             (f"outcome noise sd, spend effect after {horizon} months", sim.noise.spend[-1]),

@@ -367,6 +367,8 @@ def roi_measure(
             "payback_months": None if np.isnan(pay) else pay,
             "costs_counted": costs,
             "simulated_customers": int(sim["customers"]["estimate"]) if sim else None,
+            "simulated_spend_path": list(sim.get("spend_path", {}).values()) or None,
+            "spend_monthly": after["spend_monthly"],
             "simulated_agrees": agree,
             "simulated_band_covers": in_band,
             "survey": survey,
@@ -397,6 +399,8 @@ def _simulated(
         return {}
     warn += [f"simulated ROI: {w}" for w in sim.warnings]
     out: dict[str, dict[str, float]] = {"customers": {"estimate": float(sim.customers)}}
+    if sim.spend_path is not None:  # expected spend per customer-month alive, month by month
+        out["spend_path"] = {str(k): float(v) for k, v in enumerate(sim.spend_path, 1)}
     for q, x, e, r in (
         ("npv", sim.paths.npv, sim.expected.npv, realised.npv),
         ("roi", sim.paths.roi, sim.expected.roi, realised.roi),

@@ -63,8 +63,9 @@ realised value with the simulation using its own sampling error (see its module)
 Assumptions, stated with every result: the moved customers stay in their new group for the
 horizon; the customers are those reached and active at launch (none join); the effect is
 immediate and constant: the hazard ratio, and the spend effect as a multiple of spend. With a
-spend trend (:func:`spend_trend`: customers stop buying, so a surviving customer's spend falls
-month by month) spend :math:`s_0` becomes :math:`s_0 c(t)` in month :math:`t`, the margin
+spend trend :math:`c(t)` (customers stop buying, so a surviving customer's spend falls month by
+month; ``roi simulate`` predicts it from each customer's purchases before launch) spend
+:math:`s_0` becomes :math:`s_0 c(t)` in month :math:`t`, the margin
 :math:`m_0 + s_0 (c(t) - 1)` and the spend effect :math:`\Delta s\, c(t)`.
 
 **After launch** (``roi measure``): :func:`realised_paths` values the measured hazard ratio
@@ -92,7 +93,6 @@ __all__ = [
     "move_shares",
     "realised_paths",
     "simulated_paths",
-    "spend_trend",
 ]
 
 MOVES = (("detractor", "passive"), ("passive", "promoter"))
@@ -241,27 +241,6 @@ def _benefit(
     return customers * (with_it - without) * d[None, :]
 
 
-def spend_trend(decay: np.ndarray, horizon_months: int, baseline_months: int) -> np.ndarray:
-    r"""Spend of a surviving customer in month :math:`t` after launch, as a multiple of its mean
-    over the :math:`B` months before: ``(draws, months)``, one row per monthly ``decay``.
-
-    A customer still active whose spend moves by :math:`g` a month (purchase dropout: fewer and
-    fewer buy) spends :math:`L g^{t-1}` in month :math:`t` from the level :math:`L` in the
-    launch month, and :math:`L g^{-j}` :math:`j` months before it, so against the mean of the
-    :math:`B` months before
-
-    .. math:: c(t) = \frac{g^{t-1}}{\frac{1}{B}\sum_{j=1}^{B} g^{-j}}.
-
-    >>> spend_trend(np.array([0.5]), 2, 2).tolist()  # mean before (2 + 4) / 2 = 3
-    [[0.3333333333333333, 0.16666666666666666]]
-    """
-    if baseline_months < 1:
-        raise CxroiError("the spend trend needs at least one month before launch")
-    g = np.asarray(decay, dtype=float)[:, None]
-    before = np.mean(g ** -np.arange(1, baseline_months + 1, dtype=float)[None, :], axis=1)
-    return g ** np.arange(horizon_months, dtype=float)[None, :] / before[:, None]
-
-
 @dataclass(frozen=True)
 class MeasurementNoise:
     """Standard deviations of a measurement's errors after 1, 2, … months (one per month).
@@ -364,7 +343,7 @@ def simulated_paths(
     effects shifted by ``noise`` times one standard normal draw for spend and one for churn,
     the same for every month of the draw.
 
-    With ``trend`` (:math:`c(t)`, ``(draws, months)``: :func:`spend_trend`) and
+    With ``trend`` (:math:`c(t)`, ``(draws, months)``, or one row for every draw) and
     ``spend_monthly`` (:math:`s_0`, one per draw) the customers' spend follows the trend: month
     :math:`t` brings :math:`m_0 + s_0 (c(t) - 1)` without the initiative and the spend effect
     is :math:`\\Delta s \\, c(t)` (a multiple of spend moves with it); the cost to serve stays.

@@ -12,7 +12,8 @@ from scipy import stats
 
 from cxroi import Workspace, analyses
 from cxroi.analyses.initiative_panels import groups
-from cxroi.analyses.roi import expected_spend, simulation
+from cxroi.analyses.roi import simulation
+from cxroi.analyses.roi_spend import expected_spend
 from cxroi.errors import CxroiError
 from cxroi.models.clv import BetaGeo
 from cxroi.models.effects import perception_effects

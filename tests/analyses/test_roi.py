@@ -267,3 +267,12 @@ def test_cli_json(company):
         ini = ws.table("initiatives").to_pandas().set_index("initiative_id").loc["I005"]
     assert ini["running_cost"] == 0 and ini["cost"] == 50_000 * 2000 / 20_000
     assert rows["cost"]["estimate"] == ini["cost"] and rows["cost"]["flag"] == "exact"
+
+
+def test_a_draw_without_spend_before_keeps_a_flat_trend():
+    # the spend path as a multiple of the spend before, by hand; a draw with no spend before
+    # (its spend effect is 0 too) stays flat instead of dividing by zero
+    from cxroi.analyses.roi import _trend
+
+    got = _trend(np.array([[20.0, 10.0], [5.0, 4.0]]), np.array([40.0, 0.0]))
+    assert got.tolist() == [[0.5, 0.25], [1.0, 1.0]]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,13 +72,14 @@ def start_comment_metrics(
     frame, totals = _touchpoint_comments(ws, journey, sample)
     if frame is None or frame.empty:
         return lambda: _present(where.put({}))
-    from cxroi.text.theme_config import ThemeConfig
-    from cxroi.text.theme_store import MODEL_FILE
+    from cxroi.analyses.themes import theme_model
 
-    config = ThemeConfig.from_dict(ws.settings.section("themes"))
-    path = Path(ws.path) / MODEL_FILE
+    # a sample is a few thousand distinct sentences a touchpoint: analysed in this process
+    # in about a second, where starting worker processes costs more than it saves
+    jobs = 1 if sample is not None else -1
+    model = theme_model(ws, n_jobs=jobs)  # the saved model, read here: the thread reads no file
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxroi-comments")
-    job = pool.submit(_analyse_comments, frame, totals, journey, level, sample, path, config)
+    job = pool.submit(_analyse_comments, frame, totals, journey, level, model, jobs)
     pool.shutdown(wait=False)
     return lambda: _present(where.put(job.result()))
 
@@ -149,19 +149,15 @@ def _touchpoint_comments(
 
 def _analyse_comments(
     frame: pd.DataFrame, totals: dict[str, int], journey: Journey, level: float,
-    sample: int | None, model_file: Path, config: Any,
+    model: Any, jobs: int,
 ) -> dict[str, pd.DataFrame]:  # fmt: skip
     """Sentiment and top themes of each touchpoint's comments ``frame`` (``tp``, ``comment``)
-    through the theme model saved in ``model_file``; no engine work (it runs on a thread)."""
+    through the theme ``model`` (``jobs`` worker processes); no engine work and no file read
+    (it runs on a thread)."""
     from cxroi.metrics._intervals import mean_interval, wilson
     from cxroi.text.pipeline import analyse_comments
-    from cxroi.text.theme_store import load_model
 
     progress.step(f"sentiment and themes of {len(frame):,} touchpoint comments")
-    # a sample is a few thousand distinct sentences a touchpoint: analysed in this process
-    # in about a second, where starting worker processes costs more than it saves
-    jobs = 1 if sample is not None else -1
-    model = load_model(model_file, config=config, n_jobs=jobs)
     ca = analyse_comments(frame["comment"], model, n_jobs=jobs)
     ids = [t.id for t in journey.touchpoints]
     code = np.asarray(pd.Categorical(frame["tp"], categories=ids).codes, dtype=np.int64)

@@ -321,7 +321,7 @@ def simulation(
         customers=n, churn_monthly=h0, margin_monthly=m0, hazard_ratio=hr, spend_effect=ds,
         cost=float(rec["cost"]), running_cost=0.0 if running is None else float(running),
         horizon_months=horizon_months, discount_rate=ws.settings.discount_rate,
-        spend_monthly=s0, trend=None if path is None else path / s0[:, None],
+        spend_monthly=s0, trend=None if path is None else _trend(path, s0),
     )  # fmt: skip
     return Simulation(
         rec=rec,
@@ -343,6 +343,14 @@ def simulation(
         expected=simulated_paths(**money),
         warnings=warn,
     )  # fmt: skip
+
+
+def _trend(path: np.ndarray, s0: np.ndarray) -> np.ndarray:
+    """The spend path as a multiple of the spend before (one row per draw); flat (1) for a
+    draw whose customers spent nothing before, whose spend effect is then 0 too."""
+    out = np.ones_like(path)
+    np.divide(path, s0[:, None], out=out, where=s0[:, None] > 0)
+    return out
 
 
 def _comparison(ws: WorkspaceLike, g: dict[str, Any], day: dt.date) -> int | None:

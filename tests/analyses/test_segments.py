@@ -172,3 +172,41 @@ def test_segments_config_section(company):
         assert bad.exit_code == 2 and "unknown key(s) in [segments]: dimension" in bad.output
     finally:
         conf.write_text(before)
+
+
+def test_rating_gaps_are_those_of_the_segment_means():
+    """The driver to move: per segment, the weighted rating most below the other customers',
+    against pandas' means of the customers inside and outside, missing ratings skipped."""
+    from cxroi.analyses.opportunities import _rating_gaps
+    from cxroi.models.segments import Segmentation
+
+    rng = np.random.default_rng(3)
+    n = 2_000
+    ids = [f"c{i:05d}" for i in range(n)]
+    means = pd.DataFrame({"customer_id": ids[::-1]})  # not in the frame's order
+    for j, name in enumerate(["rating_speed", "rating_staff", "rating_price"]):
+        x = rng.normal(3.5 + 0.1 * j, 0.8, n)
+        x[rng.random(n) < 0.2] = np.nan
+        means[name] = x
+    means = means.iloc[: n - 50]  # 50 customers never rated
+    weight = pd.Series([0.6, 0.3, 0.0], index=["rating_speed", "rating_staff", "rating_price"])
+    frame = pd.DataFrame({"customer_id": ids})
+    plan = rng.integers(0, 3, n)
+    seg = Segmentation(
+        codes={"plan": plan, "everyone": np.zeros(n, dtype=np.int64)},
+        labels={"plan": ["basic", "plus", "pro"], "everyone": ["all"]},
+        edges={},
+    )
+    got = _rating_gaps((weight, means), frame, seg)
+
+    m = frame.merge(means, on="customer_id", how="left")
+    want = {}
+    for s, name in enumerate(seg.labels["plan"]):
+        inside = plan == s
+        gap = m.loc[inside, weight.index].mean() - m.loc[~inside, weight.index].mean()
+        score = gap * weight
+        j = score.idxmin()
+        if gap[j] < 0:
+            rated = f"rated {gap[j]:+.2f} vs other customers"
+            want[("plan", name)] = f"{j.removeprefix('rating_')} ({rated})"
+    assert got == want and len(want) >= 1  # "everyone" has no other customers: no driver

@@ -4,6 +4,7 @@ on the same 100,000-customer panel, and the simulator's truth."""
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from cxroi.models.hazard import (
     PoissonHazard,
     customer_month_panel,
     poisson_newton,
+    scored_months,
     with_measure,
     with_nps,
 )
@@ -36,6 +38,75 @@ def test_engine_panel_is_the_pandas_panel(tmp_path):
     assert (engine["churned"].to_numpy() == ref["churned"].to_numpy()).all()
     assert np.allclose(engine["nps"].to_numpy(float), ref["nps"].to_numpy(float), equal_nan=True)
     assert (engine["nps_group"].fillna("-") == ref["nps_group"].fillna("-")).all()
+
+
+def _scored_by_asof(spans, responses, **kw):
+    """The reference: every month at risk, the score as of it, the months without one left out."""
+    p = with_nps(customer_month_panel(spans, keep=kw.pop("keep", ())), responses, **kw)
+    return p.filter(p.nps_group.notnull())
+
+
+def _sorted(t):
+    return t.to_pandas().sort_values(["customer_id", "m"], ignore_index=True)
+
+
+@pytest.mark.parametrize("max_age", [0, 2, None])
+def test_scored_months_are_the_scored_rows_of_the_whole_panel(tmp_path, max_age):
+    ws, _ = simulated_workspace(tmp_path / "ws", customers=400, seed=5)
+    led = customer_ledger(ws.tables)
+    rs = ws.tables["responses"]
+    ref = _sorted(_scored_by_asof(led, rs, max_age=max_age, keep=["plan"]))
+    got = _sorted(scored_months(led, rs, max_age=max_age, keep=["plan"]))
+    assert len(ref) > 100
+    pd.testing.assert_frame_equal(got, ref, check_dtype=False)
+
+
+def test_scored_months_at_the_edges():
+    """Scores before the first month at risk, two in one month (the later counts), one after
+    the exit, a churner scored in its exit month, a customer never scored."""
+    day = pd.Timestamp
+    spans = ibis.memtable(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "b", "c"],
+                "entry": [day("2024-03-10"), day("2024-01-01"), day("2024-01-01")],
+                "exit": [day("2024-09-30"), day("2024-04-15"), day("2024-06-30")],
+                "churned": [0, 1, 0],
+            }
+        )
+    )
+    responses = ibis.memtable(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "a", "a", "a", "b", "b", None],
+                "ts": [
+                    day("2024-01-05"),
+                    day("2024-05-02"),
+                    day("2024-05-20"),
+                    day("2024-11-01"),
+                    day("2024-02-01"),
+                    day("2024-04-10"),
+                    day("2024-02-01"),
+                ],  # fmt: skip
+                "nps": [9, 3, 8, 0, 6, 10, 5],
+            }
+        )
+    )
+    for max_age in (0, 1, 2, None):
+        got = _sorted(scored_months(spans, responses, max_age=max_age))
+        ref = _sorted(_scored_by_asof(spans, responses, max_age=max_age))
+        pd.testing.assert_frame_equal(got, ref, check_dtype=False)
+    got = _sorted(scored_months(spans, responses, max_age=1))
+    # a: scored 9 in January (before entry in March: current to February, so never at
+    # risk), 8 as the last of May (current May-June); b: 6 in February (to March), 10 in
+    # April, its exit month, when it churned
+    assert got[["customer_id", "m", "nps", "churned"]].values.tolist() == [
+        ["a", 2024 * 12 + 4, 8.0, 0],
+        ["a", 2024 * 12 + 5, 8.0, 0],
+        ["b", 2024 * 12 + 1, 6.0, 0],
+        ["b", 2024 * 12 + 2, 6.0, 0],
+        ["b", 2024 * 12 + 3, 10.0, 1],
+    ]
 
 
 def test_poisson_newton_matches_statsmodels():

@@ -278,14 +278,21 @@ def _rating_gaps(
     ratings = list(weight.index)
     m = frame[["customer_id"]].merge(means, on="customer_id", how="left")
     vals = m[ratings].to_numpy(float)
+    rated = ~np.isnan(vals)
+    vals = np.where(rated, vals, 0.0)
     out: dict[Any, str] = {}
     for dim, code in seg.codes.items():
+        k = len(seg.labels[dim])
+        # per segment, the sum and count of each rating's known means (one pass for all);
+        # the other customers' are the totals less the segment's
+        total = np.bincount(code, minlength=k)
+        sums = np.stack([np.bincount(code, vals[:, j], k) for j in range(len(ratings))], 1)
+        counts = np.stack([np.bincount(code, rated[:, j], k) for j in range(len(ratings))], 1)
         for s, name in enumerate(seg.labels[dim]):
-            inside = code == s
-            if not inside.any() or inside.all():
+            if total[s] in (0, len(code)):
                 continue
-            with np.errstate(invalid="ignore"):
-                gap = np.nanmean(vals[inside], axis=0) - np.nanmean(vals[~inside], axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gap = sums[s] / counts[s] - (sums.sum(0) - sums[s]) / (counts.sum(0) - counts[s])
             score = gap * weight.to_numpy()
             if not np.isfinite(score).any():
                 continue

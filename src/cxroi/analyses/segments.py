@@ -24,7 +24,7 @@ from cxroi.errors import CxroiError
 from cxroi.frames import to_frame
 from cxroi.metrics.compare import nps_diff_from_counts
 from cxroi.metrics.nps import nps_group
-from cxroi.models.ledger import ledger_frame
+from cxroi.models.ledger import customer_ledger
 from cxroi.models.profile import customer_profile
 from cxroi.models.segments import Segmentation, SegmentSpec, segment, segment_profile
 from cxroi.results import SMALL_N, Result, Table, estimate_frame, small_n_flag
@@ -73,22 +73,33 @@ def segment_frame(ws: WorkspaceLike, *, survey: str | None = None) -> pd.DataFra
     if last is None:
         raise CxroiError("the workspace holds no activity yet; ingest transactions or contracts")
     progress.step("profiling customers")
-    led = ledger_frame(tables, survey=survey)
-    prof = to_frame(customer_profile(tables, as_of=last).select(*_PROFILE_COLUMNS))
+    # one query: the ledger, the profile and the visits joined in the engine, in customer_id
+    # order (the bootstraps downstream draw one weight per row)
+    led = customer_ledger(tables, survey=survey)
+    prof = customer_profile(tables, as_of=last)
     # a churned customer's contract value is that of their last contracts, not 0: segments
     # describe who the customers were, and a band of "0" would hold the churned by definition
-    prof = prof.drop(columns="contract_value").rename(columns={"monthly_value": "contract_value"})
-    frame = led.merge(prof, on="customer_id", how="left", validate="one_to_one")
+    prof = prof.select(
+        _id="customer_id", **{c: c for c in _PROFILE_COLUMNS[1:] if c != "contract_value"}
+    ).rename(contract_value="monthly_value")
+    j = led.left_join(prof, led.customer_id == prof._id)
+    cols = [*led.columns, *[c for c in prof.columns if c != "_id"]]
+    ev = tables.get("events")
+    if ev is not None:
+        visits = ev.group_by(_vid=ev.customer_id).aggregate(_visits=ev.count())
+        j = j.left_join(visits, j.customer_id == visits._vid)
+        cols.append("_visits")
+    frame = to_frame(j.select(*cols).order_by("customer_id"))
+    if frame.empty:
+        raise CxroiError("the workspace holds no customers yet; ingest the customers table")
     months = frame["exposure_years"].to_numpy(float) * 12.0
     fees = np.nan_to_num(frame["contract_value"].to_numpy(float)) * months
     frame["revenue"] = frame["spend"].to_numpy(float) + fees
-    ev = tables.get("events")
     if ev is not None:
-        visits = ev.group_by("customer_id").aggregate(visits=ev.count()).to_pandas()
-        v = frame[["customer_id"]].merge(visits, on="customer_id", how="left")["visits"]
         # visits over the months each customer was observed (a churned one's stop at churn),
         # at least three, so that a new customer's onboarding does not read as heavy use
-        frame["visits_per_month"] = v.fillna(0).to_numpy(float) / np.maximum(months, 3.0)
+        v = frame.pop("_visits").fillna(0).to_numpy(float)
+        frame["visits_per_month"] = v / np.maximum(months, 3.0)
     return frame
 
 
@@ -297,21 +308,25 @@ def segment_themes(
     known = ~np.isnan(row)
     mention, row = mention[known], row[known].astype(np.int64)
     groups = nps_group(comments["nps"].to_numpy()[known])
-    onehot = np.stack([groups == g for g in ("promoter", "passive", "detractor")], axis=1)
+    # promoter, passive, detractor; 3 for a score outside 0-10 (counted, not in the NPS)
+    group = np.select([groups == g for g in ("promoter", "passive", "detractor")], [0, 1, 2], 3)
     out: list[dict[str, Any]] = []
     for dim, code in seg.codes.items():
-        c = code[row]
+        # per segment and group (one cell each): comments, and those mentioning each theme
+        k = len(seg.labels[dim])
+        cell = code[row] * 4 + group
+        answers = np.bincount(cell, minlength=4 * k).reshape(k, 4)
+        mentions = np.stack(
+            [np.bincount(cell, mention[:, t], 4 * k) for t in range(len(names))], 1
+        ).reshape(k, 4, len(names))
         for s, name in enumerate(seg.labels[dim]):
-            inside = c == s
-            n_comments = int(inside.sum())
+            n_comments = int(answers[s].sum())
             if n_comments == 0:
                 continue
-            m = mention[inside]
-            oh = onehot[inside].astype(float)
-            with_ = m.T.astype(float) @ oh  # themes x (p, m, d)
-            without = oh.sum(axis=0)[None, :] - with_
+            with_ = mentions[s, :3].T  # themes x (p, m, d)
+            without = answers[s, :3][None, :] - with_
             d = nps_diff_from_counts(without.T, with_.T, level=level)
-            counts = m.sum(axis=0)
+            counts = mentions[s].sum(axis=0).astype(np.int64)
             for t in np.argsort(-counts, kind="stable")[:top]:
                 if counts[t] == 0:
                     break

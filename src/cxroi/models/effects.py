@@ -20,7 +20,7 @@ import pandas as pd
 
 from cxroi.errors import CxroiError
 from cxroi.models._design import default_confounders, design, z
-from cxroi.models.hazard import PoissonHazard, customer_month_panel, month_number, with_nps
+from cxroi.models.hazard import PoissonHazard, month_number, scored_months
 from cxroi.models.ledger import customer_ledger
 from cxroi.results import small_n_flag
 
@@ -133,9 +133,7 @@ def perception_effects(
     rs = tables["responses"]
     if rs.filter(rs.customer_id.notnull() & rs.nps.notnull()).count().execute() == 0:
         raise CxroiError("no customer has an NPS response; perception effects need NPS")
-    panel = customer_month_panel(led, keep=conf)
-    panel = with_nps(panel, rs, survey=survey, max_age=max_age)
-    panel = panel.filter(panel.nps_group.notnull())
+    panel = scored_months(led, rs, survey=survey, max_age=max_age, keep=conf)
     rows: list[dict[str, Any]] = []
     estimators = {"churn": _churn, "spend": _spend, "monthly_spend": _monthly_spend}
     # the panel (the ledger, a row per customer-month, the NPS so far) is computed once in

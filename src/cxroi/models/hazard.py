@@ -54,6 +54,7 @@ __all__ = [
     "month_number",
     "poisson_newton",
     "quantiles",
+    "scored_months",
     "with_measure",
     "with_nps",
 ]
@@ -92,16 +93,7 @@ def customer_month_panel(
         ``customer_id``, ``m`` (:func:`month_number`), ``churned`` (1 in a churner's exit
         month, else 0) and ``keep``.
     """
-    missing = [c for c in ("customer_id", entry, exit, churned, *keep) if c not in spans.columns]
-    if missing:
-        raise CxroiError(f"the customer spans lack column(s): {', '.join(missing)}")
-    s = spans.select(
-        "customer_id",
-        *keep,
-        _first=month_number(spans[entry]),
-        _last=month_number(spans[exit]),
-        _event=spans[churned].cast("int64").fill_null(0) > 0,
-    )
+    s = _spans(spans, keep, entry=entry, exit=exit, churned=churned)
     p = s.mutate(m=ibis.range(s._first, s._last + 1).unnest())
     p = p.mutate(churned=ibis.ifelse(p._event & (p.m == p._last), 1, 0))
     return p.select("customer_id", "m", "churned", *keep)
@@ -121,18 +113,80 @@ def with_nps(
     month at risk."""
     if max_age is not None and max_age < 0:
         raise CxroiError(f"max_age must be 0 or more months, got {max_age}")
+    last = _scores(responses, survey)
+    j = panel.asof_join(last, on=panel.m >= last._seen, predicates="customer_id")
+    score = j._nps.cast("float64")
+    if max_age is not None:
+        score = ibis.ifelse(j.m - j._seen > max_age, ibis.null("float64"), score)
+    out = j.select(*panel.columns, nps=score)
+    return out.mutate(nps_group=nps_group_expr(out.nps))
+
+
+def _spans(
+    spans: ir.Table,
+    keep: Sequence[str],
+    *,
+    entry: str = "entry",
+    exit: str = "exit",
+    churned: str = "churned",
+) -> ir.Table:
+    """One row per customer: ``customer_id``, ``keep``, the first and last month at risk
+    (``_first``, ``_last``) and whether the last ends in churn (``_event``)."""
+    missing = [c for c in ("customer_id", entry, exit, churned, *keep) if c not in spans.columns]
+    if missing:
+        raise CxroiError(f"the customer spans lack column(s): {', '.join(missing)}")
+    return spans.select(
+        "customer_id",
+        *keep,
+        _first=month_number(spans[entry]),
+        _last=month_number(spans[exit]),
+        _event=spans[churned].cast("int64").fill_null(0) > 0,
+    )
+
+
+def _scores(responses: ir.Table, survey: str | None) -> ir.Table:
+    """Per customer and month scored (``_seen``): the last score given in it (``_nps``)."""
     rs = responses.filter(responses.customer_id.notnull() & responses.nps.notnull())
     if survey is not None:
         if "survey" not in rs.columns:
             raise CxroiError("responses have no 'survey' column to filter on")
         rs = rs.filter(rs.survey == survey)
     rs = rs.mutate(_seen=month_number(rs.ts))
-    last = rs.group_by(["customer_id", "_seen"]).aggregate(_nps=rs.nps.argmax(rs.ts))
-    j = panel.asof_join(last, on=panel.m >= last._seen, predicates="customer_id")
-    score = j._nps.cast("float64")
+    return rs.group_by(["customer_id", "_seen"]).aggregate(_nps=rs.nps.argmax(rs.ts))
+
+
+def scored_months(
+    spans: ir.Table,
+    responses: ir.Table,
+    *,
+    survey: str | None = None,
+    max_age: int | None = None,
+    keep: Sequence[str] = (),
+) -> ir.Table:
+    """The customer-months at risk that have a current score: the rows of
+    ``with_nps(customer_month_panel(spans, keep=keep), responses, ...)`` whose ``nps_group``
+    is known, built from the scores rather than from every month.
+
+    Each month a customer gave a score starts a run of months it is current: up to the month
+    before their next score and at most ``max_age`` months later, within their months at
+    risk. Only those runs are unnested, so the work follows the scores (a few months each),
+    not every customer's whole life, and no as-of join is needed: a company whose customers
+    answer a survey a year has a fifth of its customer-months scored."""
+    if max_age is not None and max_age < 0:
+        raise CxroiError(f"max_age must be 0 or more months, got {max_age}")
+    rs = _scores(responses, survey)
+    w = ibis.window(group_by="customer_id", order_by="_seen")
+    runs = rs.mutate(_next=rs._seen.lead().over(w))
+    s = _spans(spans, keep)
+    j = runs.inner_join(s, "customer_id")
+    hi = ibis.least(j._last, j._next.fill_null(j._last + 1) - 1)
     if max_age is not None:
-        score = ibis.ifelse(j.m - j._seen > max_age, ibis.null("float64"), score)
-    out = j.select(*panel.columns, nps=score)
+        hi = ibis.least(hi, j._seen + max_age)
+    j = j.mutate(_lo=ibis.greatest(j._seen, j._first), _hi=hi)
+    j = j.filter(j._lo <= j._hi)
+    p = j.mutate(m=ibis.range(j._lo, j._hi + 1).unnest())
+    p = p.mutate(churned=ibis.ifelse(p._event & (p.m == p._last), 1, 0), nps=p._nps.cast("float64"))
+    out = p.select("customer_id", "m", "churned", *keep, "nps")
     return out.mutate(nps_group=nps_group_expr(out.nps))
 
 

@@ -5,7 +5,10 @@ and tickets are made of, use-stage events and the theme mentions of comments (th
 workspace's theme model) are the features (:func:`archetype_features`) of a latent class
 mixture (:class:`cxroi.models.archetypes.ArchetypeMixture`), with K chosen by BIC checked by
 bootstrap stability. It is fitted on a random subsample of at most 50,000 customers and then
-scores every customer; the per-row work (profile, mixes) is aggregated in the engine.
+scores every customer; the per-row work (profile, mixes) is aggregated in the engine. The
+per-customer counts (mixes, theme mentions) are laid out in the profile's rows by looking each
+id up once, not by merging wide frames on string ids (at a million customers the merges took
+longer than the queries).
 
 Each archetype is then described from its members (:mod:`cxroi.analyses.archetype_description`):
 figures with intervals, a name from its most distinctive traits, a description, and its most
@@ -117,8 +120,12 @@ def archetype_features(
     if extra is not None and len(extra):
         keep = [c for c in extra.columns if c in ("comments", "use_events")
                 or c.startswith(("mention_", "product_", "ticket_"))]  # fmt: skip
-        out = out.merge(extra[["customer_id", *keep]], on="customer_id", how="left")
-        out[keep] = out[keep].fillna(0.0)
+        # a left merge on customer_id, by the id index: nothing to look up when ``extra``
+        # is already in the profile's rows (as in archetype_run)
+        counts = extra.set_index("customer_id")[keep].reindex(profile["customer_id"])
+        out = pd.concat(
+            [out.reset_index(drop=True), counts.fillna(0.0).reset_index(drop=True)], axis=1
+        )
     return out
 
 
@@ -143,9 +150,9 @@ def feature_spec(features: pd.DataFrame) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _mix_counts(tables: Tables, end_ts: dt.datetime) -> pd.DataFrame | None:
-    """Per customer, aggregated in the engine: purchases by product, tickets by channel and
-    use-stage events, before ``end_ts``."""
+def _mix_counts(tables: Tables, end_ts: dt.datetime, ids: pd.Index) -> pd.DataFrame | None:
+    """Per customer of ``ids``, in their order (:func:`_in_rows`), aggregated in the engine:
+    purchases by product, tickets by channel and use-stage events, before ``end_ts``."""
     import ibis
 
     parts = []
@@ -160,19 +167,40 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime) -> pd.DataFrame | None:
         levels = top.to_pandas()[col].tolist()
         if len(levels) >= 2:
             aggs = {f"{prefix}_{lv}": (t[col] == lv).cast("int64").sum() for lv in levels}
-            parts.append(t.group_by("customer_id").aggregate(**aggs).to_pandas())
+            parts.append(to_frame(t.group_by("customer_id").aggregate(**aggs)))
     ev = tables.get("events")
     if ev is not None and "stage" in ev.columns:
         e = ev.filter((ev.ts < end_ts) & (ev.stage == USE_STAGE))
-        parts.append(e.group_by("customer_id").aggregate(use_events=e.count()).to_pandas())
-    parts = [p.set_index("customer_id") for p in parts if len(p)]
-    return pd.concat(parts, axis=1).reset_index() if parts else None
+        parts.append(to_frame(e.group_by("customer_id").aggregate(use_events=e.count())))
+    parts = [_in_rows(ids, p) for p in parts if len(p)]
+    return (
+        pd.concat([parts[0], *[p.drop(columns="customer_id") for p in parts[1:]]], axis=1)
+        if parts
+        else None
+    )
 
 
-def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) -> Themes:
-    """Per customer: comments before ``end_ts``, those mentioning each theme, and those of
-    them that read negative (lexicon sentiment below 0), from the workspace's one pass over
-    its comments (:func:`cxroi.analyses.themes.comment_themes`)."""
+def _in_rows(ids: pd.Index, per_customer: pd.DataFrame) -> pd.DataFrame:
+    """``per_customer`` (a row per ``customer_id``) in the order of ``ids``: what a left merge
+    of ``ids`` with it and ``fillna(0)`` give (counts stay integers), with the string ids
+    looked up once rather than merged, wide frames on them being slow to merge."""
+    pos = ids.get_indexer(per_customer["customer_id"])
+    found = pos >= 0
+    out = {"customer_id": ids.to_numpy()}
+    for c in per_customer.columns.drop("customer_id"):
+        values = np.zeros(len(ids), dtype=per_customer[c].dtype)
+        values[pos[found]] = per_customer[c].to_numpy()[found]
+        out[c] = values
+    return pd.DataFrame(out)
+
+
+def _theme_counts(
+    ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None, ids: pd.Index
+) -> Themes:
+    """Per customer of ``ids``, in their order (none: 0): comments before ``end_ts``, those
+    mentioning each theme, and those of them that read negative (lexicon sentiment below 0),
+    from the workspace's one pass over its comments
+    (:func:`cxroi.analyses.themes.comment_themes`)."""
     from cxroi.analyses.themes import comment_themes
 
     rs = ws.tables.get("responses")
@@ -182,17 +210,23 @@ def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) ->
         ct = comment_themes(ws, n_jobs=n_jobs)
     except CxroiError as e:
         return Themes([], [], None, f"no theme mentions: {e}")
-    rows = ct.comments[ct.comments["ts"] < pd.Timestamp(end_ts)]
-    if rows.empty:
+    before = (ct.comments["ts"] < pd.Timestamp(end_ts)).to_numpy()
+    if not before.any():
         return Themes([], [], None, "no comments before as_of: no theme mentions")
     names, labels = ct.names, ct.labels
-    on = rows[ct.mention_columns].to_numpy(bool)
-    neg = on & (np.nan_to_num(rows["sentiment"].to_numpy(float)) < 0)[:, None]
-    cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
-    df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
-    df.insert(0, "comments", 1)
-    df.insert(0, "customer_id", rows["customer_id"].to_numpy())
-    return Themes(names, labels, df.groupby("customer_id").sum().reset_index())
+    pos = ids.get_indexer(ct.comments["customer_id"].to_numpy()[before])
+    on = ct.comments[ct.mention_columns].to_numpy(bool)[before]
+    neg = on & (np.nan_to_num(ct.comments["sentiment"].to_numpy(float)[before]) < 0)[:, None]
+    found = pos >= 0
+    pos, on, neg = pos[found], on[found], neg[found]
+
+    def per_customer(rows: np.ndarray) -> np.ndarray:
+        return np.bincount(pos[rows], minlength=len(ids))
+
+    counts = {"customer_id": ids.to_numpy(), "comments": np.bincount(pos, minlength=len(ids))}
+    counts.update({f"mention_{n}": per_customer(on[:, j]) for j, n in enumerate(names)})
+    counts.update({f"negative_{n}": per_customer(neg[:, j]) for j, n in enumerate(names)})
+    return Themes(names, labels, pd.DataFrame(counts))
 
 
 @dataclass
@@ -287,13 +321,13 @@ def _archetype_run(
         raise CxroiError(f"no customers had started by {win.end}: nothing to cluster")
     if k is not None and not 1 <= k <= len(prof):
         raise CxroiError(f"{param('k')} must be from 1 to the {len(prof)} customers, got {k}")
-    th = _theme_counts(ws, end_ts, n_jobs) if themes else Themes([], [], None)
+    ids = pd.Index(prof["customer_id"])
+    th = _theme_counts(ws, end_ts, n_jobs, ids) if themes else Themes([], [], None)
     progress.step("purchase, ticket and use mixes")
-    extra = _mix_counts(tables, end_ts)
+    extra = _mix_counts(tables, end_ts, ids)  # both in the profile's rows
     if th.counts is not None:
-        extra = (
-            th.counts if extra is None else extra.merge(th.counts, on="customer_id", how="outer")
-        )
+        mentions = th.counts.drop(columns="customer_id")
+        extra = th.counts if extra is None else pd.concat([extra, mentions], axis=1)
     feats = archetype_features(prof, observed_from=win.start, as_of=win.end, extra=extra)
     model = ArchetypeMixture(k, k_range=k_range, max_fit_rows=max_fit_rows, n_boot=n_boot,
                              random_state=random_state, **feature_spec(feats))  # fmt: skip

@@ -120,12 +120,14 @@ def archetype_features(
     if extra is not None and len(extra):
         keep = [c for c in extra.columns if c in ("comments", "use_events")
                 or c.startswith(("mention_", "product_", "ticket_"))]  # fmt: skip
-        # a left merge on customer_id, by the id index: nothing to look up when ``extra``
-        # is already in the profile's rows (as in archetype_run)
-        counts = extra.set_index("customer_id")[keep].reindex(profile["customer_id"])
-        out = pd.concat(
-            [out.reset_index(drop=True), counts.fillna(0.0).reset_index(drop=True)], axis=1
-        )
+        # a left merge on customer_id; nothing to look up or fill when ``extra`` is in the
+        # profile's rows (as in archetype_run)
+        counts = extra[keep]
+        ids = pd.Index(profile["customer_id"])
+        if not ids.equals(pd.Index(extra["customer_id"])):
+            counts = counts.set_axis(extra["customer_id"]).reindex(ids).fillna(0.0)
+        out.index = counts.index = pd.RangeIndex(len(out))  # numbered as a merge numbers them
+        out = pd.concat([out, counts], axis=1, copy=False)
     return out
 
 
@@ -151,8 +153,9 @@ def feature_spec(features: pd.DataFrame) -> dict[str, Any]:
 
 
 def _mix_counts(tables: Tables, end_ts: dt.datetime, ids: pd.Index) -> pd.DataFrame | None:
-    """Per customer of ``ids``, in their order (:func:`_in_rows`), aggregated in the engine:
-    purchases by product, tickets by channel and use-stage events, before ``end_ts``."""
+    """Per customer of ``ids``, in their order (0 without any; others left out), aggregated
+    in the engine: purchases by product, tickets by channel and use-stage events, before
+    ``end_ts``."""
     import ibis
 
     parts = []
@@ -172,26 +175,27 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime, ids: pd.Index) -> pd.DataFr
     if ev is not None and "stage" in ev.columns:
         e = ev.filter((ev.ts < end_ts) & (ev.stage == USE_STAGE))
         parts.append(to_frame(e.group_by("customer_id").aggregate(use_events=e.count())))
-    parts = [_in_rows(ids, p) for p in parts if len(p)]
-    return (
-        pd.concat([parts[0], *[p.drop(columns="customer_id") for p in parts[1:]]], axis=1)
-        if parts
-        else None
-    )
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return None
+    cols = [c for p in parts for c in p.columns.drop("customer_id")]
+    counts = np.zeros((len(cols), len(ids)), dtype=np.int64)  # a row per column
+    row = 0
+    for p in parts:
+        pos = ids.get_indexer(p["customer_id"])
+        found = pos >= 0  # customers not in ids: not counted
+        for c in p.columns.drop("customer_id"):
+            counts[row, pos[found]] = p[c].to_numpy()[found]
+            row += 1
+    return _in_rows(ids, cols, counts)
 
 
-def _in_rows(ids: pd.Index, per_customer: pd.DataFrame) -> pd.DataFrame:
-    """``per_customer`` (a row per ``customer_id``) in the order of ``ids``: what a left merge
-    of ``ids`` with it and ``fillna(0)`` give (counts stay integers), with the string ids
-    looked up once rather than merged, wide frames on them being slow to merge."""
-    pos = ids.get_indexer(per_customer["customer_id"])
-    found = pos >= 0
-    out = {"customer_id": ids.to_numpy()}
-    for c in per_customer.columns.drop("customer_id"):
-        values = np.zeros(len(ids), dtype=per_customer[c].dtype)
-        values[pos[found]] = per_customer[c].to_numpy()[found]
-        out[c] = values
-    return pd.DataFrame(out)
+def _in_rows(ids: pd.Index, columns: list[str], counts: np.ndarray) -> pd.DataFrame:
+    """``customer_id`` (``ids``) and ``counts`` (a row per column, a column per customer of
+    ``ids``) as a frame, without copying them."""
+    out = pd.DataFrame(counts.T, columns=columns, copy=False)
+    out.insert(0, "customer_id", ids.to_numpy())
+    return out
 
 
 def _theme_counts(
@@ -215,18 +219,14 @@ def _theme_counts(
         return Themes([], [], None, "no comments before as_of: no theme mentions")
     names, labels = ct.names, ct.labels
     pos = ids.get_indexer(ct.comments["customer_id"].to_numpy()[before])
-    on = ct.comments[ct.mention_columns].to_numpy(bool)[before]
+    found = pos >= 0  # comments of customers not in ids: not counted
+    on = ct.comments[ct.mention_columns].to_numpy(bool)[before] & found[:, None]
     neg = on & (np.nan_to_num(ct.comments["sentiment"].to_numpy(float)[before]) < 0)[:, None]
-    found = pos >= 0
-    pos, on, neg = pos[found], on[found], neg[found]
-
-    def per_customer(rows: np.ndarray) -> np.ndarray:
-        return np.bincount(pos[rows], minlength=len(ids))
-
-    counts = {"customer_id": ids.to_numpy(), "comments": np.bincount(pos, minlength=len(ids))}
-    counts.update({f"mention_{n}": per_customer(on[:, j]) for j, n in enumerate(names)})
-    counts.update({f"negative_{n}": per_customer(neg[:, j]) for j, n in enumerate(names)})
-    return Themes(names, labels, pd.DataFrame(counts))
+    counts = np.empty((1 + 2 * len(names), len(ids)), dtype=np.int64)  # a row per column
+    for j, rows in enumerate([found, *on.T, *neg.T]):
+        counts[j] = np.bincount(pos[rows], minlength=len(ids))
+    cols = ["comments", *[f"{p}_{n}" for p in ("mention", "negative") for n in names]]
+    return Themes(names, labels, _in_rows(ids, cols, counts))
 
 
 @dataclass
@@ -326,8 +326,8 @@ def _archetype_run(
     progress.step("purchase, ticket and use mixes")
     extra = _mix_counts(tables, end_ts, ids)  # both in the profile's rows
     if th.counts is not None:
-        mentions = th.counts.drop(columns="customer_id")
-        extra = th.counts if extra is None else pd.concat([extra, mentions], axis=1)
+        mentions = th.counts.iloc[:, 1:]  # without customer_id (a view: drop copies)
+        extra = th.counts if extra is None else pd.concat([extra, mentions], axis=1, copy=False)
     feats = archetype_features(prof, observed_from=win.start, as_of=win.end, extra=extra)
     model = ArchetypeMixture(k, k_range=k_range, max_fit_rows=max_fit_rows, n_boot=n_boot,
                              random_state=random_state, **feature_spec(feats))  # fmt: skip

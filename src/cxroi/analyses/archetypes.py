@@ -157,6 +157,8 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime, ids: pd.Index) -> pd.DataFr
     in the engine: purchases by product, tickets by channel and use-stage events, before
     ``end_ts``."""
     import ibis
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     parts = []
     for name, col, ts, prefix in MIXES:
@@ -170,23 +172,26 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime, ids: pd.Index) -> pd.DataFr
         levels = top.to_pandas()[col].tolist()
         if len(levels) >= 2:
             aggs = {f"{prefix}_{lv}": (t[col] == lv).cast("int64").sum() for lv in levels}
-            parts.append(to_frame(t.group_by("customer_id").aggregate(**aggs)))
+            parts.append(t.group_by("customer_id").aggregate(**aggs).to_pyarrow())
     ev = tables.get("events")
     if ev is not None and "stage" in ev.columns:
         e = ev.filter((ev.ts < end_ts) & (ev.stage == USE_STAGE))
-        parts.append(to_frame(e.group_by("customer_id").aggregate(use_events=e.count())))
+        parts.append(e.group_by("customer_id").aggregate(use_events=e.count()).to_pyarrow())
     parts = [p for p in parts if len(p)]
     if not parts:
         return None
-    cols = [c for p in parts for c in p.columns.drop("customer_id")]
+    cols = [c for p in parts for c in p.column_names if c != "customer_id"]
     counts = np.zeros((len(cols), len(ids)), dtype=np.int64)  # a row per column
+    keys = pa.array(ids.to_numpy())  # looked up in Arrow: no Python string per row
     row = 0
     for p in parts:
-        pos = ids.get_indexer(p["customer_id"])
+        pos = pc.index_in(p["customer_id"].cast(keys.type), value_set=keys)
+        pos = pos.fill_null(-1).to_numpy()
         found = pos >= 0  # customers not in ids: not counted
-        for c in p.columns.drop("customer_id"):
-            counts[row, pos[found]] = p[c].to_numpy()[found]
-            row += 1
+        for c in p.column_names:
+            if c != "customer_id":
+                counts[row, pos[found]] = p[c].to_numpy()[found]
+                row += 1
     return _in_rows(ids, cols, counts)
 
 

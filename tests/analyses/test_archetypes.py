@@ -220,7 +220,9 @@ def test_counts_in_the_profiles_rows_are_what_merging_on_the_ids_gave(sim):
     # ids out of order, some customers unknown to the data, some customers of the data absent
     known = ws.tables["customers"].customer_id.to_pandas()
     rng = np.random.default_rng(3)
-    ids = pd.Index([*rng.permutation(known)[: len(known) - 500], "nobody-1", "nobody-2"])
+    ids = pd.Index(
+        [*rng.permutation(known)[: len(known) - 500], "nobody-1", "nobody-2"], name="customer_id"
+    )
     th = mod._theme_counts(ws, end_ts.to_pydatetime(), 1, ids)
     from cxroi.analyses.themes import comment_themes
 
@@ -234,13 +236,10 @@ def test_counts_in_the_profiles_rows_are_what_merging_on_the_ids_gave(sim):
         by[f"negative_{n}"] = (rows[c] & neg).astype(int)
     want = _merged(ids, by.groupby("customer_id").sum().reset_index())
     assert 0 < want["comments"].sum() < len(rows)  # some comments fall outside ids
-    assert list(th.counts.columns) == list(want.columns)
-    assert th.counts["customer_id"].tolist() == ids.tolist()
-    np.testing.assert_array_equal(
-        th.counts.drop(columns="customer_id").to_numpy(float),
-        want.drop(columns="customer_id").to_numpy(float),
-    )
-    mix = mod._mix_counts(ws.tables, end_ts.to_pydatetime(), ids)
+    got = th.counts.reset_index()
+    assert list(got.columns) == list(want.columns)
+    np.testing.assert_array_equal(got.to_numpy(object), want.to_numpy(object))
+    mix = mod._mix_counts(ws.tables, end_ts.to_pydatetime(), ids).reset_index()
     tx = ws.tables["transactions"].to_pandas()
     tx = tx[(tx["ts"] < end_ts) & (tx["amount"] >= 0)]
     products = [c.removeprefix("product_") for c in mix.columns if c.startswith("product_")]
@@ -271,3 +270,11 @@ def test_features_take_unordered_and_partial_extras_as_a_left_merge():
     want[keep] = want[keep].fillna(0.0)
     pd.testing.assert_frame_equal(got, want)
     assert got["comments"].tolist() == [1.0, 0.0, 0.0, 2.0]
+    by_index = extra.set_index("customer_id")
+    again = archetype_features(prof, observed_from="2023-01-01", as_of="2024-01-01", extra=by_index)
+    pd.testing.assert_frame_equal(again, want)
+    in_rows = by_index.reindex(prof["customer_id"]).fillna(0).astype(int)  # as archetype_run's
+    aligned = archetype_features(
+        prof, observed_from="2023-01-01", as_of="2024-01-01", extra=in_rows
+    )
+    pd.testing.assert_frame_equal(aligned, want, check_dtype=False)

@@ -50,7 +50,7 @@ class Themes:
 
     names: list[str]
     labels: list[str]
-    counts: pd.DataFrame | None  # customer_id, comments, mention_*, negative_*
+    counts: pd.DataFrame | None  # by customer_id (the index): comments, mention_*, negative_*
     note: str | None = None
 
 
@@ -77,7 +77,7 @@ def archetype_stats(
     if th.counts is not None:
         cols = ["comments", *[f"{p}_{n}" for p in ("mention", "negative") for n in th.names]]
         # a left merge by the id index: nothing to look up when in the profile's rows
-        extra = th.counts.set_index("customer_id")[cols].reindex(prof["customer_id"])
+        extra = th.counts[cols].reindex(prof["customer_id"])
         data[cols] = extra.fillna(0).to_numpy(float)
     rows = []
     for j in range(k + 1):

@@ -99,10 +99,11 @@ def archetype_features(
     ``profile`` is :func:`cxroi.models.profile.customer_profile`, executed. Purchases, tickets
     and churn count over ``months``, from the later of ``start`` and ``observed_from`` to the
     earlier of ``churn_date`` and ``as_of`` (at least a day). ``extra`` holds per-customer
-    counts (missing: 0): ``comments``, ``mention_<theme>`` (comments mentioning it),
-    ``product_<level>``, ``ticket_<level>``, ``use_events``. The result has ``customer_id``,
-    the attributes present, ``age``, ``months``, ``purchases``, ``tickets``, ``churned``,
-    ``log_avg_transaction`` and ``nps_group`` (missing without a purchase or an answer).
+    counts (missing: 0) by ``customer_id`` (a column, or the index): ``comments``,
+    ``mention_<theme>`` (comments mentioning it), ``product_<level>``, ``ticket_<level>``,
+    ``use_events``. The result has ``customer_id``, the attributes present, ``age``,
+    ``months``, ``purchases``, ``tickets``, ``churned``, ``log_avg_transaction`` and
+    ``nps_group`` (missing without a purchase or an answer).
     """
     lo, hi = pd.Timestamp(observed_from), pd.Timestamp(as_of)
     start = pd.to_datetime(profile["start"]).clip(lower=lo)
@@ -118,14 +119,15 @@ def archetype_features(
     out["log_avg_transaction"] = np.log(avg.where(avg > 0)).to_numpy(float)
     out["nps_group"] = profile["nps_group"].astype(object).where(profile["nps_group"].notna())
     if extra is not None and len(extra):
-        keep = [c for c in extra.columns if c in ("comments", "use_events")
+        by_id = extra.set_index("customer_id") if "customer_id" in extra.columns else extra
+        keep = [c for c in by_id.columns if c in ("comments", "use_events")
                 or c.startswith(("mention_", "product_", "ticket_"))]  # fmt: skip
         # a left merge on customer_id; nothing to look up or fill when ``extra`` is in the
         # profile's rows (as in archetype_run)
-        counts = extra[keep]
+        counts = by_id[keep]
         ids = pd.Index(profile["customer_id"])
-        if not ids.equals(pd.Index(extra["customer_id"])):
-            counts = counts.set_axis(extra["customer_id"]).reindex(ids).fillna(0.0)
+        if not counts.index.equals(ids):
+            counts = counts.reindex(ids).fillna(0.0)
         out.index = counts.index = pd.RangeIndex(len(out))  # numbered as a merge numbers them
         out = pd.concat([out, counts], axis=1, copy=False)
     return out
@@ -196,11 +198,9 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime, ids: pd.Index) -> pd.DataFr
 
 
 def _in_rows(ids: pd.Index, columns: list[str], counts: np.ndarray) -> pd.DataFrame:
-    """``customer_id`` (``ids``) and ``counts`` (a row per column, a column per customer of
-    ``ids``) as a frame, without copying them."""
-    out = pd.DataFrame(counts.T, columns=columns, copy=False)
-    out.insert(0, "customer_id", ids.to_numpy())
-    return out
+    """``counts`` (a row per column, a column per customer of ``ids``) as a frame indexed by
+    ``ids``, without copying them."""
+    return pd.DataFrame(counts.T, index=ids, columns=columns, copy=False)
 
 
 def _theme_counts(
@@ -331,8 +331,7 @@ def _archetype_run(
     progress.step("purchase, ticket and use mixes")
     extra = _mix_counts(tables, end_ts, ids)  # both in the profile's rows
     if th.counts is not None:
-        mentions = th.counts.iloc[:, 1:]  # without customer_id (a view: drop copies)
-        extra = th.counts if extra is None else pd.concat([extra, mentions], axis=1, copy=False)
+        extra = th.counts if extra is None else pd.concat([extra, th.counts], axis=1, copy=False)
     feats = archetype_features(prof, observed_from=win.start, as_of=win.end, extra=extra)
     model = ArchetypeMixture(k, k_range=k_range, max_fit_rows=max_fit_rows, n_boot=n_boot,
                              random_state=random_state, **feature_spec(feats))  # fmt: skip

@@ -8,7 +8,7 @@ bootstrap stability. It is fitted on a random subsample of at most 50,000 custom
 scores every customer; the per-row work (profile, mixes) is aggregated in the engine. The
 per-customer counts (mixes, theme mentions) are laid out in the profile's rows by looking each
 id up once, not by merging wide frames on string ids (at a million customers the merges took
-longer than the queries).
+about as long as the queries).
 
 Each archetype is then described from its members (:mod:`cxroi.analyses.archetype_description`):
 figures with intervals, a name from its most distinctive traits, a description, and its most

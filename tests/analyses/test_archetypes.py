@@ -1,6 +1,7 @@
 """``cxroi.analyses.archetypes``: recovery of the simulator's archetypes against the Bayes-
 optimal reference, the result contract, description figures recomputed with pandas, typical
-comments, names from the data, and bad input."""
+comments, names from the data, bad input, and the per-customer counts laid out in the
+profile's rows against merging them on the ids."""
 
 from __future__ import annotations
 

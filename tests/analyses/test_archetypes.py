@@ -1,6 +1,7 @@
 """``cxroi.analyses.archetypes``: recovery of the simulator's archetypes against the Bayes-
 optimal reference, the result contract, description figures recomputed with pandas, typical
-comments, names from the data, and bad input."""
+comments, names from the data, bad input, and the per-customer counts laid out in the
+profile's rows against merging them on the ids."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from cxroi.analyses.archetypes import archetype_assignments, archetype_run, name_archetypes
+from cxroi.analyses.archetypes import (
+    archetype_assignments,
+    archetype_features,
+    archetype_run,
+    name_archetypes,
+)
 from cxroi.errors import CxroiError
 from cxroi.models.profile import customer_profile
 from cxroi.results import Result
@@ -195,3 +201,81 @@ def test_a_second_run_on_the_same_data_is_read_from_the_cache(sim, monkeypatch):
     assert again.result.to_dict() == run.result.to_dict()
     with pytest.raises(AssertionError, match="fitted again"):
         archetype_run(ws, k=3)  # other parameters are computed
+
+
+def _merged(ids, per_customer):
+    """What the per-customer counts were before they were laid out in the profile's rows: a
+    left merge on customer_id, missing counts 0."""
+    left = pd.DataFrame({"customer_id": ids})
+    out = left.merge(per_customer, on="customer_id", how="left")
+    return out.fillna({c: 0.0 for c in per_customer.columns.drop("customer_id")})
+
+
+def test_counts_in_the_profiles_rows_are_what_merging_on_the_ids_gave(sim):
+    import importlib
+
+    mod = importlib.import_module("cxroi.analyses.archetypes")
+    ws, _run = sim
+    win = Window.resolve(ws.tables)
+    end_ts = pd.Timestamp(win.end) + pd.Timedelta(days=1)
+    # ids out of order, some customers unknown to the data, some customers of the data absent
+    known = ws.tables["customers"].customer_id.to_pandas()
+    rng = np.random.default_rng(3)
+    ids = pd.Index(
+        [*rng.permutation(known)[: len(known) - 500], "nobody-1", "nobody-2"], name="customer_id"
+    )
+    th = mod._theme_counts(ws, end_ts.to_pydatetime(), 1, ids)
+    from cxroi.analyses.themes import comment_themes
+
+    ct = comment_themes(ws)
+    rows = ct.comments[ct.comments["ts"] < end_ts]
+    neg = rows["sentiment"].fillna(0) < 0
+    by = pd.DataFrame({"customer_id": rows["customer_id"], "comments": 1})
+    for n, c in zip(ct.names, ct.mention_columns, strict=True):
+        by[f"mention_{n}"] = rows[c].astype(int)
+    for n, c in zip(ct.names, ct.mention_columns, strict=True):
+        by[f"negative_{n}"] = (rows[c] & neg).astype(int)
+    want = _merged(ids, by.groupby("customer_id").sum().reset_index())
+    assert 0 < want["comments"].sum() < len(rows)  # some comments fall outside ids
+    got = th.counts.reset_index()
+    assert list(got.columns) == list(want.columns)
+    np.testing.assert_array_equal(got.to_numpy(object), want.to_numpy(object))
+    mix = mod._mix_counts(ws.tables, end_ts.to_pydatetime(), ids).reset_index()
+    tx = ws.tables["transactions"].to_pandas()
+    tx = tx[(tx["ts"] < end_ts) & (tx["amount"] >= 0)]
+    products = [c.removeprefix("product_") for c in mix.columns if c.startswith("product_")]
+    assert len(products) >= 2
+    per = pd.crosstab(tx["customer_id"], tx["product"])[products].add_prefix("product_")
+    got = mix[["customer_id", *per.columns]]
+    want = _merged(ids, per.reset_index())
+    np.testing.assert_array_equal(got.to_numpy(object), want.to_numpy(object))
+    assert mix["customer_id"].tolist() == ids.tolist() and mix["use_events"].sum() > 0
+
+
+def test_features_take_unordered_and_partial_extras_as_a_left_merge():
+    prof = pd.DataFrame({
+        "customer_id": ["c", "a", "d", "b"], "plan": ["x", "y", None, "x"],
+        "age": [30.0, None, 50.0, 41.0], "start": pd.to_datetime(["2023-01-01"] * 4),
+        "churn_date": pd.to_datetime([None, "2023-06-01", None, None]),
+        "purchases": [1, 0, 3, 2], "tickets": [0, 1, 0, 2],
+        "avg_transaction": [10.0, None, 5.0, 0.0], "nps_group": ["promoter", None, None, "passive"],
+    })  # fmt: skip
+    extra = pd.DataFrame({
+        "customer_id": ["z", "b", "c"], "comments": [4, 2, 1], "mention_price": [1, 0, 1],
+        "negative_price": [1, 0, 0], "product_a": [3, 1, 0], "use_events": [9, 0, 5],
+    })  # fmt: skip
+    got = archetype_features(prof, observed_from="2023-01-01", as_of="2024-01-01", extra=extra)
+    base = archetype_features(prof, observed_from="2023-01-01", as_of="2024-01-01")
+    keep = ["comments", "mention_price", "product_a", "use_events"]
+    want = base.merge(extra[["customer_id", *keep]], on="customer_id", how="left")
+    want[keep] = want[keep].fillna(0.0)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["comments"].tolist() == [1.0, 0.0, 0.0, 2.0]
+    by_index = extra.set_index("customer_id")
+    again = archetype_features(prof, observed_from="2023-01-01", as_of="2024-01-01", extra=by_index)
+    pd.testing.assert_frame_equal(again, want)
+    in_rows = by_index.reindex(prof["customer_id"]).fillna(0).astype(int)  # as archetype_run's
+    aligned = archetype_features(
+        prof, observed_from="2023-01-01", as_of="2024-01-01", extra=in_rows
+    )
+    pd.testing.assert_frame_equal(aligned, want, check_dtype=False)

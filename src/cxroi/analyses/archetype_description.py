@@ -44,12 +44,13 @@ __all__ = [
 
 @dataclass
 class Themes:
-    """Theme mentions per customer: theme names and labels, the counts, and a note when there
-    are none."""
+    """Theme mentions per customer: theme names and labels, the counts (in
+    :mod:`cxroi.analyses.archetypes`, a row per customer of the profile, in its order), and a
+    note when there are none."""
 
     names: list[str]
     labels: list[str]
-    counts: pd.DataFrame | None  # customer_id, comments, mention_*, negative_*
+    counts: pd.DataFrame | None  # by customer_id (the index): comments, mention_*, negative_*
     note: str | None = None
 
 
@@ -75,7 +76,8 @@ def archetype_stats(
     })  # fmt: skip
     if th.counts is not None:
         cols = ["comments", *[f"{p}_{n}" for p in ("mention", "negative") for n in th.names]]
-        extra = prof[["customer_id"]].merge(th.counts, on="customer_id", how="left")[cols]
+        # a left merge by the id index: nothing to look up when in the profile's rows
+        extra = th.counts[cols].reindex(prof["customer_id"])
         data[cols] = extra.fillna(0).to_numpy(float)
     rows = []
     for j in range(k + 1):

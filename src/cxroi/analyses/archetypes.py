@@ -5,7 +5,10 @@ and tickets are made of, use-stage events and the theme mentions of comments (th
 workspace's theme model) are the features (:func:`archetype_features`) of a latent class
 mixture (:class:`cxroi.models.archetypes.ArchetypeMixture`), with K chosen by BIC checked by
 bootstrap stability. It is fitted on a random subsample of at most 50,000 customers and then
-scores every customer; the per-row work (profile, mixes) is aggregated in the engine.
+scores every customer; the per-row work (profile, mixes) is aggregated in the engine. The
+per-customer counts (mixes, theme mentions) are laid out in the profile's rows by looking each
+id up once, not by merging wide frames on string ids (at a million customers the merges took
+about as long as the queries).
 
 Each archetype is then described from its members (:mod:`cxroi.analyses.archetype_description`):
 figures with intervals, a name from its most distinctive traits, a description, and its most
@@ -96,10 +99,11 @@ def archetype_features(
     ``profile`` is :func:`cxroi.models.profile.customer_profile`, executed. Purchases, tickets
     and churn count over ``months``, from the later of ``start`` and ``observed_from`` to the
     earlier of ``churn_date`` and ``as_of`` (at least a day). ``extra`` holds per-customer
-    counts (missing: 0): ``comments``, ``mention_<theme>`` (comments mentioning it),
-    ``product_<level>``, ``ticket_<level>``, ``use_events``. The result has ``customer_id``,
-    the attributes present, ``age``, ``months``, ``purchases``, ``tickets``, ``churned``,
-    ``log_avg_transaction`` and ``nps_group`` (missing without a purchase or an answer).
+    counts (missing: 0) by ``customer_id`` (a column, or the index): ``comments``,
+    ``mention_<theme>`` (comments mentioning it), ``product_<level>``, ``ticket_<level>``,
+    ``use_events``. The result has ``customer_id``, the attributes present, ``age``,
+    ``months``, ``purchases``, ``tickets``, ``churned``, ``log_avg_transaction`` and
+    ``nps_group`` (missing without a purchase or an answer).
     """
     lo, hi = pd.Timestamp(observed_from), pd.Timestamp(as_of)
     start = pd.to_datetime(profile["start"]).clip(lower=lo)
@@ -115,10 +119,17 @@ def archetype_features(
     out["log_avg_transaction"] = np.log(avg.where(avg > 0)).to_numpy(float)
     out["nps_group"] = profile["nps_group"].astype(object).where(profile["nps_group"].notna())
     if extra is not None and len(extra):
-        keep = [c for c in extra.columns if c in ("comments", "use_events")
+        by_id = extra.set_index("customer_id") if "customer_id" in extra.columns else extra
+        keep = [c for c in by_id.columns if c in ("comments", "use_events")
                 or c.startswith(("mention_", "product_", "ticket_"))]  # fmt: skip
-        out = out.merge(extra[["customer_id", *keep]], on="customer_id", how="left")
-        out[keep] = out[keep].fillna(0.0)
+        # a left merge on customer_id; nothing to look up or fill when ``extra`` is in the
+        # profile's rows (as in archetype_run)
+        counts = by_id[keep]
+        ids = pd.Index(profile["customer_id"])
+        if not counts.index.equals(ids):
+            counts = counts.reindex(ids).fillna(0.0)
+        out.index = counts.index = pd.RangeIndex(len(out))  # numbered as a merge numbers them
+        out = pd.concat([out, counts], axis=1, copy=False)
     return out
 
 
@@ -143,10 +154,13 @@ def feature_spec(features: pd.DataFrame) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _mix_counts(tables: Tables, end_ts: dt.datetime) -> pd.DataFrame | None:
-    """Per customer, aggregated in the engine: purchases by product, tickets by channel and
-    use-stage events, before ``end_ts``."""
+def _mix_counts(tables: Tables, end_ts: dt.datetime, ids: pd.Index) -> pd.DataFrame | None:
+    """Per customer of ``ids``, in their order (0 without any; others left out), aggregated
+    in the engine: purchases by product, tickets by channel and use-stage events, before
+    ``end_ts``."""
     import ibis
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     parts = []
     for name, col, ts, prefix in MIXES:
@@ -160,19 +174,42 @@ def _mix_counts(tables: Tables, end_ts: dt.datetime) -> pd.DataFrame | None:
         levels = top.to_pandas()[col].tolist()
         if len(levels) >= 2:
             aggs = {f"{prefix}_{lv}": (t[col] == lv).cast("int64").sum() for lv in levels}
-            parts.append(t.group_by("customer_id").aggregate(**aggs).to_pandas())
+            parts.append(t.group_by("customer_id").aggregate(**aggs).to_pyarrow())
     ev = tables.get("events")
     if ev is not None and "stage" in ev.columns:
         e = ev.filter((ev.ts < end_ts) & (ev.stage == USE_STAGE))
-        parts.append(e.group_by("customer_id").aggregate(use_events=e.count()).to_pandas())
-    parts = [p.set_index("customer_id") for p in parts if len(p)]
-    return pd.concat(parts, axis=1).reset_index() if parts else None
+        parts.append(e.group_by("customer_id").aggregate(use_events=e.count()).to_pyarrow())
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return None
+    cols = [c for p in parts for c in p.column_names if c != "customer_id"]
+    counts = np.zeros((len(cols), len(ids)), dtype=np.int64)  # a row per column
+    keys = pa.array(ids.to_numpy())  # looked up in Arrow: no Python string per row
+    row = 0
+    for p in parts:
+        pos = pc.index_in(p["customer_id"].cast(keys.type), value_set=keys)
+        pos = pos.fill_null(-1).to_numpy()
+        found = pos >= 0  # customers not in ids: not counted
+        for c in p.column_names:
+            if c != "customer_id":
+                counts[row, pos[found]] = p[c].to_numpy()[found]
+                row += 1
+    return _in_rows(ids, cols, counts)
 
 
-def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) -> Themes:
-    """Per customer: comments before ``end_ts``, those mentioning each theme, and those of
-    them that read negative (lexicon sentiment below 0), from the workspace's one pass over
-    its comments (:func:`cxroi.analyses.themes.comment_themes`)."""
+def _in_rows(ids: pd.Index, columns: list[str], counts: np.ndarray) -> pd.DataFrame:
+    """``counts`` (a row per column, a column per customer of ``ids``) as a frame indexed by
+    ``ids``, without copying them."""
+    return pd.DataFrame(counts.T, index=ids, columns=columns, copy=False)
+
+
+def _theme_counts(
+    ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None, ids: pd.Index
+) -> Themes:
+    """Per customer of ``ids``, in their order (none: 0): comments before ``end_ts``, those
+    mentioning each theme, and those of them that read negative (lexicon sentiment below 0),
+    from the workspace's one pass over its comments
+    (:func:`cxroi.analyses.themes.comment_themes`)."""
     from cxroi.analyses.themes import comment_themes
 
     rs = ws.tables.get("responses")
@@ -182,17 +219,19 @@ def _theme_counts(ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None) ->
         ct = comment_themes(ws, n_jobs=n_jobs)
     except CxroiError as e:
         return Themes([], [], None, f"no theme mentions: {e}")
-    rows = ct.comments[ct.comments["ts"] < pd.Timestamp(end_ts)]
-    if rows.empty:
+    before = (ct.comments["ts"] < pd.Timestamp(end_ts)).to_numpy()
+    if not before.any():
         return Themes([], [], None, "no comments before as_of: no theme mentions")
     names, labels = ct.names, ct.labels
-    on = rows[ct.mention_columns].to_numpy(bool)
-    neg = on & (np.nan_to_num(rows["sentiment"].to_numpy(float)) < 0)[:, None]
-    cols = [f"mention_{n}" for n in names] + [f"negative_{n}" for n in names]
-    df = pd.DataFrame(np.hstack([on, neg]).astype(np.int32), columns=cols)
-    df.insert(0, "comments", 1)
-    df.insert(0, "customer_id", rows["customer_id"].to_numpy())
-    return Themes(names, labels, df.groupby("customer_id").sum().reset_index())
+    pos = ids.get_indexer(ct.comments["customer_id"].to_numpy()[before])
+    found = pos >= 0  # comments of customers not in ids: not counted
+    on = ct.comments[ct.mention_columns].to_numpy(bool)[before] & found[:, None]
+    neg = on & (np.nan_to_num(ct.comments["sentiment"].to_numpy(float)[before]) < 0)[:, None]
+    counts = np.empty((1 + 2 * len(names), len(ids)), dtype=np.int64)  # a row per column
+    for j, rows in enumerate([found, *on.T, *neg.T]):
+        counts[j] = np.bincount(pos[rows], minlength=len(ids))
+    cols = ["comments", *[f"{p}_{n}" for p in ("mention", "negative") for n in names]]
+    return Themes(names, labels, _in_rows(ids, cols, counts))
 
 
 @dataclass
@@ -287,13 +326,12 @@ def _archetype_run(
         raise CxroiError(f"no customers had started by {win.end}: nothing to cluster")
     if k is not None and not 1 <= k <= len(prof):
         raise CxroiError(f"{param('k')} must be from 1 to the {len(prof)} customers, got {k}")
-    th = _theme_counts(ws, end_ts, n_jobs) if themes else Themes([], [], None)
+    ids = pd.Index(prof["customer_id"])
+    th = _theme_counts(ws, end_ts, n_jobs, ids) if themes else Themes([], [], None)
     progress.step("purchase, ticket and use mixes")
-    extra = _mix_counts(tables, end_ts)
+    extra = _mix_counts(tables, end_ts, ids)  # both in the profile's rows
     if th.counts is not None:
-        extra = (
-            th.counts if extra is None else extra.merge(th.counts, on="customer_id", how="outer")
-        )
+        extra = th.counts if extra is None else pd.concat([extra, th.counts], axis=1, copy=False)
     feats = archetype_features(prof, observed_from=win.start, as_of=win.end, extra=extra)
     model = ArchetypeMixture(k, k_range=k_range, max_fit_rows=max_fit_rows, n_boot=n_boot,
                              random_state=random_state, **feature_spec(feats))  # fmt: skip

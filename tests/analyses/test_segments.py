@@ -210,3 +210,24 @@ def test_rating_gaps_are_those_of_the_segment_means():
             rated = f"rated {gap[j]:+.2f} vs other customers"
             want[("plan", name)] = f"{j.removeprefix('rating_')} ({rated})"
     assert got == want and len(want) >= 1  # "everyone" has no other customers: no driver
+
+
+def test_the_profile_read_once_gives_the_segments_and_archetypes_of_reading_it_each(company):
+    """opportunities reads the profile once for the segment frame and the archetypes."""
+    from cxroi.analyses.archetypes import archetype_run
+    from cxroi.analyses.opportunities import _profile
+    from cxroi.analyses.segments import segment_frame
+
+    ws, _ = company
+    prof = _profile(ws, True)
+    pd.testing.assert_frame_equal(segment_frame(ws, profile=prof), segment_frame(ws))
+    runs = []
+    for given in (prof, None):
+        shutil.rmtree(ws.path / CACHE_DIR, ignore_errors=True)
+        runs.append(archetype_run(ws, k=3, n_boot=0, themes=False, profile=given))
+    shared, own = runs
+    pd.testing.assert_frame_equal(shared.assignments, own.assignments)
+    assert [t.name for t in shared.result.tables] == [t.name for t in own.result.tables]
+    for a, b in zip(shared.result.tables, own.result.tables, strict=True):
+        pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert shared.assignments["archetype"].nunique() == 3

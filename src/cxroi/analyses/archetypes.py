@@ -48,6 +48,7 @@ from cxroi.results import SMALL_N, Result, Table
 from cxroi.window import Window
 
 __all__ = [
+    "PROFILE_COLUMNS",
     "TRAITS",
     "ArchetypeRun",
     "archetype_assignments",
@@ -79,11 +80,12 @@ METHOD = (
     "index >= {stab} (Hubert & Arabie 1985). Fitted on a random subsample of at most {rows:,} "
     "customers, then every customer scored"
 )
-_PROFILE_COLUMNS = (
+PROFILE_COLUMNS = (
     "customer_id", *ATTRIBUTES, "age", "start", "churn_date", "tenure_months", "purchases",
     "spend", "avg_transaction", "spend_per_month", "monthly_value", "tickets", "support_cost",
     "nps_group", "csat_last",
 )  # fmt: skip
+"""The profile's columns the archetypes read (those the workspace has)."""
 _VIEW = ["archetype", "name", "customers", "value", "ci_low", "ci_high", "revenue_share", "nps",
          "churn_per_year", "top_theme", "flag"]  # fmt: skip
 _METRICS_VIEW = ["name", "metric", "value", "ci_low", "ci_high", "n", "flag"]
@@ -257,6 +259,7 @@ def archetype_run(
     n_jobs: int | None = 1,
     random_state: int = 0,
     level: float = 0.95,
+    profile: pd.DataFrame | None = None,
 ) -> ArchetypeRun:
     """Data-driven customer archetypes with names, descriptions and typical comments.
 
@@ -266,6 +269,9 @@ def archetype_run(
     needed; ``n_jobs`` workers, ``-1`` every core). ``max_fit_rows``, ``n_boot`` and
     ``random_state`` are the fitting subsample, bootstrap refits per K checked and seed;
     the workspace's ``discount_rate`` values CLV and its ``min_n`` flags small groups.
+    ``profile``: that profile (:func:`~cxroi.models.profile.customer_profile` of ``as_of``
+    and ``survey``, at least :data:`PROFILE_COLUMNS`, in ``customer_id`` order) when the
+    caller has read it already; it is read here otherwise.
 
     Returns
     -------
@@ -291,7 +297,7 @@ def archetype_run(
         ws,
         "archetypes",
         {**options, "as_of": str(as_of)},
-        lambda: _archetype_run(ws, n_jobs=n_jobs, **options),
+        lambda: _archetype_run(ws, n_jobs=n_jobs, profile=profile, **options),
         themes=themes,
     )
     result, assignments = got["result"], got["assignments"]
@@ -312,16 +318,20 @@ def _archetype_run(
     n_jobs: int | None,
     random_state: int,
     level: float,
+    profile: pd.DataFrame | None,
 ) -> dict[str, Result | pd.DataFrame]:
     tables, settings = ws.tables, ws.settings
     win = Window.resolve(tables, as_of=as_of)
     end_ts = dt.datetime.combine(win.end + dt.timedelta(days=1), dt.time())
     progress.step("profiling customers")
-    prof = customer_profile(tables, as_of=win.end, survey=survey)
-    # in customer order: the fitting subsample is drawn by row, and the engine returns the
-    # rows of a query without ORDER BY in any order
-    prof = prof.select(*[c for c in _PROFILE_COLUMNS if c in prof.columns])
-    prof = to_frame(prof.order_by("customer_id"))
+    if profile is None:
+        expr = customer_profile(tables, as_of=win.end, survey=survey)
+        # in customer order: the fitting subsample is drawn by row, and the engine returns
+        # the rows of a query without ORDER BY in any order
+        expr = expr.select(*[c for c in PROFILE_COLUMNS if c in expr.columns])
+        prof = to_frame(expr.order_by("customer_id"))
+    else:
+        prof = profile[[c for c in PROFILE_COLUMNS if c in profile.columns]]
     if prof.empty:
         raise CxroiError(f"no customers had started by {win.end}: nothing to cluster")
     if k is not None and not 1 <= k <= len(prof):

@@ -11,9 +11,11 @@ move.
 
 The archetypes are found on a thread with its own connection to the store
 (:meth:`cxroi.store.Workspace.sibling`) while this one profiles the customers, estimates the
-effects of perception and reads the ratings: the two halves share no intermediate result, and
-each leaves half the machine idle at times (the archetypes' mixture fits in NumPy, the
-effects' panel in the engine). A server engine runs them one after the other.
+effects of perception, reads the ratings and values the other segments
+(:class:`cxroi.models.opportunity.Stakes`, a dimension at a time; the archetypes are valued
+last, as they would be in one table): the two halves share no intermediate result, and each
+leaves half the machine idle at times (the archetypes' mixture fits in NumPy, the effects'
+panel in the engine). A server engine runs them one after the other.
 """
 
 from __future__ import annotations
@@ -28,13 +30,21 @@ import pandas as pd
 from cxroi import progress
 from cxroi._types import WorkspaceLike
 from cxroi.analyses.perception import adjusted_effects
-from cxroi.analyses.segments import segment_frame, segment_spec, segment_themes
+from cxroi.analyses.segments import (
+    PROFILE_COLUMNS,
+    segment_frame,
+    segment_spec,
+    segment_themes,
+)
+from cxroi.analyses.themes import cached_comment_themes
 from cxroi.errors import CxroiError
+from cxroi.frames import to_frame
 from cxroi.models._design import default_confounders
-from cxroi.models.opportunity import SELECTED, Effect, opportunity_table
+from cxroi.models.opportunity import SELECTED, Effect, Stakes
+from cxroi.models.profile import customer_profile
 from cxroi.models.segments import Segmentation, segment
 from cxroi.results import SMALL_N, Result, Table, estimate_frame
-from cxroi.window import Window
+from cxroi.window import Window, data_bounds
 
 __all__ = ["opportunities"]
 
@@ -94,43 +104,63 @@ def opportunities(
         at stake first); a sentence per top segment in ``readings``.
     """
     settings = ws.settings
-    later = _start_archetypes(ws) if archetypes else None
+    talk: dict[str, Any] = {"top": 3, "min_n": settings.min_n, "level": level}
+    comments, themes = None, []
+    # the profile on the last day of data, read once for the segments and the archetypes
+    profile = _profile(ws, archetypes)
+    later = _start_archetypes(ws, profile) if archetypes else None
     try:
-        frame = segment_frame(ws, survey=survey)
+        frame = segment_frame(ws, survey=survey, profile=profile)
         spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)
         seg = segment(frame, spec)
         progress.step("the effects of perception on churn and spend")
         hrs, sms, effects_note = _effects(ws, frame, survey=survey, level=level)
         progress.step("ratings by customer")
         ratings = _ratings(ws)
+        progress.step(f"money at stake by segment ({n_boot} bootstrap draws)")
+        # the segments' money at stake while the archetypes are still being found; theirs
+        # is added last, as one more dimension, which draws what it drew in one table
+        stakes = Stakes(
+            frame, hazard_ratios=hrs, spend_multiples=sms, discount_rate=settings.discount_rate,
+            min_n=settings.min_n, n_boot=n_boot, level=level, random_state=random_state,
+        )  # fmt: skip
+        for dim, code in seg.codes.items():
+            stakes.add(dim, code, seg.labels[dim])
+        # and what they talk about, if the archetypes' pass over the comments is done
+        comments = cached_comment_themes(ws)
+        if comments is not None:
+            themes = [segment_themes(ws, frame, seg, comments=comments, **talk)[0]]
     finally:
         run = later() if later is not None else None  # waited for even on an error
     warnings: list[str] = []
-    on_churn: list[str] = []
     if run is not None:
         note, churn_feature = _add_archetypes(run, frame, seg)
         if note:
             warnings.append(note)
+        else:
+            stakes.add(ARCHETYPE, seg.codes[ARCHETYPE], seg.labels[ARCHETYPE],
+                       selected_on_churn=churn_feature)  # fmt: skip
         if churn_feature:
-            on_churn.append(ARCHETYPE)
             warnings.append(
                 "the archetypes are found partly from churn, so their churn gap is selection, "
                 f"not an opportunity: only their perception part is counted (flagged {SELECTED})"
             )
     if effects_note:
         warnings.append(effects_note)
-    progress.step(f"money at stake by segment ({n_boot} bootstrap draws)")
-    table = opportunity_table(
-        frame, seg, hazard_ratios=hrs, spend_multiples=sms, selected_on_churn=on_churn,
-        discount_rate=settings.discount_rate,
-        min_n=settings.min_n, n_boot=n_boot, level=level, random_state=random_state,
-    )  # fmt: skip
+    table = stakes.table()
+    if comments is None:  # the segments' and the archetypes' themes now
+        themes = [segment_themes(ws, frame, seg, **talk)[0]]
+    elif ARCHETYPE in seg.codes:
+        only = Segmentation({ARCHETYPE: seg.codes[ARCHETYPE]},
+                            {ARCHETYPE: seg.labels[ARCHETYPE]}, {})  # fmt: skip
+        themes.append(segment_themes(ws, frame, only, comments=comments, **talk)[0])
+    found = [t for t in themes if t is not None]
+    said = pd.concat(found, ignore_index=True) if found else None
     table = estimate_frame(table, level=level)
     currency = settings.currency
-    themes, _ = segment_themes(ws, frame, seg, top=3, min_n=settings.min_n, level=level)
     driver = _rating_gaps(ratings, frame, seg)
     readings = [
-        _sentence(r, frame, seg, themes, driver, currency)
+        _sentence(r, frame, seg, said, driver, currency)
         for r in table.head(top).itertuples(index=False)
     ]
     small = int(table["flag"].str.contains(SMALL_N).sum())
@@ -183,16 +213,31 @@ def opportunities(
     )
 
 
-def _start_archetypes(ws: WorkspaceLike) -> Callable[[], Any]:
-    """Start :func:`cxroi.analyses.archetypes.archetype_run` on a thread of its own connection
-    (module docstring), or now on a server engine; returns the function that waits for it:
-    the run, or the :class:`~cxroi.errors.CxroiError` that stopped it."""
+def _profile(ws: WorkspaceLike, archetypes: bool) -> pd.DataFrame:
+    """The customers' profile on the last day of data, in ``customer_id`` order: the columns
+    of the segment frame and, with ``archetypes``, theirs."""
+    from cxroi.analyses.archetypes import PROFILE_COLUMNS as FOR_ARCHETYPES
+
+    _, last = data_bounds(ws.tables)
+    if last is None:
+        raise CxroiError("the workspace holds no activity yet; ingest transactions or contracts")
+    progress.step("profiling customers")
+    expr = customer_profile(ws.tables, as_of=last)
+    want = (*PROFILE_COLUMNS, *(FOR_ARCHETYPES if archetypes else ()))
+    return to_frame(expr.select(*[c for c in dict.fromkeys(want) if c in expr.columns])
+                    .order_by("customer_id"))  # fmt: skip
+
+
+def _start_archetypes(ws: WorkspaceLike, profile: pd.DataFrame) -> Callable[[], Any]:
+    """Start :func:`cxroi.analyses.archetypes.archetype_run` (on ``profile``) on a thread of
+    its own connection (module docstring), or now on a server engine; returns the function
+    that waits for it: the run, or the :class:`~cxroi.errors.CxroiError` that stopped it."""
 
     def run(w: WorkspaceLike) -> Any:
         try:
             from cxroi.analyses.archetypes import archetype_run
 
-            return archetype_run(w, n_jobs=-1)
+            return archetype_run(w, n_jobs=-1, profile=profile)
         except (CxroiError, ImportError) as e:
             return e
 

@@ -12,7 +12,7 @@ contract value times the months observed. The opportunities ranking reads the sa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,17 @@ from cxroi.models.segments import Segmentation, SegmentSpec, segment, segment_pr
 from cxroi.results import SMALL_N, Result, Table, estimate_frame, small_n_flag
 from cxroi.window import Window, data_bounds
 
-__all__ = ["DEFAULT_DIMENSIONS", "segment_frame", "segment_spec", "segment_themes", "segments"]
+if TYPE_CHECKING:
+    from cxroi.analyses.themes import CommentThemes
+
+__all__ = [
+    "DEFAULT_DIMENSIONS",
+    "PROFILE_COLUMNS",
+    "segment_frame",
+    "segment_spec",
+    "segment_themes",
+    "segments",
+]
 
 DEFAULT_DIMENSIONS = (
     "plan",
@@ -44,14 +54,8 @@ DEFAULT_DIMENSIONS = (
 )
 """The brief's six dimensions (location as region and city), those the customers have."""
 
-_PROFILE_COLUMNS = [
-    "customer_id",
-    "avg_transaction",
-    "contract_value",
-    "monthly_value",
-    "csat_last",
-    "ces_last",
-]
+PROFILE_COLUMNS = ("customer_id", "avg_transaction", "monthly_value", "csat_last", "ces_last")
+"""The profile's columns in a segment frame (``monthly_value`` as ``contract_value``)."""
 SUMMARY = [
     "customers",
     "share_customers",
@@ -66,39 +70,49 @@ SUMMARY = [
 """The metrics of the one-row-per-segment summary, in its column order."""
 
 
-def segment_frame(ws: WorkspaceLike, *, survey: str | None = None) -> pd.DataFrame:
-    """One row per customer: the ledger, the profile's segment columns and ``revenue``."""
+def segment_frame(
+    ws: WorkspaceLike, *, survey: str | None = None, profile: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per customer, in ``customer_id`` order: the ledger, the profile's segment
+    columns and ``revenue``.
+
+    ``profile``: the profile on the last day of data (:func:`customer_profile`, any survey,
+    with at least the segment columns), when the caller has read it already."""
     tables = ws.tables
     _, last = data_bounds(tables)
     if last is None:
         raise CxroiError("the workspace holds no activity yet; ingest transactions or contracts")
-    progress.step("profiling customers")
-    # one query: the ledger, the profile and the visits joined in the engine, in customer_id
-    # order (the bootstraps downstream draw one weight per row)
+    progress.step("the customers' ledger and profile")
+    if profile is None:
+        profile = to_frame(customer_profile(tables, as_of=last).select(*PROFILE_COLUMNS))
+    # the ledger and the visits joined in the engine, in customer_id order (the bootstraps
+    # downstream draw one weight per row)
     led = customer_ledger(tables, survey=survey)
-    prof = customer_profile(tables, as_of=last)
-    # a churned customer's contract value is that of their last contracts, not 0: segments
-    # describe who the customers were, and a band of "0" would hold the churned by definition
-    prof = prof.select(
-        _id="customer_id", **{c: c for c in _PROFILE_COLUMNS[1:] if c != "contract_value"}
-    ).rename(contract_value="monthly_value")
-    j = led.left_join(prof, led.customer_id == prof._id)
-    cols = [*led.columns, *[c for c in prof.columns if c != "_id"]]
+    cols = list(led.columns)
     ev = tables.get("events")
     if ev is not None:
         visits = ev.group_by(_vid=ev.customer_id).aggregate(_visits=ev.count())
-        j = j.left_join(visits, j.customer_id == visits._vid)
+        led = led.left_join(visits, led.customer_id == visits._vid)
         cols.append("_visits")
-    frame = to_frame(j.select(*cols).order_by("customer_id"))
+    frame = to_frame(led.select(*cols).order_by("customer_id"))
     if frame.empty:
         raise CxroiError("the workspace holds no customers yet; ingest the customers table")
+    # a churned customer's contract value is that of their last contracts, not 0: segments
+    # describe who the customers were, and a band of "0" would hold the churned by definition
+    prof = profile.set_index("customer_id")[list(PROFILE_COLUMNS[1:])]
+    ids = frame["customer_id"]
+    if len(prof) != len(ids) or not (prof.index.to_numpy() == ids.to_numpy()).all():
+        prof = prof.reindex(ids)  # as a left merge on the id
+    visits_ = frame.pop("_visits") if ev is not None else None
+    for c in prof.columns:
+        frame["contract_value" if c == "monthly_value" else c] = prof[c].to_numpy()
     months = frame["exposure_years"].to_numpy(float) * 12.0
     fees = np.nan_to_num(frame["contract_value"].to_numpy(float)) * months
     frame["revenue"] = frame["spend"].to_numpy(float) + fees
-    if ev is not None:
+    if visits_ is not None:
         # visits over the months each customer was observed (a churned one's stop at churn),
         # at least three, so that a new customer's onboarding does not read as heavy use
-        v = frame.pop("_visits").fillna(0).to_numpy(float)
+        v = visits_.fillna(0).to_numpy(float)
         frame["visits_per_month"] = v / np.maximum(months, 3.0)
     return frame
 
@@ -289,25 +303,28 @@ def segment_themes(
     top: int = 3,
     min_n: int = 30,
     level: float = 0.95,
+    comments: CommentThemes | None = None,
 ) -> tuple[pd.DataFrame | None, str | None]:
     """The ``top`` themes of each segment's comments by mentions, with their NPS gap.
 
-    Returns the table (``None`` without comments) and a note why it is missing.
+    ``comments``: the workspace's :func:`~cxroi.analyses.themes.comment_themes`, when the
+    caller has them. Returns the table (``None`` without comments) and a note why it is
+    missing.
     """
     from cxroi.analyses.themes import comment_themes
 
-    ct = comment_themes(ws, n_jobs=-1)
-    comments = ct.comments[ct.comments["nps"].notna()]
-    if comments.empty:
+    ct = comments if comments is not None else comment_themes(ws, n_jobs=-1)
+    said = ct.comments[ct.comments["nps"].notna()]
+    if said.empty:
         return None, "no comments with an NPS answer: no themes per segment"
-    progress.step(f"themes of {len(comments):,} comments")
+    progress.step(f"themes of {len(said):,} comments")
     names, labels = ct.names, ct.labels
-    mention = comments[ct.mention_columns].to_numpy(bool)
+    mention = said[ct.mention_columns].to_numpy(bool)
     pos = pd.Series(np.arange(len(frame)), index=frame["customer_id"])
-    row = pos.reindex(comments["customer_id"]).to_numpy()
+    row = pos.reindex(said["customer_id"]).to_numpy()
     known = ~np.isnan(row)
     mention, row = mention[known], row[known].astype(np.int64)
-    groups = nps_group(comments["nps"].to_numpy()[known])
+    groups = nps_group(said["nps"].to_numpy()[known])
     # promoter, passive, detractor; 3 for a score outside 0-10 (counted, not in the NPS)
     group = np.select([groups == g for g in ("promoter", "passive", "detractor")], [0, 1, 2], 3)
     out: list[dict[str, Any]] = []

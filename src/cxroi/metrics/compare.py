@@ -99,8 +99,8 @@ def z_diff(
 
 
 def nps_diff_from_counts(
-    a: Sequence[object],
-    b: Sequence[object],
+    a: Sequence[object] | np.ndarray,
+    b: Sequence[object] | np.ndarray,
     *,
     method: str = "adjusted-wald",
     level: float = 0.95,

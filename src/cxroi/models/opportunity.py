@@ -56,7 +56,7 @@ from cxroi.models.cell_bootstrap import cell_replicates
 from cxroi.models.segments import SUM_COLUMNS, Segmentation
 from cxroi.results import small_n_flag
 
-__all__ = ["ANSWERS", "NPS_LEVELS", "SELECTED", "opportunity_table"]
+__all__ = ["ANSWERS", "NPS_LEVELS", "SELECTED", "Stakes", "opportunity_table"]
 
 SELECTED = "selected-on-churn"
 """Flag of segments found partly from churn: their retention part is not counted."""
@@ -150,30 +150,73 @@ def opportunity_table(
         with their ``_ci_low``/``_ci_high``, and the total: ``estimate``, ``ci_low``,
         ``ci_high``, ``level``, ``n``, ``flag``.
     """
-    need = [*SUM_COLUMNS, "spend", "nps_group"]
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise CxroiError(f"the opportunity frame lacks column(s): {', '.join(missing)}")
-    codes = dict(segmentation.codes)
-    if "customer_id" in frame.columns and not frame["customer_id"].is_monotonic_increasing:
-        # the exact draws give one weight per row: the same customers in the same order draw
-        # the same replicates, whatever order the frame's rows came in
-        order = np.argsort(frame["customer_id"].to_numpy(), kind="stable")
-        frame = frame.iloc[order]
-        codes = {dim: np.asarray(c)[order] for dim, c in codes.items()}
-    n_all = len(frame)
-    # the columns summed per cell, and a last one counting its customers
-    x = np.nan_to_num(frame[[*SUM_COLUMNS, "spend"]].to_numpy(float))
-    x = np.column_stack([x, np.ones(n_all)])
-    rng = np.random.default_rng(random_state)
-    b = 1 + max(n_boot, 0)
-    hr, sm = _draws(hazard_ratios, b, rng), _draws(spend_multiples, b, rng)
-    alpha = (1 - level) / 2
-    rows: list[dict[str, Any]] = []
-    for dim, code in codes.items():
-        names = segmentation.labels[dim]
+    stakes = Stakes(
+        frame, hazard_ratios=hazard_ratios, spend_multiples=spend_multiples, strata=strata,
+        discount_rate=discount_rate, min_n=min_n, n_boot=n_boot, level=level,
+        random_state=random_state,
+    )  # fmt: skip
+    for dim, code in segmentation.codes.items():
+        stakes.add(dim, code, segmentation.labels[dim], selected_on_churn=dim in selected_on_churn)
+    return stakes.table()
+
+
+class Stakes:
+    """The money at stake of a frame's segments, a dimension at a time: :func:`opportunity_table`
+    (same arguments) adds every dimension of its segmentation in turn.
+
+    The bootstrap draws come from one generator in the order the dimensions are added, so
+    adding them one by one, as they become known, gives the table of adding them all at once.
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        hazard_ratios: Mapping[str, Effect] | None = None,
+        spend_multiples: Mapping[str, Effect] | None = None,
+        strata: str | None = "plan",
+        discount_rate: float = 0.10,
+        min_n: int = 30,
+        n_boot: int = 200,
+        level: float = 0.95,
+        random_state: int = 0,
+    ) -> None:
+        need = [*SUM_COLUMNS, "spend", "nps_group"]
+        missing = [c for c in need if c not in frame.columns]
+        if missing:
+            raise CxroiError(f"the opportunity frame lacks column(s): {', '.join(missing)}")
+        self.order: np.ndarray | None = None
+        if "customer_id" in frame.columns and not frame["customer_id"].is_monotonic_increasing:
+            # the exact draws give one weight per row: the same customers in the same order
+            # draw the same replicates, whatever order the frame's rows came in
+            self.order = np.argsort(frame["customer_id"].to_numpy(), kind="stable")
+            frame = frame.iloc[self.order]
+        self.frame = frame
+        # the columns summed per cell, and a last one counting its customers
+        x = np.nan_to_num(frame[[*SUM_COLUMNS, "spend"]].to_numpy(float))
+        self.x = np.column_stack([x, np.ones(len(frame))])
+        self.rng = np.random.default_rng(random_state)
+        b = 1 + max(n_boot, 0)
+        self.hr, self.sm = _draws(hazard_ratios, b, self.rng), _draws(spend_multiples, b, self.rng)
+        self.perceived = hazard_ratios is not None or spend_multiples is not None
+        self.strata, self.discount_rate, self.min_n = strata, discount_rate, min_n
+        self.n_boot, self.level = n_boot, level
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self, dim: str, code: np.ndarray, names: list[str], *, selected_on_churn: bool = False
+    ) -> None:
+        """Add the segments ``names`` of dimension ``dim`` (``code``: each row's, in the
+        frame's order); ``selected_on_churn``: their retention part is 0 and they are flagged
+        (see :func:`opportunity_table`)."""
+        frame, x, rng, hr, sm = self.frame, self.x, self.rng, self.hr, self.sm
+        discount_rate, min_n, n_boot, level = (
+            self.discount_rate, self.min_n, self.n_boot, self.level
+        )  # fmt: skip
+        code = np.asarray(code) if self.order is None else np.asarray(code)[self.order]
+        b, alpha, rows = 1 + max(n_boot, 0), (1 - level) / 2, self.rows
         k = len(names)
-        st, n_st = _strata(frame, dim, strata)
+        st, n_st = _strata(frame, dim, self.strata)
         cell = cell_replicates(x, code * n_st + st, k * n_st, n_boot, rng).reshape(b, k, n_st, -1)
         seg = cell.sum(axis=2)  # (B, k, cols)
         rest = cell.sum(axis=1, keepdims=True) - cell  # the other segments, per stratum
@@ -189,7 +232,7 @@ def opportunity_table(
         retention = n_seg_[None, :] * np.maximum(
             _clv(margin, lam_star, discount_rate) - _clv(margin, lam_s, discount_rate), 0.0
         )
-        if dim in selected_on_churn:
+        if selected_on_churn:
             retention = np.zeros_like(retention)
         # the NPS mix among answers, and that of all customers with an answer
         # a stratum is an NPS level crossed with the plan: customers per segment and level
@@ -210,7 +253,7 @@ def opportunity_table(
         margin_new = margin + spend * a * (np.nan_to_num(s_ratio, nan=1.0) - 1)
         lift = _clv(margin_new, lam_new, discount_rate) - _clv(margin, lam_s, discount_rate)
         perception = n_seg_[None, :] * np.maximum(np.nan_to_num(lift), 0.0)
-        if hazard_ratios is None and spend_multiples is None:
+        if not self.perceived:
             perception = np.zeros_like(perception)
         total = retention + perception
         for s, name in enumerate(names):
@@ -238,13 +281,17 @@ def opportunity_table(
                 "perception_ci_high": ph,
                 "estimate": float(total[0, s]), "ci_low": tl, "ci_high": th, "level": level,
                 "n": n, "flag": ";".join(f for f in (small_n_flag(n, min_n),
-                    SELECTED if dim in selected_on_churn else "") if f),
+                    SELECTED if selected_on_churn else "") if f),
             })  # fmt: skip
-    out = pd.DataFrame(rows)
-    # ranked by the lower end of the interval: the money surest to be at stake first (a big
-    # but noisy gap, such as a dimension almost fixed by the plan, waits behind a sure one)
-    key = out["ci_low"].fillna(out["estimate"]) if n_boot > 0 else out["estimate"]
-    out = out.assign(_key=key).sort_values(["_key", "estimate"], ascending=False)
-    out = out.drop(columns="_key").reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    return out
+
+    def table(self) -> pd.DataFrame:
+        """Every segment added, ranked (the columns of :func:`opportunity_table`)."""
+        n_boot = self.n_boot
+        out = pd.DataFrame(self.rows)
+        # ranked by the lower end of the interval: the money surest to be at stake first (a big
+        # but noisy gap, such as a dimension almost fixed by the plan, waits behind a sure one)
+        key = out["ci_low"].fillna(out["estimate"]) if n_boot > 0 else out["estimate"]
+        out = out.assign(_key=key).sort_values(["_key", "estimate"], ascending=False)
+        out = out.drop(columns="_key").reset_index(drop=True)
+        out.insert(0, "rank", np.arange(1, len(out) + 1))
+        return out

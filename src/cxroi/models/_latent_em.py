@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,27 @@ class _Design:
             y = self.mult[:, lo - first : hi - first]
             const += special.gammaln(y.sum(axis=1) + 1) - special.gammaln(y + 1).sum(axis=1)
         self.const = const
+
+    @cached_property
+    def standardised(self) -> np.ndarray:
+        """The dense design the k-means starts cluster, made once per design (every K and
+        start of a fit reads it): level shares of each categorical or multinomial feature,
+        Gaussian values and log rates of the counts, missing values at the mean, each column
+        standardised."""
+        dense = self.onehot.toarray()
+        for lo, hi in zip(self.offsets[:-1], self.offsets[1:], strict=True):
+            total = dense[:, lo:hi].sum(axis=1, keepdims=True)
+            dense[:, lo:hi] /= np.where(total > 0, total, 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.log1p(self.yx / np.where(self.tx > 0, self.tx, np.nan))
+        z = np.hstack([dense, np.where(self.ok_g > 0, self.gx, np.nan), rate])
+        z = np.where(np.isfinite(z), z, np.nan)
+        seen = np.isfinite(z).any(axis=0)
+        mean = np.zeros(z.shape[1])
+        mean[seen] = np.nanmean(z[:, seen], axis=0)
+        z = np.where(np.isfinite(z), z, mean[None, :])
+        sd = z.std(axis=0)
+        return (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
     def rows(self, idx: np.ndarray) -> _Design:
         out = object.__new__(_Design)
@@ -221,23 +243,9 @@ def _init_resp(d: _Design, k: int, seed: int) -> np.ndarray:
     (level shares of each categorical or multinomial feature; missing values at the mean)."""
     from sklearn.cluster import KMeans
 
-    dense = d.onehot.toarray()
-    for lo, hi in zip(d.offsets[:-1], d.offsets[1:], strict=True):
-        total = dense[:, lo:hi].sum(axis=1, keepdims=True)
-        dense[:, lo:hi] /= np.where(total > 0, total, 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.log1p(d.yx / np.where(d.tx > 0, d.tx, np.nan))
-    z = np.hstack([dense, np.where(d.ok_g > 0, d.gx, np.nan), rate])
-    z = np.where(np.isfinite(z), z, np.nan)
-    seen = np.isfinite(z).any(axis=0)
-    mean = np.zeros(z.shape[1])
-    mean[seen] = np.nanmean(z[:, seen], axis=0)
-    z = np.where(np.isfinite(z), z, mean[None, :])
-    sd = z.std(axis=0)
-    z = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     with warnings.catch_warnings():  # duplicate rows: fewer distinct starts, EM goes on
         warnings.simplefilter("ignore")
-        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(z)
+        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(d.standardised)
     resp = np.zeros((d.n, k))
     resp[np.arange(d.n), labels] = 1.0
     return resp

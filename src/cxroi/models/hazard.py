@@ -9,8 +9,9 @@ effects (:mod:`cxroi.models.effects`) and the churn lever (:mod:`cxroi.models.le
 The customer-month panel is an Ibis expression (:func:`customer_month_panel`, with
 :func:`with_nps` and :func:`with_measure`), so it is built where the data live and never
 reaches Python. A model that needs only the months with a current score reads
-:func:`scored_months`, built from the scores' runs of months rather than every month. :func:`hazard_counts` groups it by calendar month and covariate pattern
-(events and customer-months at risk per pattern) and only those counts are fetched.
+:func:`scored_months`, built from the scores' runs of months rather than every month.
+:func:`hazard_counts` groups it by calendar month and covariate pattern (events and
+customer-months at risk per pattern) and only those counts are fetched.
 :class:`PoissonHazard` then fits
 
 .. math:: d_{mx} \\sim \\text{Poisson}\\bigl(E_{mx}\\, e^{\\alpha_m + \\beta^\\top x}\\bigr)

@@ -91,8 +91,8 @@ def segment_frame(
     cols = list(led.columns)
     ev = tables.get("events")
     if ev is not None:
-        visits = ev.group_by(_vid=ev.customer_id).aggregate(_visits=ev.count())
-        led = led.left_join(visits, led.customer_id == visits._vid)
+        per = ev.group_by(_vid=ev.customer_id).aggregate(_visits=ev.count())
+        led = led.left_join(per, led.customer_id == per._vid)
         cols.append("_visits")
     frame = to_frame(led.select(*cols).order_by("customer_id"))
     if frame.empty:
@@ -100,19 +100,17 @@ def segment_frame(
     # a churned customer's contract value is that of their last contracts, not 0: segments
     # describe who the customers were, and a band of "0" would hold the churned by definition
     prof = profile.set_index("customer_id")[list(PROFILE_COLUMNS[1:])]
-    ids = frame["customer_id"]
-    if len(prof) != len(ids) or not (prof.index.to_numpy() == ids.to_numpy()).all():
-        prof = prof.reindex(ids)  # as a left merge on the id
-    visits_ = frame.pop("_visits") if ev is not None else None
+    prof = prof.reindex(frame["customer_id"])  # a left merge on the id (no lookup if aligned)
+    visits = frame.pop("_visits") if ev is not None else None
     for c in prof.columns:
         frame["contract_value" if c == "monthly_value" else c] = prof[c].to_numpy()
     months = frame["exposure_years"].to_numpy(float) * 12.0
     fees = np.nan_to_num(frame["contract_value"].to_numpy(float)) * months
     frame["revenue"] = frame["spend"].to_numpy(float) + fees
-    if visits_ is not None:
+    if visits is not None:
         # visits over the months each customer was observed (a churned one's stop at churn),
         # at least three, so that a new customer's onboarding does not read as heavy use
-        v = visits_.fillna(0).to_numpy(float)
+        v = visits.fillna(0).to_numpy(float)
         frame["visits_per_month"] = v / np.maximum(months, 3.0)
     return frame
 

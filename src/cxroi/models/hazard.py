@@ -173,7 +173,7 @@ def scored_months(
     before their next score and at most ``max_age`` months later, within their months at
     risk. Only those runs are unnested, so the work follows the scores (a few months each),
     not every customer's whole life, and no as-of join is needed (the simulated company of a
-    million customers has 6.1 of its 18 million customer-months scored, ``max_age`` 2)."""
+    million customers has 6.1 of its 16.7 million customer-months scored, ``max_age`` 2)."""
     if max_age is not None and max_age < 0:
         raise CxroiError(f"max_age must be 0 or more months, got {max_age}")
     rs = _scores(responses, survey)

@@ -14,11 +14,21 @@ Examples
 
 from __future__ import annotations
 
-from cxroi.errors import CxroiError, CxroiWarning, IngestError, NotFittedError, WorkspaceError
-from cxroi.ingest import IngestResult
-from cxroi.results import Result, Table
-from cxroi.schema import TABLES
-from cxroi.store import Workspace
+import importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from cxroi.errors import (
+        CxroiError,
+        CxroiWarning,
+        IngestError,
+        NotFittedError,
+        WorkspaceError,
+    )
+    from cxroi.ingest import IngestResult
+    from cxroi.results import Result, Table
+    from cxroi.schema import TABLES
+    from cxroi.store import Workspace
 
 __version__ = "0.1.0"
 
@@ -35,3 +45,32 @@ __all__ = [
     "WorkspaceError",
     "__version__",
 ]
+
+# Each name is imported on first use (PEP 562): ``import cxroi.text.pipeline`` in a worker
+# process of the comment pass then loads the text modules only, not the store, Ibis and
+# pandas, which took a second per worker.
+_WHERE = {
+    "TABLES": "cxroi.schema",
+    "CxroiError": "cxroi.errors",
+    "CxroiWarning": "cxroi.errors",
+    "IngestError": "cxroi.errors",
+    "NotFittedError": "cxroi.errors",
+    "WorkspaceError": "cxroi.errors",
+    "IngestResult": "cxroi.ingest",
+    "Result": "cxroi.results",
+    "Table": "cxroi.results",
+    "Workspace": "cxroi.store",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'cxroi' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -27,6 +27,7 @@ import pandas as pd
 
 from cxroi import progress
 from cxroi._types import Tables, WorkspaceLike
+from cxroi.analyses._beside import beside
 from cxroi.analyses.archetype_description import (
     TRAITS,
     Themes,
@@ -337,9 +338,11 @@ def _archetype_run(
     if k is not None and not 1 <= k <= len(prof):
         raise CxroiError(f"{param('k')} must be from 1 to the {len(prof)} customers, got {k}")
     ids = pd.Index(prof["customer_id"])
+    # the mixes are counted in the engine while the comments are analysed in the workers
+    mixes = beside(ws, lambda w: _mix_counts(w.tables, end_ts, ids), name="cxroi-mixes")
     th = _theme_counts(ws, end_ts, n_jobs, ids) if themes else Themes([], [], None)
     progress.step("purchase, ticket and use mixes")
-    extra = _mix_counts(tables, end_ts, ids)  # both in the profile's rows
+    extra = mixes()  # both in the profile's rows
     if th.counts is not None:
         extra = th.counts if extra is None else pd.concat([extra, th.counts], axis=1, copy=False)
     feats = archetype_features(prof, observed_from=win.start, as_of=win.end, extra=extra)

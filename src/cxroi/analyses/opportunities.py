@@ -21,7 +21,6 @@ panel in the engine). A server engine runs them one after the other.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ import pandas as pd
 
 from cxroi import progress
 from cxroi._types import WorkspaceLike
+from cxroi.analyses._beside import beside
 from cxroi.analyses.perception import adjusted_effects
 from cxroi.analyses.segments import (
     PROFILE_COLUMNS,
@@ -229,9 +229,9 @@ def _profile(ws: WorkspaceLike, archetypes: bool) -> pd.DataFrame:
 
 
 def _start_archetypes(ws: WorkspaceLike, profile: pd.DataFrame) -> Callable[[], Any]:
-    """Start :func:`cxroi.analyses.archetypes.archetype_run` (on ``profile``) on a thread of
-    its own connection (module docstring), or now on a server engine; returns the function
-    that waits for it: the run, or the :class:`~cxroi.errors.CxroiError` that stopped it."""
+    """Start :func:`cxroi.analyses.archetypes.archetype_run` (on ``profile``) beside the rest
+    (module docstring); returns the function that waits for it: the run, or the
+    :class:`~cxroi.errors.CxroiError` that stopped it."""
 
     def run(w: WorkspaceLike) -> Any:
         try:
@@ -241,20 +241,7 @@ def _start_archetypes(ws: WorkspaceLike, profile: pd.DataFrame) -> Callable[[], 
         except (CxroiError, ImportError) as e:
             return e
 
-    def on_sibling(w: Any) -> Any:
-        try:
-            return run(w)
-        finally:
-            w.close()
-
-    sibling = getattr(ws, "sibling", lambda: None)()
-    if sibling is None:
-        got = run(ws)
-        return lambda: got
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxroi-archetypes")
-    job = pool.submit(on_sibling, sibling)
-    pool.shutdown(wait=False)
-    return job.result
+    return beside(ws, run, name="cxroi-archetypes")
 
 
 def _add_archetypes(run: Any, frame: pd.DataFrame, seg: Segmentation) -> tuple[str | None, bool]:

@@ -140,9 +140,10 @@ def comment_frame(table: pa.Table) -> pd.DataFrame:
 class CommentThemes:
     """Every commented response of a known customer with its sentiment and theme mentions.
 
-    ``comments`` has ``response_id``, ``customer_id``, ``ts``, ``nps`` (missing without an
-    answer), ``sentiment`` (lexicon, -1 to 1) and one boolean ``mention_<theme>`` per theme,
-    in ``response_id`` order; ``names`` and ``labels`` are the themes'."""
+    ``comments`` has ``customer_id``, ``ts``, ``nps`` (missing without an answer),
+    ``sentiment`` (lexicon, -1 to 1) and one boolean ``mention_<theme>`` per theme, a row per
+    response in ``response_id`` order; ``names`` and ``labels`` are the themes'. (No reader
+    needs the response ids, and a million of them as Python strings cost two seconds.)"""
 
     comments: pd.DataFrame
     names: list[str]
@@ -190,12 +191,14 @@ def _as_comment_themes(got: Mapping[str, Any]) -> CommentThemes:
 
 
 def _comment_themes(ws: WorkspaceLike, n_jobs: int | None) -> dict[str, pd.DataFrame]:
+    from cxroi.text._parallel import prestart
     from cxroi.text.pipeline import analyse_comments
 
     rs = ws.table("responses")
     rs = rs.filter(rs.comment.notnull() & rs.customer_id.notnull())
-    cols = ["response_id", "customer_id", "ts", "nps", "comment"]
-    df = comment_frame(rs.select(*cols).order_by("response_id").to_pyarrow())
+    prestart(int(rs.count().execute()), n_jobs)  # the workers get ready while we read
+    cols = ["customer_id", "ts", "nps", "comment"]
+    df = comment_frame(rs.order_by("response_id").select(*cols).to_pyarrow())
     if df.empty:  # nothing to analyse: no theme model is needed (nor fitted)
         out = df.drop(columns="comment").assign(sentiment=np.empty(0))
         return {"comments": out, "themes": pd.DataFrame({"name": [], "label": []}, dtype=str)}
@@ -208,7 +211,7 @@ def _comment_themes(ws: WorkspaceLike, n_jobs: int | None) -> dict[str, pd.DataF
         ca.themes.confidence > 0, columns=[f"mention_{n}" for n in names], index=df.index
     )
     out = pd.concat([df.drop(columns="comment"), mentions], axis=1)
-    out.insert(4, "sentiment", np.asarray(ca.sentiment, dtype=np.float64))
+    out.insert(3, "sentiment", np.asarray(ca.sentiment, dtype=np.float64))
     return {"comments": out, "themes": pd.DataFrame({"name": names, "label": labels})}
 
 

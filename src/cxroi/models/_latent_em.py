@@ -9,7 +9,8 @@ scores customers; the model and its references are in that module's docstring.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -105,9 +106,10 @@ class _Design:
             y = self.mult[:, lo - first : hi - first]
             const += special.gammaln(y.sum(axis=1) + 1) - special.gammaln(y + 1).sum(axis=1)
         self.const = const
+        self.dense = self._dense()
+        self.nb_cells = self._nb_cells()
 
-    @cached_property
-    def dense(self) -> np.ndarray:
+    def _dense(self) -> np.ndarray:
         """``(n, m)`` every class-free column the E- and M-steps weigh, made once per design:
         one-hot and multinomial counts, Gaussian squares, values and observed mask, counts,
         exposures, the negative binomial counts' squares, products with the exposure and
@@ -124,8 +126,7 @@ class _Design:
             part[:] = x
         return out
 
-    @cached_property
-    def nb_cells(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    def _nb_cells(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Per negative binomial count: its distinct (count, exposure) pairs (counts, exposures
         and observed mask, each ``(pairs, 1)``) and each row's pair, so that the E-step's
         ``gammaln`` runs once per pair, not per row."""
@@ -291,14 +292,24 @@ def _normalise(ll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.log(total) + top, ll
 
 
+@contextmanager
+def _quiet_kmeans() -> Iterator[None]:
+    """Silence scikit-learn's warnings (k-means on duplicate rows finds fewer distinct
+    clusters; EM goes on) inside, in every thread: catching warnings is not thread-safe, so
+    the threads that call :func:`_init_resp` run inside this, entered by the one thread that
+    starts them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="sklearn")
+        yield
+
+
 def _init_resp(d: _Design, k: int, seed: int) -> np.ndarray:
     """Hard responsibilities from k-means on a standardised dense design of the features
-    (level shares of each categorical or multinomial feature; missing values at the mean)."""
+    (level shares of each categorical or multinomial feature; missing values at the mean).
+    Call it inside :func:`_quiet_kmeans`."""
     from sklearn.cluster import KMeans
 
-    with warnings.catch_warnings():  # duplicate rows: fewer distinct starts, EM goes on
-        warnings.simplefilter("ignore")
-        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(d.standardised)
+    labels = KMeans(k, n_init=1, random_state=seed).fit_predict(d.standardised)
     resp = np.zeros((d.n, k), order="F")  # class by class, as _normalise makes them
     resp[np.arange(d.n), labels] = 1.0
     return resp

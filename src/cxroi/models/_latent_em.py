@@ -126,17 +126,20 @@ class _Design:
             part[:] = x
         return out
 
-    def _nb_cells(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-        """Per negative binomial count: its distinct (count, exposure) pairs (counts, exposures
-        and observed mask, each ``(pairs, 1)``) and each row's pair, so that the E-step's
-        ``gammaln`` runs once per pair, not per row."""
-        out = []
+    def _nb_cells(self) -> list[tuple[np.ndarray, ...]]:
+        """Per negative binomial count, so that the E-step's ``gammaln`` and ``log`` run once
+        per distinct value, not per row: the distinct counts and exposures (each ``(values,
+        1)``); the distinct (count, exposure) pairs, as indices into those, with the pair's
+        count and observed mask (``(pairs, 1)``); each row's pair."""
+        out: list[tuple[np.ndarray, ...]] = []
         for j in self.nb:
             pairs, inv = np.unique(np.c_[self.yx[:, j], self.tx[:, j]], axis=0,
                                    return_inverse=True)  # fmt: skip
+            uy, iy = np.unique(pairs[:, 0], return_inverse=True)
+            ut, it = np.unique(pairs[:, 1], return_inverse=True)
             ok = np.zeros(len(pairs))
             ok[inv] = self.ok_y[:, j]
-            out.append((pairs[:, :1], pairs[:, 1:], ok[:, None], inv.ravel()))
+            out.append((uy[:, None], ut[:, None], iy, it, pairs[:, :1], ok[:, None], inv.ravel()))
         return out
 
     @cached_property
@@ -241,14 +244,14 @@ def _log_lik(d: _Design, p: _Params) -> np.ndarray:
     add their ``gammaln`` terms, computed once per distinct (count, exposure) pair.
     """
     out = _coefficients(d, p).T @ d.dense.T  # (k, n)
-    for j, (yy, tt, ok, inv) in zip(d.nb, d.nb_cells, strict=True):
+    for j, (uy, ut, iy, it, yy, ok, inv) in zip(d.nb, d.nb_cells, strict=True):
         r = p.shapes[j]
-        m = tt * p.rates[j]
-        lrm = np.log(r + m)
+        lrm = np.log(r + ut * p.rates[j])[it]  # log(r + m), m = T rate, per pair
         # NB log pmf less the class-free y log t - log y! already in d.const
-        ll = special.gammaln(yy + r) - special.gammaln(r) + r * (np.log(r) - lrm)
+        ll = special.gammaln(uy + r)[iy] - special.gammaln(r) + r * (np.log(r) - lrm)
         ll += yy * (np.log(p.rates[j]) - lrm)
-        out += np.take(np.ascontiguousarray((ll * ok).T), inv, axis=1)
+        ll *= ok
+        out += np.take(ll.T, inv, axis=1)
     return out.T
 
 

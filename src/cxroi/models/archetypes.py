@@ -43,7 +43,7 @@ customers (50,000 by default; bootstrap refits on ``stability_rows``), then
 :meth:`ArchetypeMixture.predict_proba` scores every customer in chunks of ``chunk_rows``:
 memory grows with the chunk, and the fit costs the same for 50,000 or 5 million customers.
 The E- and M-steps are one matrix product each, over a dense design of the encoded
-features (the one-hot included; about 64 columns, 0.5 KB a row, on the simulator).
+features (the one-hot included; with the CX features about 64 columns, 0.5 KB a row).
 
 Why written here: :class:`sklearn.mixture.GaussianMixture` (the usual tool, with BIC) models
 every feature as Gaussian, a poor model of one-hot plans, product mixes, missing answers and

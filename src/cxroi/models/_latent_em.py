@@ -9,7 +9,8 @@ scores customers; the model and its references are in that module's docstring.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -28,9 +29,10 @@ FAMILIES = {"poisson": _POISSON, "negbin": _NEGBIN, "binomial": _BINOMIAL}
 
 
 class _Design:
-    """The encoded features of a frame, laid out so that the E- and M-steps are a few matrix
-    products: a sparse one-hot of the categories; Gaussian values, their squares and an
-    observed mask (zeros where missing); counts and exposures (zeros where missing)."""
+    """The encoded features of a frame, laid out so that the E- and M-steps are each one
+    matrix product with :attr:`dense`: a one-hot of the categories beside the multinomial
+    counts; Gaussian values, their squares and an observed mask (zeros where missing); counts
+    and exposures (zeros where missing)."""
 
     def __init__(
         self,
@@ -89,9 +91,9 @@ class _Design:
         self.nb = np.flatnonzero(self.family == _NEGBIN)
         self.pois = np.flatnonzero(self.family == _POISSON)
         self.binom = np.flatnonzero(binom)
-        self.y_pois, self.t_pois = self.yx[:, self.pois], self.tx[:, self.pois]
-        self.y_bin = self.yx[:, self.binom]
-        self.f_bin = self.tx[:, self.binom] - self.y_bin
+        # the ends of the column blocks of self.dense
+        g, c, b = self.gx.shape[1], self.yx.shape[1], self.nb.size
+        self.cut = np.cumsum([self.onehot.shape[1], g, g, g, c, c, b, b, b, 1])
         # the part of every count's log-likelihood that does not depend on the class:
         # y log t - log y! (Poisson, negative binomial), log C(t, y) (binomial)
         safe_t = np.where(ok_y, self.tx, 1.0)
@@ -104,6 +106,41 @@ class _Design:
             y = self.mult[:, lo - first : hi - first]
             const += special.gammaln(y.sum(axis=1) + 1) - special.gammaln(y + 1).sum(axis=1)
         self.const = const
+        self.dense = self._dense()
+        self.nb_cells = self._nb_cells()
+
+    def _dense(self) -> np.ndarray:
+        """``(n, m)`` every class-free column the E- and M-steps weigh, made once per design:
+        one-hot and multinomial counts, Gaussian squares, values and observed mask, counts,
+        exposures, the negative binomial counts' squares, products with the exposure and
+        squared exposures, a column of ones and :attr:`const`. The E-step is this times a
+        ``(m, k)`` matrix of the parameters (:func:`_coefficients`); the M-step's weighted sums
+        are this transposed times the responsibilities."""
+        y, t = self.yx[:, self.nb], self.tx[:, self.nb]
+        out = np.empty((self.n, int(self.cut[-1]) + 1))
+        parts = np.split(out, self.cut, axis=1)
+        parts[0][:] = self.onehot.toarray()
+        columns = [self.gx2, self.gx, self.ok_g, self.yx, self.tx, y**2, y * t, t**2, 1.0,
+                   self.const[:, None]]  # fmt: skip
+        for part, x in zip(parts[1:], columns, strict=True):
+            part[:] = x
+        return out
+
+    def _nb_cells(self) -> list[tuple[np.ndarray, ...]]:
+        """Per negative binomial count, so that the E-step's ``gammaln`` and ``log`` run once
+        per distinct value, not per row: the distinct counts and exposures (each ``(values,
+        1)``); the distinct (count, exposure) pairs, as indices into those, with the pair's
+        count and observed mask (``(pairs, 1)``); each row's pair."""
+        out: list[tuple[np.ndarray, ...]] = []
+        for j in self.nb:
+            pairs, inv = np.unique(np.c_[self.yx[:, j], self.tx[:, j]], axis=0,
+                                   return_inverse=True)  # fmt: skip
+            uy, iy = np.unique(pairs[:, 0], return_inverse=True)
+            ut, it = np.unique(pairs[:, 1], return_inverse=True)
+            ok = np.zeros(len(pairs))
+            ok[inv] = self.ok_y[:, j]
+            out.append((uy[:, None], ut[:, None], iy, it, pairs[:, :1], ok[:, None], inv.ravel()))
+        return out
 
     @cached_property
     def standardised(self) -> np.ndarray:
@@ -175,77 +212,107 @@ class _Params:
         )  # fmt: skip
 
 
+def _coefficients(d: _Design, p: _Params) -> np.ndarray:
+    """``(m, k)`` weights of the columns of :attr:`_Design.dense` in :func:`_log_lik`: the
+    Gaussian log density is :math:`-\\tfrac12 (x^2 / \\sigma^2 - 2 x \\mu / \\sigma^2 + \\mu^2 /
+    \\sigma^2 + \\log \\sigma^2)`, the binomial's :math:`y \\log p + (T - y) \\log (1 - p)` is
+    :math:`y \\operatorname{logit} p + T \\log(1 - p)`; the negative binomial's columns are 0
+    (its terms are added apart)."""
+    cut = d.cut
+    coef = np.zeros((d.dense.shape[1], p.k))
+    coef[: cut[0]] = p.log_theta
+    if p.means.size:
+        prec = 1.0 / p.variances
+        coef[cut[0] : cut[1]] = -0.5 * prec
+        coef[cut[1] : cut[2]] = p.means * prec
+        coef[cut[2] : cut[3]] = -0.5 * (p.means**2 * prec + np.log(p.variances))
+    y, t = coef[cut[3] : cut[4]], coef[cut[4] : cut[5]]
+    y[d.pois], t[d.pois] = np.log(p.rates[d.pois]), -p.rates[d.pois]
+    prob = p.rates[d.binom]
+    t[d.binom] = np.log1p(-prob)
+    y[d.binom] = np.log(prob) - t[d.binom]
+    coef[cut[-2]], coef[cut[-1]] = p.log_weights, 1.0
+    return coef
+
+
 def _log_lik(d: _Design, p: _Params) -> np.ndarray:
     """``(n, k)`` log of :math:`\\pi_k p(x_i \\mid k)`; missing values add nothing.
 
-    Categorical, Gaussian and Poisson terms are matrix products; only the negative binomial
-    counts need a per-cell ``gammaln``.
+    One matrix product of :attr:`_Design.dense` and :func:`_coefficients`, laid out class by
+    class (Fortran order), so the row-wise sums and maxima of :func:`_normalise` and the
+    column sums of :func:`_m_step` run along contiguous memory; the negative binomial counts
+    add their ``gammaln`` terms, computed once per distinct (count, exposure) pair.
     """
-    out = np.asarray(d.onehot @ p.log_theta) + p.log_weights + d.const[:, None]
-    if p.means.size:
-        prec = 1.0 / p.variances
-        out -= 0.5 * (
-            d.gx2 @ prec - 2.0 * d.gx @ (p.means * prec)
-            + d.ok_g @ (p.means**2 * prec + np.log(p.variances))
-        )  # fmt: skip
-    if d.pois.size:
-        rates = p.rates[d.pois]
-        out += d.y_pois @ np.log(rates) - d.t_pois @ rates
-    if d.binom.size:
-        prob = p.rates[d.binom]
-        out += d.y_bin @ np.log(prob) + d.f_bin @ np.log1p(-prob)
-    if d.nb.size:
-        for j in d.nb:
-            r = p.shapes[j]
-            yy, ok = d.yx[:, j, None], d.ok_y[:, j, None]
-            m = d.tx[:, j, None] * p.rates[j]
-            lrm = np.log(r + m)
-            # NB log pmf less the class-free y log t - log y! already in d.const
-            ll = special.gammaln(yy + r) - special.gammaln(r) + r * (np.log(r) - lrm)
-            ll += yy * (np.log(p.rates[j]) - lrm)
-            out += ll * ok
-    return out
+    out = _coefficients(d, p).T @ d.dense.T  # (k, n)
+    for j, (uy, ut, iy, it, yy, ok, inv) in zip(d.nb, d.nb_cells, strict=True):
+        r = p.shapes[j]
+        lrm = np.log(r + ut * p.rates[j])[it]  # log(r + m), m = T rate, per pair
+        # NB log pmf less the class-free y log t - log y! already in d.const
+        ll = special.gammaln(uy + r)[iy] - special.gammaln(r) + r * (np.log(r) - lrm)
+        ll += yy * (np.log(p.rates[j]) - lrm)
+        ll *= ok
+        out += np.take(ll.T, inv, axis=1)
+    return out.T
 
 
 def _m_step(d: _Design, resp: np.ndarray, var_floor: np.ndarray) -> _Params:
-    """Maximise the expected complete-data log-likelihood given responsibilities."""
-    nk = resp.sum(axis=0) + 1e-10
+    """Maximise the expected complete-data log-likelihood given responsibilities; every
+    weighted sum is one product of the responsibilities and :attr:`_Design.dense`."""
+    cut = d.cut
+    sums = (resp.T @ d.dense).T  # (m, k)
+    nk = sums[cut[-2]] + 1e-10
     log_w = np.log(nk / nk.sum())
-    tab = np.asarray(d.onehot.T @ resp) + 0.5  # pseudo-count: no level has probability 0
+    tab = sums[: cut[0]] + 0.5  # pseudo-count: no level has probability 0
     log_theta = np.empty_like(tab)
     for lo, hi in zip(d.offsets[:-1], d.offsets[1:], strict=True):
         log_theta[lo:hi] = np.log(tab[lo:hi] / tab[lo:hi].sum(axis=0, keepdims=True))
-    sw = d.ok_g.T @ resp + 1e-10
-    means = (d.gx.T @ resp) / sw
-    variances = np.maximum((d.gx2.T @ resp) / sw - means**2, var_floor[:, None])
-    rates = np.maximum((d.yx.T @ resp) / np.maximum(d.tx.T @ resp, 1e-10), 1e-8)
+    sw = sums[cut[2] : cut[3]] + 1e-10
+    means = sums[cut[1] : cut[2]] / sw
+    variances = np.maximum(sums[cut[0] : cut[1]] / sw - means**2, var_floor[:, None])
+    ty = sums[cut[4] : cut[5]]
+    rates = np.maximum(sums[cut[3] : cut[4]] / np.maximum(ty, 1e-10), 1e-8)
     rates[d.binom] = np.minimum(rates[d.binom], 1 - 1e-8)
     shapes = np.full(rates.shape, _MAX_SHAPE)
-    for j in d.nb:
-        w = resp * d.ok_y[:, j, None]
-        y, m = d.yx[:, j, None], d.tx[:, j, None] * rates[j]
-        # method of moments within the class: Var y = m + m^2 / r
-        inv_r = (((y - m) ** 2 - m) * w).sum(axis=0) / np.maximum((m**2 * w).sum(axis=0), 1e-12)
+    for i, j in enumerate(d.nb):
+        # method of moments within the class: Var y = m + m^2 / r, m = T rate; the sums of
+        # (y - m)^2 - m and m^2 expanded over the weighted sums of y^2, y T, T^2 and T
+        y2, yt, t2 = (sums[cut[c] + i] for c in (5, 6, 7))
+        rate = rates[j]
+        num = y2 - 2.0 * rate * yt + rate**2 * t2 - rate * ty[j]
+        inv_r = num / np.maximum(rate**2 * t2, 1e-12)
         shapes[j] = np.clip(1.0 / np.maximum(inv_r, 1.0 / _MAX_SHAPE), 0.05, _MAX_SHAPE)
     return _Params(log_w, log_theta, d.offsets, means, variances, rates, shapes, d.nb.size)
 
 
 def _normalise(ll: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise log-sum-exp of ``ll`` and the responsibilities ``exp(ll - lse)``."""
+    """Row-wise log-sum-exp of ``ll`` and the responsibilities ``exp(ll - lse)``, made in
+    place: ``ll`` is overwritten by the responsibilities."""
     top = ll.max(axis=1, keepdims=True)
-    e = np.exp(ll - top)
-    total = e.sum(axis=1, keepdims=True)
-    return np.log(total) + top, e / total
+    ll -= top
+    np.exp(ll, out=ll)
+    total = ll.sum(axis=1, keepdims=True)
+    ll /= total
+    return np.log(total) + top, ll
+
+
+@contextmanager
+def _quiet_kmeans() -> Iterator[None]:
+    """Silence scikit-learn's warnings (k-means on duplicate rows finds fewer distinct
+    clusters; EM goes on) inside, in every thread: catching warnings is not thread-safe, so
+    the threads that call :func:`_init_resp` run inside this, entered by the one thread that
+    starts them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="sklearn")
+        yield
 
 
 def _init_resp(d: _Design, k: int, seed: int) -> np.ndarray:
     """Hard responsibilities from k-means on a standardised dense design of the features
-    (level shares of each categorical or multinomial feature; missing values at the mean)."""
+    (level shares of each categorical or multinomial feature; missing values at the mean).
+    Call it inside :func:`_quiet_kmeans`."""
     from sklearn.cluster import KMeans
 
-    with warnings.catch_warnings():  # duplicate rows: fewer distinct starts, EM goes on
-        warnings.simplefilter("ignore")
-        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(d.standardised)
-    resp = np.zeros((d.n, k))
+    labels = KMeans(k, n_init=1, random_state=seed).fit_predict(d.standardised)
+    resp = np.zeros((d.n, k), order="F")  # class by class, as _normalise makes them
     resp[np.arange(d.n), labels] = 1.0
     return resp

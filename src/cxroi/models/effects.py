@@ -70,9 +70,10 @@ def perception_effects(
       :math:`h_i(m) = h_0(m)\\exp(\\beta_g [g_i(m) = g] + \\gamma^\\top x_i)`, reported as
       the hazard ratio :math:`e^{\\beta_g}`;
     - spend: least squares of the log amount of each purchase on the group and the
-      confounders (customer-month means of the log amounts weighted by their purchase counts,
-      which gives the same coefficients; standard errors clustered by customer), reported as
-      the multiple :math:`e^{\\beta_g}` of a promoter's amount per purchase;
+      confounders (the means of the log amounts per customer and NPS group weighted by their
+      purchase counts, which gives the same coefficients; standard errors clustered by
+      customer), reported as the multiple :math:`e^{\\beta_g}` of a promoter's amount per
+      purchase;
     - monthly_spend (on request): Poisson regression (log link, a quasi-likelihood: spend
       need not be a count) of the spend (purchases) of every customer-month, zeros included,
       on the group and the confounders,

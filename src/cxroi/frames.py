@@ -16,12 +16,16 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["to_frame"]
+__all__ = ["arrow_frame", "to_frame"]
 
 
 def to_frame(expr: Any) -> pd.DataFrame:
     """Execute Ibis table ``expr`` into pandas, as ``expr.to_pandas()`` does but faster."""
-    t = expr.to_pyarrow()
+    return arrow_frame(expr.to_pyarrow())
+
+
+def arrow_frame(t: pa.Table) -> pd.DataFrame:
+    """An Arrow table (an engine's result) in pandas, converted as :func:`to_frame` does."""
     return pa.table([_as_ibis(c) for c in t.columns], names=t.column_names).to_pandas()
 
 

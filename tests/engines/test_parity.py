@@ -21,6 +21,7 @@ from pandas.testing import assert_frame_equal
 from cxroi.journey.inventory import inventory, propose
 from cxroi.journey.metrics import touchpoint_metrics
 from cxroi.metrics.scorecard import scorecard
+from cxroi.models.effects import OUTCOMES, perception_effects
 from cxroi.models.ledger import customer_ledger
 from cxroi.models.rfm import rfm_summary
 from tests.engines.conftest import CALIBRATION_END, CUSTOMERS
@@ -185,6 +186,24 @@ def test_ledger(engines, duck_ledger, engine):
         got = got[list(duck_ledger.columns)]
     same(got, duck_ledger, key=["customer_id"])
     assert_summaries_only(log, most=CUSTOMERS)
+
+
+# -- adjusted perception effects ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def duck_effects(duck_ws):
+    return perception_effects(duck_ws.tables, outcomes=tuple(OUTCOMES))
+
+
+@pytest.mark.parametrize("engine", SERVERS)
+def test_perception_effects(engines, duck_effects, engine):
+    ws = engines(engine)
+    with query_log(ws.con) as log:
+        got = perception_effects(ws.tables, outcomes=tuple(OUTCOMES))
+    same(got, duck_effects)
+    # cells of a customer and NPS group, or hazard counts of a month and covariate pattern
+    assert_summaries_only(log, most=3 * CUSTOMERS)
 
 
 # -- journey touchpoint metrics -----------------------------------------------------------------

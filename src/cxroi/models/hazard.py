@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -238,7 +239,11 @@ def hazard_counts(
     p = panel.select("customer_id", "m", "churned", *cov)
     for c in cov:
         p = p.filter(p[c].notnull())
-    p = p.cache()  # the panel is computed once, then read by the queries below
+    # the panel is computed once, then read by the queries below; a stored panel (a cached
+    # one) is read as it is, its columns picked and filtered by each query rather than copied
+    stored = isinstance(panel.op(), ops.PhysicalTable)
+    if not stored:
+        p = p.cache()
     try:
         schema = p.schema()
         numeric = [c for c in cov if _is_numeric(schema[c])]
@@ -284,7 +289,8 @@ def hazard_counts(
         }
         facts = p.aggregate(**aggs).to_pandas().iloc[0]
     finally:
-        p.release()
+        if not stored:
+            p.release()
     nonzero = {c: int(facts[f"_nz_{i}"]) for i, c in enumerate([*numeric, *boolean])}
     info = {
         "customers": int(facts["_customers"]),

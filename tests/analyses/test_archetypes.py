@@ -279,3 +279,15 @@ def test_features_take_unordered_and_partial_extras_as_a_left_merge():
         prof, observed_from="2023-01-01", as_of="2024-01-01", extra=in_rows
     )
     pd.testing.assert_frame_equal(aligned, want, check_dtype=False)
+
+
+@pytest.mark.parametrize("n", [1, 7, 50, 2000])
+def test_the_most_typical_members_are_those_of_sorting_them_all(n):
+    from cxroi.analyses.archetype_description import _first
+
+    rng = np.random.default_rng(n)
+    # many ties: probabilities on a coarse grid, ids as text in shuffled order
+    proba = rng.integers(0, 20, 1000) / 20
+    ids = rng.permutation([f"c{i:05d}" for i in range(1000)]).astype(object)
+    want = np.lexsort((ids, -proba))[:n]
+    np.testing.assert_array_equal(_first(-proba, ids, n), want)

@@ -310,7 +310,7 @@ def typical_comments(
     cand = []
     for j in range(len(names)):
         m = np.flatnonzero(label == j)
-        top = m[np.lexsort((ids[m], -proba[m, j]))][:pool]
+        top = m[_first(-proba[m, j], ids[m], pool)]
         cand.append(pd.DataFrame({"j": j, "customer_id": ids[top], "probability": proba[top, j]}))
     cands = pd.concat(cand, ignore_index=True)
     rs = rs.filter(rs.comment.notnull() & (rs.ts < end_ts)
@@ -322,3 +322,13 @@ def typical_comments(
     got["archetype"] = got["j"] + 1
     got["name"] = np.asarray(names, dtype=object)[got["j"].to_numpy()]
     return got[cols].reset_index(drop=True)
+
+
+def _first(key: np.ndarray, ties: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` smallest ``key`` values, ties broken by ``ties``, in that order:
+    ``np.lexsort((ties, key))[:n]``, sorting only the rows that can be among them (those up to
+    the ``n``-th smallest key, its ties included) rather than a million text ids."""
+    if len(key) > n:
+        cand = np.flatnonzero(key <= np.partition(key, n - 1)[n - 1])
+        return cand[np.lexsort((ties[cand], key[cand]))][:n]
+    return np.lexsort((ties, key))[:n]

@@ -32,6 +32,7 @@ from cxroi.analyses._beside import beside
 from cxroi.analyses.perception import adjusted_effects
 from cxroi.analyses.segments import (
     PROFILE_COLUMNS,
+    said_comments,
     segment_frame,
     segment_spec,
     segment_themes,
@@ -127,8 +128,9 @@ def opportunities(
         for dim, code in seg.codes.items():
             stakes.add(dim, code, seg.labels[dim])
         # and what they talk about, if the archetypes' pass over the comments is done
-        comments = cached_comment_themes(ws)
-        if comments is not None:
+        ct = cached_comment_themes(ws)
+        if ct is not None:  # laid on the frame once, for these segments and the archetypes
+            comments = said_comments(frame, ct)
             themes = [segment_themes(ws, frame, seg, comments=comments, **talk)[0]]
     finally:
         run = later() if later is not None else None  # waited for even on an error

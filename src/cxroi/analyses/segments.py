@@ -12,6 +12,7 @@ contract value times the months observed. The opportunities ranking reads the sa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DIMENSIONS",
     "PROFILE_COLUMNS",
+    "SaidComments",
+    "said_comments",
     "segment_frame",
     "segment_spec",
     "segment_themes",
@@ -293,6 +296,41 @@ def summary_frame(prof: pd.DataFrame) -> pd.DataFrame:
     return wide[["dimension", "segment", *[m for m in SUMMARY if m in wide.columns], "flag"]]
 
 
+@dataclass
+class SaidComments:
+    """The comments with an NPS answer, laid on the rows of a segment frame: the themes each
+    mentions (``mention``, comments x themes), the frame row of its customer (``row``) and its
+    NPS group (``group``: 0 promoter, 1 passive, 2 detractor, 3 a score outside 0-10, counted
+    but not in the NPS). Comments of customers not in the frame are left out of these, not of
+    ``answered`` (every comment with an NPS answer)."""
+
+    answered: int
+    names: list[str]
+    labels: list[str]
+    mention: np.ndarray
+    row: np.ndarray
+    group: np.ndarray
+
+
+def said_comments(frame: pd.DataFrame, comments: CommentThemes) -> SaidComments:
+    """:class:`SaidComments` of ``comments`` on ``frame``'s rows: the customers are looked up
+    once, for every segmentation of the frame (``cxroi opportunities`` has two)."""
+    c = comments.comments
+    answered = c["nps"].notna().to_numpy()
+    row = pd.Index(frame["customer_id"]).get_indexer(c["customer_id"].to_numpy()[answered])
+    known = row >= 0
+    groups = nps_group(c["nps"].to_numpy()[answered][known])
+    mention = c[comments.mention_columns].to_numpy(bool)[answered][known]
+    return SaidComments(
+        int(answered.sum()),
+        comments.names,
+        comments.labels,
+        mention,
+        row[known].astype(np.int64),
+        np.select([groups == g for g in ("promoter", "passive", "detractor")], [0, 1, 2], 3),
+    )
+
+
 def segment_themes(
     ws: WorkspaceLike,
     frame: pd.DataFrame,
@@ -301,30 +339,24 @@ def segment_themes(
     top: int = 3,
     min_n: int = 30,
     level: float = 0.95,
-    comments: CommentThemes | None = None,
+    comments: CommentThemes | SaidComments | None = None,
 ) -> tuple[pd.DataFrame | None, str | None]:
     """The ``top`` themes of each segment's comments by mentions, with their NPS gap.
 
-    ``comments``: the workspace's :func:`~cxroi.analyses.themes.comment_themes`, when the
-    caller has them. Returns the table (``None`` without comments) and a note why it is
-    missing.
+    ``comments``: the workspace's :func:`~cxroi.analyses.themes.comment_themes`, or those
+    laid on ``frame`` already (:func:`said_comments`), when the caller has them. Returns the
+    table (``None`` without comments) and a note why it is missing.
     """
     from cxroi.analyses.themes import comment_themes
 
-    ct = comments if comments is not None else comment_themes(ws, n_jobs=-1)
-    said = ct.comments[ct.comments["nps"].notna()]
-    if said.empty:
+    if not isinstance(comments, SaidComments):
+        ct = comments if comments is not None else comment_themes(ws, n_jobs=-1)
+        comments = said_comments(frame, ct)
+    if comments.answered == 0:
         return None, "no comments with an NPS answer: no themes per segment"
-    progress.step(f"themes of {len(said):,} comments")
-    names, labels = ct.names, ct.labels
-    mention = said[ct.mention_columns].to_numpy(bool)
-    pos = pd.Series(np.arange(len(frame)), index=frame["customer_id"])
-    row = pos.reindex(said["customer_id"]).to_numpy()
-    known = ~np.isnan(row)
-    mention, row = mention[known], row[known].astype(np.int64)
-    groups = nps_group(said["nps"].to_numpy()[known])
-    # promoter, passive, detractor; 3 for a score outside 0-10 (counted, not in the NPS)
-    group = np.select([groups == g for g in ("promoter", "passive", "detractor")], [0, 1, 2], 3)
+    progress.step(f"themes of {comments.answered:,} comments")
+    names, labels = comments.names, comments.labels
+    mention, row, group = comments.mention, comments.row, comments.group
     out: list[dict[str, Any]] = []
     for dim, code in seg.codes.items():
         # per segment and group (one cell each): comments, and those mentioning each theme

@@ -97,8 +97,10 @@ class _Design:
         # the part of every count's log-likelihood that does not depend on the class:
         # y log t - log y! (Poisson, negative binomial), log C(t, y) (binomial)
         safe_t = np.where(ok_y, self.tx, 1.0)
-        const = np.where(binom, special.gammaln(safe_t + 1.0) - special.gammaln(
-            np.maximum(safe_t - self.yx, 0.0) + 1.0), self.yx * np.log(safe_t))  # fmt: skip
+        const = self.yx * np.log(safe_t)
+        tb, yb = safe_t[:, self.binom], self.yx[:, self.binom]  # gammaln where it is needed
+        const[:, self.binom] = special.gammaln(tb + 1.0) - special.gammaln(
+            np.maximum(tb - yb, 0.0) + 1.0)  # fmt: skip
         const = np.where(ok_y, const - special.gammaln(self.yx + 1.0), 0.0)
         const = const.sum(axis=1) - 0.5 * _LOG_2PI * self.ok_g.sum(axis=1)
         for lo, hi in zip(offsets[self.codes.shape[1] : -1], offsets[self.codes.shape[1] + 1 :],
@@ -133,8 +135,10 @@ class _Design:
         count and observed mask (``(pairs, 1)``); each row's pair."""
         out: list[tuple[np.ndarray, ...]] = []
         for j in self.nb:
-            pairs, inv = np.unique(np.c_[self.yx[:, j], self.tx[:, j]], axis=0,
-                                   return_inverse=True)  # fmt: skip
+            # a pair as one complex number: sorted by count, then exposure, as the rows of
+            # np.unique(axis=0) are, and eight times faster (the values are finite)
+            key, inv = np.unique(self.yx[:, j] + 1j * self.tx[:, j], return_inverse=True)
+            pairs = np.c_[key.real, key.imag]
             uy, iy = np.unique(pairs[:, 0], return_inverse=True)
             ut, it = np.unique(pairs[:, 1], return_inverse=True)
             ok = np.zeros(len(pairs))

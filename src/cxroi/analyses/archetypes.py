@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,9 @@ from cxroi.models.archetypes import ArchetypeMixture
 from cxroi.models.profile import DAYS_PER_MONTH, customer_profile
 from cxroi.results import SMALL_N, Result, Table
 from cxroi.window import Window
+
+if TYPE_CHECKING:
+    from cxroi.analyses.themes import CommentThemes
 
 __all__ = [
     "PROFILE_COLUMNS",
@@ -207,7 +211,11 @@ def _in_rows(ids: pd.Index, columns: list[str], counts: np.ndarray) -> pd.DataFr
 
 
 def _theme_counts(
-    ws: WorkspaceLike, end_ts: dt.datetime, n_jobs: int | None, ids: pd.Index
+    ws: WorkspaceLike,
+    end_ts: dt.datetime,
+    n_jobs: int | None,
+    ids: pd.Index,
+    comments: Callable[[], CommentThemes] | None = None,
 ) -> Themes:
     """Per customer of ``ids``, in their order (none: 0): comments before ``end_ts``, those
     mentioning each theme, and those of them that read negative (lexicon sentiment below 0),
@@ -219,7 +227,7 @@ def _theme_counts(
     if rs is None or "comment" not in rs.columns:
         return Themes([], [], None, "no comments in the workspace: no theme mentions")
     try:
-        ct = comment_themes(ws, n_jobs=n_jobs)
+        ct = comments() if comments is not None else comment_themes(ws, n_jobs=n_jobs)
     except CxroiError as e:
         return Themes([], [], None, f"no theme mentions: {e}")
     before = (ct.comments["ts"] < pd.Timestamp(end_ts)).to_numpy()
@@ -261,6 +269,7 @@ def archetype_run(
     random_state: int = 0,
     level: float = 0.95,
     profile: pd.DataFrame | None = None,
+    comments: Callable[[], CommentThemes] | None = None,
 ) -> ArchetypeRun:
     """Data-driven customer archetypes with names, descriptions and typical comments.
 
@@ -272,7 +281,9 @@ def archetype_run(
     the workspace's ``discount_rate`` values CLV and its ``min_n`` flags small groups.
     ``profile``: that profile (:func:`~cxroi.models.profile.customer_profile` of ``as_of``
     and ``survey``, at least :data:`PROFILE_COLUMNS`, in ``customer_id`` order) when the
-    caller has read it already; it is read here otherwise.
+    caller has read it already; it is read here otherwise. ``comments``: the function that
+    waits for the workspace's pass over its comments
+    (:func:`~cxroi.analyses.themes.comment_themes`), when the caller has started it.
 
     Returns
     -------
@@ -298,7 +309,7 @@ def archetype_run(
         ws,
         "archetypes",
         {**options, "as_of": str(as_of)},
-        lambda: _archetype_run(ws, n_jobs=n_jobs, profile=profile, **options),
+        lambda: _archetype_run(ws, n_jobs=n_jobs, profile=profile, comments=comments, **options),
         themes=themes,
     )
     result, assignments = got["result"], got["assignments"]
@@ -320,6 +331,7 @@ def _archetype_run(
     random_state: int,
     level: float,
     profile: pd.DataFrame | None,
+    comments: Callable[[], CommentThemes] | None,
 ) -> dict[str, Result | pd.DataFrame]:
     tables, settings = ws.tables, ws.settings
     win = Window.resolve(tables, as_of=as_of)
@@ -340,7 +352,7 @@ def _archetype_run(
     ids = pd.Index(prof["customer_id"])
     # the mixes are counted in the engine while the comments are analysed in the workers
     mixes = beside(ws, lambda w: _mix_counts(w.tables, end_ts, ids), name="cxroi-mixes")
-    th = _theme_counts(ws, end_ts, n_jobs, ids) if themes else Themes([], [], None)
+    th = _theme_counts(ws, end_ts, n_jobs, ids, comments) if themes else Themes([], [], None)
     progress.step("purchase, ticket and use mixes")
     extra = mixes()  # both in the profile's rows
     if th.counts is not None:

@@ -9,13 +9,16 @@ mix to that of all customers through the adjusted effects of the value of percep
 The top five get a sentence: who they are, what they say, what is at stake, which driver to
 move.
 
-The archetypes are found on a thread with its own connection to the store
-(:meth:`cxroi.store.Workspace.sibling`) while this one profiles the customers, estimates the
+Three parts run side by side, each on its own connection to the store
+(:func:`cxroi.analyses._beside.beside`): the pass over the comments starts first (its worker
+processes analyse them while the customers are profiled); the archetypes start on the profile
+as soon as it is read and take their theme features from that pass; this thread estimates the
 effects of perception, reads the ratings and values the other segments
 (:class:`cxroi.models.opportunity.Stakes`, a dimension at a time; the archetypes are valued
-last, as they would be in one table): the two halves share no intermediate result, and each
-leaves half the machine idle at times (the archetypes' mixture fits in NumPy, the effects'
-panel in the engine). A server engine runs them one after the other.
+last, as they would be in one table) and lays the comments on them. The parts share no other
+intermediate result, and each leaves half the machine idle at times (the archetypes' mixture
+fits in NumPy, the effects' panel in the engine). A server engine runs them one after the
+other.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from cxroi.analyses.segments import (
     segment_spec,
     segment_themes,
 )
-from cxroi.analyses.themes import cached_comment_themes
+from cxroi.analyses.themes import CommentThemes, comment_themes
 from cxroi.errors import CxroiError
 from cxroi.frames import to_frame
 from cxroi.models._design import default_confounders
@@ -107,9 +110,12 @@ def opportunities(
     settings = ws.settings
     talk: dict[str, Any] = {"top": 3, "min_n": settings.min_n, "level": level}
     comments, themes = None, []
-    # the profile on the last day of data, read once for the segments and the archetypes
+    # the pass over the comments first, beside the rest: the archetypes' theme features and
+    # the segments' themes read it; then the profile on the last day of data, read once for
+    # the segments and the archetypes
+    passed = beside(ws, _comment_pass, name="cxroi-comments")
     profile = _profile(ws, archetypes)
-    later = _start_archetypes(ws, profile) if archetypes else None
+    later = _start_archetypes(ws, profile, passed) if archetypes else None
     try:
         frame = segment_frame(ws, survey=survey, profile=profile)
         spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)
@@ -127,9 +133,9 @@ def opportunities(
         )  # fmt: skip
         for dim, code in seg.codes.items():
             stakes.add(dim, code, seg.labels[dim])
-        # and what they talk about, if the archetypes' pass over the comments is done
-        ct = cached_comment_themes(ws)
-        if ct is not None:  # laid on the frame once, for these segments and the archetypes
+        # and what they talk about (the pass is done by now: it started first)
+        ct = passed()
+        if not isinstance(ct, CxroiError):  # laid on the frame once, for these and the archetypes
             comments = said_comments(frame, ct)
             themes = [segment_themes(ws, frame, seg, comments=comments, **talk)[0]]
     finally:
@@ -150,7 +156,7 @@ def opportunities(
     if effects_note:
         warnings.append(effects_note)
     table = stakes.table()
-    if comments is None:  # the segments' and the archetypes' themes now
+    if comments is None:  # no pass: as segments does it (it says why there are no themes)
         themes = [segment_themes(ws, frame, seg, **talk)[0]]
     elif ARCHETYPE in seg.codes:
         only = Segmentation({ARCHETYPE: seg.codes[ARCHETYPE]},
@@ -230,16 +236,32 @@ def _profile(ws: WorkspaceLike, archetypes: bool) -> pd.DataFrame:
                     .order_by("customer_id"))  # fmt: skip
 
 
-def _start_archetypes(ws: WorkspaceLike, profile: pd.DataFrame) -> Callable[[], Any]:
-    """Start :func:`cxroi.analyses.archetypes.archetype_run` (on ``profile``) beside the rest
-    (module docstring); returns the function that waits for it: the run, or the
-    :class:`~cxroi.errors.CxroiError` that stopped it."""
+def _comment_pass(ws: WorkspaceLike) -> CommentThemes | CxroiError:
+    """The workspace's pass over its comments, or why there is none."""
+    try:
+        return comment_themes(ws, n_jobs=-1)
+    except CxroiError as e:
+        return e
+
+
+def _start_archetypes(
+    ws: WorkspaceLike, profile: pd.DataFrame, passed: Callable[[], CommentThemes | CxroiError]
+) -> Callable[[], Any]:
+    """Start :func:`cxroi.analyses.archetypes.archetype_run` (on ``profile`` and the comment
+    pass ``passed`` waits for) beside the rest (module docstring); returns the function that
+    waits for it: the run, or the :class:`~cxroi.errors.CxroiError` that stopped it."""
+
+    def comments() -> CommentThemes:
+        got = passed()
+        if isinstance(got, CxroiError):
+            raise got
+        return got
 
     def run(w: WorkspaceLike) -> Any:
         try:
             from cxroi.analyses.archetypes import archetype_run
 
-            return archetype_run(w, n_jobs=-1, profile=profile)
+            return archetype_run(w, n_jobs=-1, profile=profile, comments=comments)
         except (CxroiError, ImportError) as e:
             return e
 

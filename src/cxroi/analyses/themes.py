@@ -33,7 +33,6 @@ from cxroi.window import period_span
 
 __all__ = [
     "CommentThemes",
-    "cached_comment_themes",
     "comment_frame",
     "comment_themes",
     "emerging",
@@ -173,15 +172,6 @@ def comment_themes(ws: WorkspaceLike, *, n_jobs: int | None = -1) -> CommentThem
     ensure_theme_model(ws, n_jobs=n_jobs)
     got = cached(ws, "comment-themes", {}, lambda: _comment_themes(ws, n_jobs), themes=True)
     return _as_comment_themes(got)
-
-
-def cached_comment_themes(ws: WorkspaceLike) -> CommentThemes | None:
-    """The pass of :func:`comment_themes` if it is cached for the data now, else ``None``:
-    nothing is computed (another thread may be computing it)."""
-    from cxroi.cache import slot
-
-    hit = slot(ws, "comment-themes", {}, themes=True).get()
-    return None if hit is None else _as_comment_themes(hit)
 
 
 def _as_comment_themes(got: Mapping[str, Any]) -> CommentThemes:

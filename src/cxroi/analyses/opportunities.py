@@ -44,6 +44,7 @@ from cxroi.analyses.themes import CommentThemes, comment_themes
 from cxroi.errors import CxroiError
 from cxroi.frames import to_frame
 from cxroi.models._design import default_confounders
+from cxroi.models.ledger import customer_ledger
 from cxroi.models.opportunity import SELECTED, Effect, Stakes
 from cxroi.models.profile import customer_profile
 from cxroi.models.segments import Segmentation, segment
@@ -114,6 +115,7 @@ def opportunities(
     # the segments' themes read it; then the profile on the last day of data, read once for
     # the segments and the archetypes
     passed = beside(ws, _comment_pass, name="cxroi-comments")
+    effects = beside(ws, lambda w: _early_effects(w, survey, level), name="cxroi-effects")
     profile = _profile(ws, archetypes)
     later = _start_archetypes(ws, profile, passed) if archetypes else None
     try:
@@ -121,7 +123,7 @@ def opportunities(
         spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)
         seg = segment(frame, spec)
         progress.step("the effects of perception on churn and spend")
-        hrs, sms, effects_note = _effects(ws, frame, survey=survey, level=level)
+        hrs, sms, effects_note = _effects(ws, frame, effects(), survey=survey, level=level)
         progress.step("ratings by customer")
         ratings = _ratings(ws)
         progress.step(f"money at stake by segment ({n_boot} bootstrap draws)")
@@ -281,19 +283,38 @@ def _add_archetypes(run: Any, frame: pd.DataFrame, seg: Segmentation) -> tuple[s
     return None, "churned" in run.result.params.get("features", [])
 
 
+Early = tuple[list[str], "pd.DataFrame | CxroiError"]
+"""What :func:`_early_effects` found: the confounders and the effects (or why none)."""
+
+
+def _early_effects(ws: WorkspaceLike, survey: str | None, level: float) -> Early:
+    """The adjusted effects with the default confounders of the customer ledger, before the
+    segment frame exists: they read the engine's tables only."""
+    conf = default_confounders(customer_ledger(ws.tables, survey=survey).columns, None)
+    try:
+        return conf, adjusted_effects(ws, None, confounders=conf, survey=survey, level=level)
+    except CxroiError as e:
+        return conf, e
+
+
 def _effects(
-    ws: WorkspaceLike, frame: pd.DataFrame, *, survey: str | None, level: float
+    ws: WorkspaceLike, frame: pd.DataFrame, early: Early, *, survey: str | None, level: float
 ) -> tuple[dict[str, Effect] | None, dict[str, Effect] | None, str | None]:
-    """The adjusted churn hazard ratios and spend multiples vs promoters (estimate, log se)."""
+    """The adjusted churn hazard ratios and spend multiples vs promoters (estimate, log se),
+    from ``early`` when its confounders are those of the frame (they are the ledger's)."""
     from scipy import stats
 
     if frame["nps_group"].notna().sum() == 0:
         return None, None, "no NPS answers: the perception part is 0"
     conf = default_confounders(list(frame.columns), None)
-    try:
-        eff = adjusted_effects(ws, frame, confounders=conf, survey=survey, level=level)
-    except CxroiError as e:
-        return None, None, f"the perception part is 0: {e}"
+    eff = early[1]
+    if conf != early[0]:
+        try:
+            eff = adjusted_effects(ws, frame, confounders=conf, survey=survey, level=level)
+        except CxroiError as e:
+            eff = e
+    if isinstance(eff, CxroiError):
+        return None, None, f"the perception part is 0: {eff}"
     z = stats.norm.ppf(0.5 + level / 2)
     out: dict[str, dict[str, Effect]] = {"churn": {}, "spend": {}}
     for r in pd.DataFrame(eff).itertuples(index=False):

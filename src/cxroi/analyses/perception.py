@@ -158,7 +158,7 @@ def _move_readings(values: pd.DataFrame, level: float) -> list[str]:
 
 def adjusted_effects(
     ws: WorkspaceLike,
-    ledger: pd.DataFrame,
+    ledger: pd.DataFrame | None,
     *,
     confounders: Sequence[str],
     survey: str | None,
@@ -168,7 +168,8 @@ def adjusted_effects(
     (:func:`cxroi.models.effects.perception_effects`, not strict), computed once per state of
     the data (:mod:`cxroi.cache`): ``cxroi value`` and ``cxroi opportunities`` share them.
 
-    ``ledger`` is one row per customer holding the confounders the customer ledger lacks.
+    ``ledger`` is one row per customer holding the confounders the customer ledger lacks
+    (``None``: the confounders are the ledger's).
     """
     params: dict[str, Any] = {
         "confounders": list(confounders), "survey": survey, "max_age": MAX_AGE, "level": level,

@@ -115,9 +115,9 @@ def opportunities(
     # the segments' themes read it; then the profile on the last day of data, read once for
     # the segments and the archetypes
     passed = beside(ws, _comment_pass, name="cxroi-comments")
-    effects = beside(ws, lambda w: _early_effects(w, survey, level), name="cxroi-effects")
     profile = _profile(ws, archetypes)
     later = _start_archetypes(ws, profile, passed) if archetypes else None
+    effects = beside(ws, lambda w: _early_effects(w, survey, level), name="cxroi-effects")
     try:
         frame = segment_frame(ws, survey=survey, profile=profile)
         spec = segment_spec(ws, frame, by=by, bands=bands, edges=edges, rules=rules)

@@ -9,16 +9,15 @@ mix to that of all customers through the adjusted effects of the value of percep
 The top five get a sentence: who they are, what they say, what is at stake, which driver to
 move.
 
-Three parts run side by side, each on its own connection to the store
+Four parts run side by side, three of them on their own connection to the store
 (:func:`cxroi.analyses._beside.beside`): the pass over the comments starts first (its worker
-processes analyse them while the customers are profiled); the archetypes start on the profile
-as soon as it is read and take their theme features from that pass; this thread estimates the
-effects of perception, reads the ratings and values the other segments
+processes analyse them while the customers are profiled); once the profile is read, the
+archetypes start on it, taking their theme features from that pass, and so do the effects of
+perception; this thread builds the segment frame, reads the ratings, values the other segments
 (:class:`cxroi.models.opportunity.Stakes`, a dimension at a time; the archetypes are valued
-last, as they would be in one table) and lays the comments on them. The parts share no other
-intermediate result, and each leaves half the machine idle at times (the archetypes' mixture
-fits in NumPy, the effects' panel in the engine). A server engine runs them one after the
-other.
+last, as they would be in one table) and lays the comments on them. Each part leaves the
+machine partly idle at times (the archetypes' mixture fits in NumPy, the effects' panel in the
+engine, the comments in worker processes). A server engine runs them one after the other.
 """
 
 from __future__ import annotations

@@ -147,6 +147,49 @@ def test_monthly_spend_multiple_by_hand(tmp_path):
     assert "spend 0.67 times a promoter's spend per month" in out.loc["passive", "reading"]
 
 
+def test_spend_multiples_need_an_identified_design_and_more_customers_than_coefficients(
+    tmp_path,
+):
+    """A multiple is given only when its design has full rank and more customers (clusters)
+    than coefficients; otherwise it is not estimable and says why (before, two customers gave
+    a monthly spend multiple of 1.00 with the interval 1.00-1.00)."""
+    import pandas as pd
+
+    def note(tables, **kw):
+        out = perception_effects(tables, strict=False, outcomes=("monthly_spend",), **kw)
+        assert out["estimate"].isna().all() and out["flag"].str.contains("not-estimable").all()
+        assert out["note"].nunique() == 1
+        return out["note"].iloc[0]
+
+    # tiny: cells (a, promoter), (a, detractor), (b, detractor); with the default confounders
+    # (plan, tenure_years) the design has 4 columns on 3 rows; without, 2 coefficients for 2
+    # customers
+    with tiny_workspace(tmp_path / "tiny") as tiny:
+        assert note(tiny.tables) == (
+            "the NPS groups cannot be told apart from the confounders (3 independent columns "
+            "of 4); adjust for fewer"
+        )
+        assert note(tiny.tables, confounders=()) == (
+            "too few customers for a clustered interval: 2 for 2 coefficients"
+        )
+    with _three_groups(tmp_path / "three") as ws:
+        # the four customers' rows (constant, passive, detractor, plan y): a (1,0,0,0), b
+        # (1,1,0,1), c (1,0,1,0), d (1,0,0,1) have rank 4, as many as the customers
+        assert note(ws.tables, confounders=("plan",), max_age=None) == (
+            "too few customers for a clustered interval: 4 for 4 coefficients"
+        )
+        # a confounder that is the detractor column itself (c is the only detractor)
+        only_c = pd.DataFrame({"customer_id": list("abcd"), "is_c": [0.0, 0.0, 1.0, 0.0]})
+        assert note(ws.tables, confounders=("is_c",), ledger=only_c, max_age=None) == (
+            "the NPS groups cannot be told apart from the confounders (3 independent columns "
+            "of 4); adjust for fewer"
+        )
+        with pytest.raises(CxroiError, match="too few customers for a clustered interval"):
+            perception_effects(
+                ws.tables, confounders=("plan",), max_age=None, outcomes=("monthly_spend",)
+            )
+
+
 def test_unknown_outcomes_are_errors(typed_company):
     ws, _ = typed_company
     with pytest.raises(CxroiError, match="unknown outcome\\(s\\) basket; choose churn, spend"):

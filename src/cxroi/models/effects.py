@@ -257,6 +257,7 @@ def _spend(tables, panel: ir.Table, conf: Sequence[str], level: float) -> list[d
     x = _group_dummies(df, conf)
     x = sm.add_constant(x, has_constant="add")
     y = df["sum_log"] / df["n_tx"]
+    _identified(x, cluster)
     fit = sm.WLS(y, x, weights=df["n_tx"].astype(float)).fit(
         cov_type="cluster", cov_kwds={"groups": cluster}
     )
@@ -290,6 +291,7 @@ def _monthly_spend(tables, panel: ir.Table, conf: Sequence[str], level: float) -
     if df["spend"].sum() <= 0 or cluster.max() < 1:
         raise CxroiError("too few customer-months with spend for the spend per month")
     x = sm.add_constant(_group_dummies(df, conf), has_constant="add")
+    _identified(x, cluster)
     fit = sm.GLM(
         df["spend"].astype(float), x, family=sm.families.Poisson(),
         offset=np.log(df["months"].astype(float)),
@@ -309,6 +311,32 @@ def _cells(expr: ir.Table) -> tuple[pd.DataFrame, np.ndarray]:
     ids = t.column("customer_id").combine_chunks().dictionary_encode()
     codes = ids.indices.to_numpy(zero_copy_only=False).astype(float)
     return arrow_frame(t.drop_columns("customer_id")), codes
+
+
+def _identified(x: pd.DataFrame, cluster: np.ndarray) -> None:
+    """Raise unless the design ``x`` tells every coefficient apart and there are more customers
+    (clusters, coded ``0..G-1``) than coefficients.
+
+    The rank is that of the cross-product ``x'x`` (k by k, cheap at a million rows), which
+    also turns away designs collinear to about 1 part in 10^7, useless for an estimate anyway.
+    With a rank-deficient design, statsmodels' pseudo-inverse returns one of many equal fits
+    (the NPS groups confounded with the confounders: a multiple means nothing). The clustered
+    covariance is a sum of one score per customer, so its rank is at most ``G - 1``: with no
+    more customers than coefficients some standard errors are 0 and the interval collapses
+    onto the estimate (two customers gave ``1.00 (95% CI 1.00-1.00)``)."""
+    k = x.shape[1]
+    a = x.to_numpy(float)
+    rank = int(np.linalg.matrix_rank(a.T @ a))
+    if rank < k:
+        raise CxroiError(
+            f"the NPS groups cannot be told apart from the confounders ({rank} independent "
+            f"columns of {k}); adjust for fewer"
+        )
+    customers = int(cluster.max()) + 1 if len(cluster) else 0
+    if customers <= k:
+        raise CxroiError(
+            f"too few customers for a clustered interval: {customers} for {k} coefficients"
+        )
 
 
 def _group_dummies(panel: pd.DataFrame, conf: Sequence[str]) -> pd.DataFrame:

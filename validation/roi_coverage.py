@@ -42,8 +42,14 @@ from cxroi.simulate import generate
 
 
 def one_seed(seed: int, customers: int, months: int) -> list[dict]:
+    """Every initiative of the company of ``seed``, measured and compared with the truth; its
+    workspace lives in a temporary folder, removed afterwards."""
     sim = generate(customers=customers, months=months, seed=seed)
-    path = Path(tempfile.mkdtemp()) / "ws"
+    with tempfile.TemporaryDirectory(prefix="cxroi-roi-coverage-") as tmp:
+        return _measured(sim, Path(tmp) / "ws", seed)
+
+
+def _measured(sim, path: Path, seed: int) -> list[dict]:
     with Workspace.init(path) as ws:
         for name, table in sim.tables.items():
             ws.ingest(name, table)

@@ -31,8 +31,12 @@ $(JAVA):
 
 # The tests that need a real PostgreSQL server get one from Debian's packages
 # (scripts/pg-test-server.sh installs and starts it and prints its URL, or says why not).
+# Two pytest-xdist workers, one per core of CI's machine; whole files go to a worker
+# (--dist loadfile) so that a module's shared fixture (roi measure's companies, the contract's
+# analyses, the demo) is computed once, not once per worker that runs one of its tests.
 test: $(STAMP) $(CHROMIUM) $(JAVA)
-	CXROI_TEST_PG="$$(sh scripts/pg-test-server.sh)" $(BIN)/python -m pytest -q --durations=30
+	CXROI_TEST_PG="$$(sh scripts/pg-test-server.sh)" $(BIN)/python -m pytest -q --durations=30 \
+		-n 2 --dist loadfile
 
 # Only the engine parity suite (PostgreSQL and PySpark against DuckDB)
 test-engines: $(STAMP) $(JAVA)

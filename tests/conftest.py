@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,25 @@ import pytest
 from cxroi.store import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# One BLAS thread per test process (unless the environment asks for more). The slowest parts
+# of the suite (the DiD fits behind roi measure, roi compare and the demo) are many mid-sized
+# least-squares solves. On an idle machine one thread solves them as fast as two; but OpenBLAS'
+# threads spin while they wait for work, so whenever something else wants the two cores (the
+# other pytest-xdist worker, DuckDB, the PostgreSQL server, Spark, the service processes) a
+# roi measure took two to four times as long on two threads as on one. The answers agree to
+# rounding: no test depends on the thread count. Set here for the libraries loaded later and for
+# the processes the tests start; the session fixture below caps the libraries loaded already.
+BLAS_THREADS = int(os.environ.setdefault("OPENBLAS_NUM_THREADS", "1"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _blas_threads():
+    """BLAS_THREADS for the whole session, numpy's and scipy's OpenBLAS alike."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        yield
 
 
 @pytest.fixture

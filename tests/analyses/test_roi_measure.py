@@ -201,6 +201,38 @@ def test_an_overlapping_initiative_is_left_out_and_said(scratch):
     assert any("T910" in w and "left out of both groups" in w for w in r.warnings)
 
 
+def test_a_measurement_is_read_back_until_the_register_changes(scratch, monkeypatch):
+    import shutil
+    import sys
+
+    from cxroi.cache import CACHE_DIR
+
+    shutil.rmtree(scratch / CACHE_DIR, ignore_errors=True)  # the copy's entries, if any
+    module = sys.modules["cxroi.analyses.roi_measure"]
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["draws"])
+        return measure(*args, **kwargs)
+
+    measure = module._measure
+    monkeypatch.setattr(module, "_measure", counted)
+    with Workspace.open(scratch, read_only=True) as ws:
+        first = analyses.roi_measure(ws, "I001", draws=50)
+        again = analyses.roi_measure(ws, "I001", draws=50)
+        assert calls == [50]  # read back, not measured again
+        for name in ("effects", "roi", "pretrend"):
+            pd.testing.assert_frame_equal(again.table(name), first.table(name))
+        assert again.params["npv"] == first.params["npv"] and again.readings == first.readings
+        analyses.roi_measure(ws, "I001", draws=60)  # other draws: measured
+        assert calls == [50, 60]
+    with Workspace.open(scratch) as ws:  # the register changes: measured anew
+        _add(ws, "T920", "2024-10-01", "region == 'north' and channel == 'web'")
+    with Workspace.open(scratch, read_only=True) as ws:
+        analyses.roi_measure(ws, "I001", draws=50)
+    assert calls == [50, 60, 50]
+
+
 def test_cli_measure_json_and_bad_input(measured, capsys):
     _, path, _, _ = measured[0]
     r = run_json(["roi", "measure", "--initiative", "I003", "--workspace", str(path)])

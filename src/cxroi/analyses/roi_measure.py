@@ -72,6 +72,7 @@ from cxroi.analyses.initiative_panels import (
     trends,
 )  # fmt: skip
 from cxroi.analyses.roi import simulation
+from cxroi.cache import cached
 from cxroi.errors import CxroiError, param
 from cxroi.models.did import DiDEstimate, hazard_did, imputation_did
 from cxroi.models.roi import ROIPaths, realised_paths
@@ -158,8 +159,33 @@ def roi_measure(
         with its 95% interval, ``n`` treated observations, method and pre-trend p-value),
         table ``roi`` (realised NPV, ROI, payback, benefit and cost with a 95% band, and the
         simulated value for the same horizon with its 90% band) and table ``pretrend``; the
-        realised ``npv``, ``roi`` and ``payback_months`` also in ``params``.
+        realised ``npv``, ``roi`` and ``payback_months`` also in ``params``. Computed once
+        per state of the data (:mod:`cxroi.cache`; the register and the settings are part of
+        it): asked again, the answer is read back.
     """
+    options: dict[str, Any] = {
+        "initiative_id": initiative_id, "survey": survey, "horizon_months": horizon_months,
+        "draws": draws, "expected_sd": expected_sd, "random_state": random_state,
+        "max_customers": max_customers,
+    }  # fmt: skip
+    got = cached(ws, "roi-measure", options, lambda: {"result": _measure(ws, **options)})
+    result = got["result"]
+    assert isinstance(result, Result)
+    return result
+
+
+def _measure(
+    ws: WorkspaceLike,
+    initiative_id: str,
+    *,
+    survey: str | None,
+    horizon_months: int | None,
+    draws: int,
+    expected_sd: float,
+    random_state: int,
+    max_customers: int | None,
+) -> Result:
+    """:func:`roi_measure`, computed."""
     if horizon_months is not None and horizon_months < 1:
         raise CxroiError(f"{param('horizon_months')} must be at least 1, got {horizon_months}")
     g = groups(ws, initiative_id)

@@ -6,9 +6,13 @@ task and a stream per request on the answer path.
 - **Body size**: a request whose ``Content-Length`` exceeds ``max_body_bytes`` gets 413
   before its body is read; a body sent without a length is counted as it arrives and cut off
   at the limit.
-- **Rate limit**: requests per minute per client IP, a sliding-window counter from the
-  ``limits`` package, in memory (per process). 429 with ``Retry-After``. ``/healthz`` is not
-  counted. 0 turns it off (load tests).
+- **Rate limit**: requests per minute per client IP, a moving window from the ``limits``
+  package, in memory (per process): the time of every request of the last minute is kept (at
+  most the limit's number per client), so the limit is exact at any instant. (A sliding-window
+  counter, which weights the last fixed minute's count, let a client that had used its limit
+  just before a minute began through again right after.) 429 with ``Retry-After``, the seconds
+  until the oldest request counted leaves the window. ``/healthz`` is not counted. 0 turns it
+  off (load tests).
 - **Headers**: a strict Content-Security-Policy (nothing but this origin's stylesheet; no
   script at all), ``nosniff``, no referrer (survey links carry tokens), no framing, and
   ``no-store`` on every page and API answer.
@@ -26,7 +30,7 @@ from typing import Any
 
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.strategies import MovingWindowRateLimiter
 
 __all__ = ["CSP", "Guard", "safe_path"]
 
@@ -90,7 +94,7 @@ class Guard:
     def __init__(self, app: Any, *, max_bytes: int, per_minute: int):
         self.app, self.max_bytes = app, max_bytes
         self.item = RateLimitItemPerMinute(per_minute) if per_minute else None
-        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

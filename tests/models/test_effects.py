@@ -190,6 +190,22 @@ def test_spend_multiples_need_an_identified_design_and_more_customers_than_coeff
             )
 
 
+def test_a_confounder_in_large_units_gives_the_same_multiples(typed_company):
+    """The design check is blind to units: tenure in nanoseconds (x 3.2e16) leaves the spend
+    multiples as they are with tenure in years (least squares is equivariant to rescaling a
+    column), and neither is refused as rank-deficient."""
+    from cxroi.models.ledger import ledger_frame
+
+    ws, _ = typed_company
+    led = ledger_frame(ws.tables)[["customer_id", "tenure_years"]]
+    ns = led.assign(tenure_ns=led["tenure_years"] * 365.25 * 86400e9)[["customer_id", "tenure_ns"]]
+    kw = {"outcomes": ("spend", "monthly_spend"), "strict": True}
+    years = perception_effects(ws.tables, confounders=("tenure_years",), **kw)
+    nanos = perception_effects(ws.tables, confounders=("tenure_ns",), ledger=ns, **kw)
+    for c in ("estimate", "ci_low", "ci_high"):
+        assert np.allclose(nanos[c], years[c], rtol=1e-6), c
+
+
 def test_unknown_outcomes_are_errors(typed_company):
     ws, _ = typed_company
     with pytest.raises(CxroiError, match="unknown outcome\\(s\\) basket; choose churn, spend"):

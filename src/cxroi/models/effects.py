@@ -252,7 +252,7 @@ def _spend(tables, panel: ir.Table, conf: Sequence[str], level: float) -> list[d
     months = len(df)
     if months < 10:
         months = int(j.select("customer_id", "m").distinct().count().execute())
-    if months < 10 or cluster.max() < 1:
+    if months < 10:
         raise CxroiError(f"too few customer-months with purchases: {months}")
     x = _group_dummies(df, conf)
     x = sm.add_constant(x, has_constant="add")
@@ -288,7 +288,7 @@ def _monthly_spend(tables, panel: ir.Table, conf: Sequence[str], level: float) -
     )
     if df.empty:
         return []
-    if df["spend"].sum() <= 0 or cluster.max() < 1:
+    if df["spend"].sum() <= 0:
         raise CxroiError("too few customer-months with spend for the spend per month")
     x = sm.add_constant(_group_dummies(df, conf), has_constant="add")
     _identified(x, cluster)
@@ -317,8 +317,10 @@ def _identified(x: pd.DataFrame, cluster: np.ndarray) -> None:
     """Raise unless the design ``x`` tells every coefficient apart and there are more customers
     (clusters, coded ``0..G-1``) than coefficients.
 
-    The rank is that of the cross-product ``x'x`` (k by k, cheap at a million rows), which
-    also turns away designs collinear to about 1 part in 10^7, useless for an estimate anyway.
+    The rank is that of the cross-product of the columns scaled to unit length (k by k, cheap
+    at a million rows; the scaling keeps a confounder in large units, spend in cents say, from
+    hiding a 0/1 column), which also turns away designs collinear to about 1 part in 10^7,
+    useless for an estimate anyway.
     With a rank-deficient design, statsmodels' pseudo-inverse returns one of many equal fits
     (the NPS groups confounded with the confounders: a multiple means nothing). The clustered
     covariance is a sum of one score per customer, so its rank is at most ``G - 1``: with no
@@ -326,6 +328,7 @@ def _identified(x: pd.DataFrame, cluster: np.ndarray) -> None:
     onto the estimate (two customers gave ``1.00 (95% CI 1.00-1.00)``)."""
     k = x.shape[1]
     a = x.to_numpy(float)
+    a = a / np.linalg.norm(a, axis=0)  # no column is all 0: each varies, or is the constant
     rank = int(np.linalg.matrix_rank(a.T @ a))
     if rank < k:
         raise CxroiError(
@@ -340,7 +343,16 @@ def _identified(x: pd.DataFrame, cluster: np.ndarray) -> None:
 
 
 def _group_dummies(panel: pd.DataFrame, conf: Sequence[str]) -> pd.DataFrame:
+    """The groups' 0/1 columns and the confounders' design, each confounder column divided by
+    its standard deviation; columns that do not vary are left out.
+
+    Rescaling a confounder leaves the groups' coefficients and their clustered standard errors
+    as they are, and keeps statsmodels' pseudo-inverse from cutting the groups' columns as
+    noise beside one in large units (tenure in nanoseconds gave every multiple as 1.00)."""
     g = panel["nps_group"]
     groups = pd.DataFrame({k: (g == k).astype(float) for k in VERSUS})
-    x = pd.concat([groups, design(panel, conf)], axis=1)
-    return x.loc[:, x.std() > 0]
+    groups = groups.loc[:, groups.std() > 0]
+    conf_x = design(panel, conf)
+    sd = conf_x.std()
+    conf_x = conf_x.loc[:, sd > 0] / sd[sd > 0]
+    return pd.concat([groups, conf_x], axis=1)
